@@ -1,0 +1,67 @@
+//! `/v1/components`: upload and inspect workflow components.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{AppState, Error, views};
+use crate::runtime;
+
+#[derive(Deserialize)]
+pub(super) struct PushQuery {
+    name: Option<String>,
+}
+
+/// `POST /v1/components[?name=N]`, body: the component's bytes.
+///
+/// 201 for new bytes, 200 for bytes already stored; 400 when the bytes are
+/// not a workflow component (saying why); 413 over the size limit.
+pub(super) async fn push(
+    State(state): State<AppState>,
+    query: Result<Query<PushQuery>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), Error> {
+    let Query(query) = query?;
+    let body = body?;
+    if body.is_empty() {
+        return Err(Error::BadRequest("the body is empty: send the component's bytes".into()));
+    }
+    if let Some(name) = &query.name {
+        validate_name(name)?;
+    }
+    let created = state.runtime.register_component(body.to_vec(), query.name.as_deref()).await?;
+    let status = if created.is_new() { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(views::component(&created.into_inner()))))
+}
+
+/// `GET /v1/components`: `{"components":[…]}`, newest first.
+pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Value>, Error> {
+    let records = state.runtime.store().list_components().await?;
+    Ok(Json(json!({ "components": records.iter().map(views::component).collect::<Vec<_>>() })))
+}
+
+/// `GET /v1/components/{digest-or-name}`.
+pub(super) async fn get(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, Error> {
+    let record = state.runtime.store().component(&key).await?.ok_or(runtime::Error::UnknownComponent(key))?;
+    Ok(Json(views::component(&record)))
+}
+
+/// Names are 1 to 128 bytes of ASCII letters, digits, `-`, `_` and `.`, and
+/// never look like a digest.
+fn validate_name(name: &str) -> Result<(), Error> {
+    let valid = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with("sha256:")
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(format!(
+            "invalid component name {name:?}: use 1 to 128 ASCII letters, digits, '-', '_' or '.'"
+        )))
+    }
+}

@@ -1,0 +1,101 @@
+//! [`Error`]: every way an API request fails, and its HTTP rendering.
+
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::{runtime, store};
+
+/// An API failure; see [`IntoResponse`] below for codes and statuses.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Malformed JSON, a bad query parameter or a bad path.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is over the size limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// Unknown route.
+    #[error("{0}")]
+    NotFound(String),
+    /// A runtime operation refused.
+    #[error(transparent)]
+    Runtime(#[from] runtime::Error),
+}
+
+impl From<store::Error> for Error {
+    fn from(error: store::Error) -> Self {
+        Self::Runtime(error.into())
+    }
+}
+
+fn rejection(status: StatusCode, text: String) -> Error {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        Error::PayloadTooLarge(format!("request body is over the size limit: {text}"))
+    } else {
+        Error::BadRequest(text)
+    }
+}
+
+impl From<JsonRejection> for Error {
+    fn from(error: JsonRejection) -> Self {
+        rejection(error.status(), error.body_text())
+    }
+}
+
+impl From<BytesRejection> for Error {
+    fn from(error: BytesRejection) -> Self {
+        rejection(error.status(), error.body_text())
+    }
+}
+
+impl From<QueryRejection> for Error {
+    fn from(error: QueryRejection) -> Self {
+        rejection(error.status(), error.body_text())
+    }
+}
+
+impl Error {
+    /// The HTTP status and the stable error code.
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use runtime::Error as R;
+        match self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Runtime(error) => match error {
+                R::UnknownComponent(_) => (StatusCode::NOT_FOUND, "component_not_found"),
+                R::UnknownWorkflow(_) => (StatusCode::NOT_FOUND, "workflow_not_found"),
+                R::InvalidWorkflowId(_) => (StatusCode::BAD_REQUEST, "invalid_workflow_id"),
+                R::WorkflowIdConflict(_) => (StatusCode::CONFLICT, "workflow_id_conflict"),
+                R::InvalidComponent(_) => (StatusCode::BAD_REQUEST, "invalid_component"),
+                R::Engine(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                R::Store(store_error) => match store_error.as_ref() {
+                    store::Error::Database(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+                    store::Error::UnsupportedUrl(_) | store::Error::Migrate(_) | store::Error::Corrupt(_) => {
+                        (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+                    }
+                },
+            },
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    /// `{"error":{"code":"…","message":"…"}}`. Server-side failures are logged
+    /// and answered with a generic message that reveals no internals.
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+            match status {
+                StatusCode::SERVICE_UNAVAILABLE => "the database is unavailable; try again".to_owned(),
+                _ => "internal error; see the server log".to_owned(),
+            }
+        } else {
+            self.to_string()
+        };
+        (status, axum::Json(json!({ "error": { "code": code, "message": message } }))).into_response()
+    }
+}

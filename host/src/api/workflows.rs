@@ -1,0 +1,178 @@
+//! `/v1/workflows`: start workflows and inspect them.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{AppState, Error, views};
+use crate::ids::WorkflowId;
+use crate::runtime;
+use crate::store::{StoredEntry, WorkflowFilter, WorkflowRecord, WorkflowStatus};
+
+/// Default and largest page of `GET /v1/workflows`.
+const WORKFLOW_PAGE: (u32, u32) = (50, 500);
+/// Default and largest page of journal and log listings.
+const ENTRY_PAGE: (u32, u32) = (1000, 10_000);
+/// Longest long poll of the result endpoint, in seconds.
+const MAX_WAIT_SECONDS: f64 = 300.0;
+
+/// Body of `POST /v1/workflows`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StartRequest {
+    /// Digest or name of the component to run.
+    component: String,
+    /// Any JSON; `null` when absent.
+    #[serde(default)]
+    input: Value,
+    /// Caller-chosen id, doubling as the idempotency key.
+    id: Option<String>,
+}
+
+/// `POST /v1/workflows`: 201 with the new workflow, 200 with the existing one
+/// for a repeated start, 409 if the id is taken by another start, 404 for an
+/// unknown component, 400 for malformed JSON.
+pub(super) async fn start(
+    State(state): State<AppState>,
+    body: Result<Json<StartRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), Error> {
+    let Json(request) = body?;
+    let created = state.runtime.start_workflow(&request.component, &request.input, request.id.as_deref()).await?;
+    let status = if created.is_new() { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(views::workflow(&created.into_inner()))))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    status: Option<String>,
+    component: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/workflows`: `{"workflows":[…],"next_cursor":…}`, newest first;
+/// pass `next_cursor` back as `cursor` for the next page (null on the last).
+pub(super) async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Value>, Error> {
+    let Query(query) = query?;
+    let status = query
+        .status
+        .map(|text| {
+            WorkflowStatus::parse(&text).ok_or_else(|| {
+                let known: Vec<_> = WorkflowStatus::ALL.iter().map(|s| s.as_str()).collect();
+                Error::BadRequest(format!("unknown status {text:?}; use one of {}", known.join(", ")))
+            })
+        })
+        .transpose()?;
+    let before = query
+        .cursor
+        .map(|cursor| cursor.parse::<i64>().map_err(|_| Error::BadRequest(format!("invalid cursor {cursor:?}"))))
+        .transpose()?;
+    let component = match query.component {
+        None => None,
+        Some(key) => match state.runtime.store().component(&key).await? {
+            Some(record) => Some(record.digest),
+            None => return Ok(Json(json!({ "workflows": [], "next_cursor": null }))),
+        },
+    };
+    let limit = page_size(query.limit, WORKFLOW_PAGE);
+    let records = state.runtime.store().list_workflows(&WorkflowFilter { status, component, before, limit }).await?;
+    let next_cursor = (records.len() == limit as usize).then(|| records.last().map(|r| r.ordinal.to_string())).flatten();
+    Ok(Json(json!({
+        "workflows": records.iter().map(views::workflow).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })))
+}
+
+/// `GET /v1/workflows/{id}`.
+pub(super) async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, Error> {
+    Ok(Json(views::workflow(&find(&state, &id).await?)))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ResultQuery {
+    /// Seconds to wait for a final status (fractions allowed, at most 300).
+    wait: Option<f64>,
+}
+
+/// `GET /v1/workflows/{id}/result[?wait=SECONDS]`: 200 with
+/// `{"id","status","output","error"}` once the status is final (`completed`,
+/// `failed` or `stuck`), 202 with the same shape if it is not when the wait ends.
+pub(super) async fn result(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<ResultQuery>, QueryRejection>,
+) -> Result<(StatusCode, Json<Value>), Error> {
+    let Query(query) = query?;
+    let wait = query.wait.unwrap_or(0.0);
+    if !(0.0..=MAX_WAIT_SECONDS).contains(&wait) {
+        return Err(Error::BadRequest(format!("wait must be between 0 and {MAX_WAIT_SECONDS} seconds")));
+    }
+    let id = parse_id(&id)?;
+    let record = state.runtime.wait_final(&id, Duration::from_secs_f64(wait)).await?;
+    let status = if record.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED };
+    Ok((status, Json(views::result(&record))))
+}
+
+#[derive(Deserialize)]
+pub(super) struct PageQuery {
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// `GET /v1/workflows/{id}/journal[?after=SEQ&limit=N]`: `{"entries":[…]}`,
+/// entries with `seq > after` in order.
+pub(super) async fn journal(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<Value>, Error> {
+    let Query(query) = query?;
+    let workflow = find(&state, &id).await?;
+    let after = query.after.map(|seq| u64::try_from(seq).unwrap_or(0));
+    let after = if query.after.is_some_and(|seq| seq < 0) { None } else { after };
+    let stored = state.runtime.store().journal(&workflow.id, after, page_size(query.limit, ENTRY_PAGE)).await?;
+    let entries = stored
+        .iter()
+        .map(|row| row.decode().map(|entry| views::entry(&entry)).map_err(|error| corrupt(row, error)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({ "entries": entries })))
+}
+
+/// `GET /v1/workflows/{id}/logs[?after=CURSOR&limit=N]`: `{"lines":[…]}`,
+/// oldest first; each line's `cursor` can be passed back as `after`.
+pub(super) async fn logs(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<Value>, Error> {
+    let Query(query) = query?;
+    let workflow = find(&state, &id).await?;
+    let records = state.runtime.store().logs(&workflow.id, query.after, page_size(query.limit, ENTRY_PAGE)).await?;
+    Ok(Json(json!({ "lines": records.iter().map(views::log).collect::<Vec<_>>() })))
+}
+
+fn parse_id(id: &str) -> Result<WorkflowId, Error> {
+    // An id that breaks the rules can never have been stored: report it unknown.
+    WorkflowId::parse(id).map_err(|_| runtime::Error::UnknownWorkflow(id.to_owned()).into())
+}
+
+async fn find(state: &AppState, id: &str) -> Result<WorkflowRecord, Error> {
+    let id = parse_id(id)?;
+    state.runtime.store().workflow(&id).await?.ok_or_else(|| runtime::Error::UnknownWorkflow(id.to_string()).into())
+}
+
+fn page_size(requested: Option<u32>, (default, max): (u32, u32)) -> u32 {
+    requested.unwrap_or(default).clamp(1, max)
+}
+
+fn corrupt(row: &StoredEntry, error: crate::journal::Error) -> Error {
+    crate::store::Error::Corrupt(format!("journal entry {} ({}): {error}", row.seq, row.kind)).into()
+}

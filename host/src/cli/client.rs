@@ -1,0 +1,218 @@
+//! The API client behind the CLI's `component` and `workflow` commands.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+
+/// Seconds each long poll of `workflow start --wait` asks the server to wait.
+const POLL_SECONDS: u32 = 60;
+
+pub(super) struct Client {
+    base: String,
+    http: reqwest::Client,
+    json: bool,
+}
+
+impl Client {
+    pub(super) fn new(server: &str, json: bool) -> Self {
+        Self { base: server.trim_end_matches('/').to_owned(), http: reqwest::Client::new(), json }
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    /// Sends `request`; the status and JSON body of a 2xx answer, or an error
+    /// carrying the API's error code and message.
+    async fn send(&self, request: RequestBuilder) -> anyhow::Result<(StatusCode, Value)> {
+        let response = request.send().await.with_context(|| format!("cannot reach the duro server at {}", self.base))?;
+        let status = response.status();
+        let text = response.text().await.context("cannot read the server's answer")?;
+        let body: Value = serde_json::from_str(&text)
+            .with_context(|| format!("the server answered {status} with non-JSON: {text}"))?;
+        if !status.is_success() {
+            let code = body["error"]["code"].as_str().unwrap_or("unknown");
+            let message = body["error"]["message"].as_str().unwrap_or(&text);
+            bail!("{message} ({status}, {code})");
+        }
+        Ok((status, body))
+    }
+
+    fn print_json(&self, body: &Value) -> bool {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(body).unwrap_or_else(|_| body.to_string()));
+        }
+        self.json
+    }
+
+    pub(super) async fn push_component(&self, file: &Path, name: Option<&str>) -> anyhow::Result<()> {
+        let bytes = tokio::fs::read(file).await.with_context(|| format!("cannot read {}", file.display()))?;
+        let mut request = self.request(Method::POST, "/v1/components").header("content-type", "application/wasm");
+        if let Some(name) = name {
+            request = request.query(&[("name", name)]);
+        }
+        let (status, body) = self.send(request.body(bytes)).await?;
+        if !self.print_json(&body) {
+            let verb = if status == StatusCode::CREATED { "stored" } else { "already stored" };
+            println!("{verb} {} ({} bytes{})", text(&body["digest"]), body["size"], name_suffix(&body["name"]));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn list_components(&self) -> anyhow::Result<()> {
+        let (_, body) = self.send(self.request(Method::GET, "/v1/components")).await?;
+        if !self.print_json(&body) {
+            for component in body["components"].as_array().into_iter().flatten() {
+                println!(
+                    "{}  {:>10} bytes  {}  {}",
+                    text(&component["digest"]),
+                    component["size"],
+                    text(&component["created_at"]),
+                    text(&component["name"])
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn start_workflow(
+        &self,
+        component: &str,
+        input: &str,
+        id: Option<&str>,
+        wait: bool,
+    ) -> anyhow::Result<()> {
+        let input: Value = serde_json::from_str(input).context("--input is not valid JSON")?;
+        let request = self.request(Method::POST, "/v1/workflows").json(&json!({
+            "component": component,
+            "input": input,
+            "id": id,
+        }));
+        let (status, body) = self.send(request).await?;
+        let id = text(&body["id"]).to_owned();
+        if !wait {
+            if !self.print_json(&body) {
+                let verb = if status == StatusCode::CREATED { "started" } else { "already started" };
+                println!("{verb} workflow {id} ({})", text(&body["status"]));
+            }
+            return Ok(());
+        }
+        if !self.json {
+            eprintln!("started workflow {id}; waiting for its result");
+        }
+        loop {
+            let path = format!("/v1/workflows/{id}/result?wait={POLL_SECONDS}");
+            let (status, body) = self.send(self.request(Method::GET, &path)).await?;
+            if status == StatusCode::OK {
+                return self.print_result(&body);
+            }
+        }
+    }
+
+    pub(super) async fn get_workflow(&self, id: &str) -> anyhow::Result<()> {
+        let (_, body) = self.send(self.request(Method::GET, &format!("/v1/workflows/{id}"))).await?;
+        if !self.print_json(&body) {
+            for key in ["id", "component", "status", "created_at", "updated_at", "wake_at"] {
+                println!("{key:<11} {}", text(&body[key]));
+            }
+            println!("{:<11} {}", "input", body["input"]);
+            if !body["output"].is_null() {
+                println!("{:<11} {}", "output", body["output"]);
+            }
+            if let Some(error) = body["error"].as_str() {
+                println!("{:<11} {error}", "error");
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn list_workflows(
+        &self,
+        status: Option<&str>,
+        component: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<()> {
+        let mut query = vec![("limit", limit.to_string())];
+        query.extend(status.map(|s| ("status", s.to_owned())));
+        query.extend(component.map(|c| ("component", c.to_owned())));
+        let (_, body) = self.send(self.request(Method::GET, "/v1/workflows").query(&query)).await?;
+        if !self.print_json(&body) {
+            for workflow in body["workflows"].as_array().into_iter().flatten() {
+                println!(
+                    "{}  {:<9}  {}  {}",
+                    text(&workflow["id"]),
+                    text(&workflow["status"]),
+                    text(&workflow["created_at"]),
+                    text(&workflow["component"])
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn journal(&self, id: &str) -> anyhow::Result<()> {
+        let (_, body) = self.send(self.request(Method::GET, &format!("/v1/workflows/{id}/journal"))).await?;
+        if !self.print_json(&body) {
+            for entry in body["entries"].as_array().into_iter().flatten() {
+                println!(
+                    "{:>4}  {}  {:<20} {} -> {}",
+                    entry["seq"],
+                    text(&entry["recorded_at"]),
+                    text(&entry["kind"]),
+                    entry["request"],
+                    entry["response"]
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn logs(&self, id: &str) -> anyhow::Result<()> {
+        let (_, body) = self.send(self.request(Method::GET, &format!("/v1/workflows/{id}/logs"))).await?;
+        if !self.print_json(&body) {
+            for line in body["lines"].as_array().into_iter().flatten() {
+                println!(
+                    "{}  {:<5}  {:<6}  {}",
+                    text(&line["at"]),
+                    text(&line["level"]),
+                    text(&line["stream"]),
+                    text(&line["message"])
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn result(&self, id: &str, wait: f64) -> anyhow::Result<()> {
+        let path = format!("/v1/workflows/{id}/result?wait={wait}");
+        let (status, body) = self.send(self.request(Method::GET, &path)).await?;
+        if status == StatusCode::ACCEPTED && !self.json {
+            println!("workflow {id} is still {}", text(&body["status"]));
+            return Ok(());
+        }
+        self.print_result(&body)
+    }
+
+    fn print_result(&self, body: &Value) -> anyhow::Result<()> {
+        if self.print_json(body) {
+            return Ok(());
+        }
+        match text(&body["status"]) {
+            "completed" => {
+                println!("{}", serde_json::to_string_pretty(&body["output"]).unwrap_or_default());
+                Ok(())
+            }
+            status => bail!("workflow {} is {status}: {}", text(&body["id"]), text(&body["error"])),
+        }
+    }
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or("-")
+}
+
+fn name_suffix(name: &Value) -> String {
+    name.as_str().map(|name| format!(", name {name}")).unwrap_or_default()
+}

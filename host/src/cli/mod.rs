@@ -1,0 +1,145 @@
+//! The `duro` command line: `serve` runs the host; every other command is a
+//! client of the HTTP API (`--server` or `DURO_SERVER`).
+//!
+//! Output is for people by default and the API's JSON with `--json`. Errors
+//! (with `anyhow` context, which lives only in this layer) go to stderr with
+//! exit status 1; bad arguments exit with 2 (clap).
+
+mod client;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// duro: a durable workflow host for WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "duro", version)]
+struct Cli {
+    /// Address of the duro server the client commands talk to.
+    #[arg(long, global = true, env = "DURO_SERVER", default_value = "http://127.0.0.1:7070")]
+    server: String,
+    /// Print the API's JSON instead of human-readable text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the host: the HTTP API and the workflow scheduler.
+    Serve(serve::ServeArgs),
+    /// Upload and list workflow components.
+    #[command(subcommand)]
+    Component(ComponentCommand),
+    /// Start and inspect workflows.
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ComponentCommand {
+    /// Upload a component (.wasm) built for the duro:workflow/workflow world.
+    Push {
+        /// Path of the component file.
+        file: PathBuf,
+        /// Name to point at the component (the latest push of a name wins).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List stored components.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkflowCommand {
+    /// Start a workflow.
+    Start {
+        /// Digest or name of the component to run.
+        component: String,
+        /// Input as JSON text.
+        #[arg(long, default_value = "null")]
+        input: String,
+        /// Workflow id (also the idempotency key of the start).
+        #[arg(long)]
+        id: Option<String>,
+        /// Wait for the workflow to finish and print its result.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show one workflow.
+    Get {
+        /// Workflow id.
+        id: String,
+    },
+    /// List workflows, newest first.
+    List {
+        /// Only workflows with this status.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only workflows of this component (digest or name).
+        #[arg(long)]
+        component: Option<String>,
+        /// Most workflows to show.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Show a workflow's journal.
+    Journal {
+        /// Workflow id.
+        id: String,
+    },
+    /// Show a workflow's log.
+    Logs {
+        /// Workflow id.
+        id: String,
+    },
+    /// Show a workflow's result, waiting up to --wait seconds for it.
+    Result {
+        /// Workflow id.
+        id: String,
+        /// Seconds to wait for the workflow to finish.
+        #[arg(long, default_value_t = 0.0)]
+        wait: f64,
+    },
+}
+
+/// Runs the command line; the process's exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let client = client::Client::new(&cli.server, cli.json);
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Component(ComponentCommand::Push { file, name }) => client.push_component(&file, name.as_deref()).await,
+        Command::Component(ComponentCommand::List) => client.list_components().await,
+        Command::Workflow(WorkflowCommand::Start { component, input, id, wait }) => {
+            client.start_workflow(&component, &input, id.as_deref(), wait).await
+        }
+        Command::Workflow(WorkflowCommand::Get { id }) => client.get_workflow(&id).await,
+        Command::Workflow(WorkflowCommand::List { status, component, limit }) => {
+            client.list_workflows(status.as_deref(), component.as_deref(), limit).await
+        }
+        Command::Workflow(WorkflowCommand::Journal { id }) => client.journal(&id).await,
+        Command::Workflow(WorkflowCommand::Logs { id }) => client.logs(&id).await,
+        Command::Workflow(WorkflowCommand::Result { id, wait }) => client.result(&id, wait).await,
+    }
+}

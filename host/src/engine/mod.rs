@@ -1,0 +1,132 @@
+//! The process-wide wasmtime [`Engine`], configured for deterministic
+//! execution, and component compilation.
+//!
+//! One `Engine` serves every run: compiled code and the instance pool are
+//! shared, and each run gets its own short-lived `Store` (see
+//! [`executor`](crate::executor)). The settings that make replay faithful live
+//! here: NaN canonicalisation and deterministic relaxed SIMD (so floating point
+//! gives the same bits on every host), no wasm threads (wasmtime is built
+//! without the `threads` feature), and epoch interruption
+//! so a run that computes too long can be stopped.
+
+use std::time::Duration;
+
+use wasmtime::component::Component;
+use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch ticks; the unit of [`EngineLimits::cpu_per_activation`]
+/// checks and of cooperative yields by running guests.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Resource limits applied to every workflow instance.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineLimits {
+    /// Largest linear memory one instance may grow to, in bytes (default 64 MiB).
+    pub max_memory_bytes: usize,
+    /// Most instances alive at once across the process (default 256); each
+    /// running workflow holds one, sleeping workflows hold none.
+    pub max_instances: u32,
+    /// Most wasm execution time one activation (one replay-and-continue of a
+    /// workflow) may use, not counting time spent waiting in host calls
+    /// (default 10 s). A run that goes over fails with a clear error.
+    pub cpu_per_activation: Duration,
+}
+
+impl Default for EngineLimits {
+    fn default() -> Self {
+        Self { max_memory_bytes: 64 << 20, max_instances: 256, cpu_per_activation: Duration::from_secs(10) }
+    }
+}
+
+/// Why a component could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The bytes do not start with the wasm magic number.
+    #[error("not a WebAssembly binary (missing the \\0asm header)")]
+    NotWasm,
+    /// The bytes are a core module, not a component.
+    #[error(
+        "a core WebAssembly module, not a component: build for wasm32-wasip2 or wrap it with `wasm-tools component new`"
+    )]
+    CoreModule,
+    /// wasmtime rejected the component.
+    #[error("invalid component: {0:#}")]
+    Invalid(wasmtime::Error),
+    /// The engine could not be set up.
+    #[error("cannot configure the wasm engine: {0:#}")]
+    Config(wasmtime::Error),
+}
+
+/// The shared engine; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: wasmtime::Engine,
+    limits: EngineLimits,
+}
+
+impl Engine {
+    /// Builds the engine and starts the thread that advances its epoch every
+    /// [`EPOCH_TICK`] (it stops when the last clone of the engine is dropped).
+    ///
+    /// # Errors
+    /// [`Error::Config`] if wasmtime rejects the configuration, for example
+    /// when the pooling allocator cannot reserve its address space.
+    pub fn new(limits: EngineLimits) -> Result<Self, Error> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(limits.max_instances)
+            .total_core_instances(limits.max_instances.saturating_mul(4))
+            .total_memories(limits.max_instances.saturating_mul(2))
+            .total_tables(limits.max_instances.saturating_mul(4))
+            .max_memory_size(limits.max_memory_bytes);
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .cranelift_nan_canonicalization(true)
+            .relaxed_simd_deterministic(true)
+            .epoch_interruption(true)
+            .concurrency_support(false)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let inner = wasmtime::Engine::new(&config).map_err(Error::Config)?;
+        spawn_epoch_ticker(inner.weak());
+        Ok(Self { inner, limits })
+    }
+
+    /// The wasmtime engine.
+    pub fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.inner
+    }
+
+    /// The limits every instance runs under.
+    pub fn limits(&self) -> EngineLimits {
+        self.limits
+    }
+
+    /// Compiles `bytes` into a component. CPU-heavy (milliseconds to seconds):
+    /// call it from a blocking thread.
+    ///
+    /// # Errors
+    /// [`Error::NotWasm`], [`Error::CoreModule`] or [`Error::Invalid`].
+    pub fn compile(&self, bytes: &[u8]) -> Result<Component, Error> {
+        // Layer field of the preamble: 0x0d 0x00 0x01 0x00 for components,
+        // 0x01 0x00 0x00 0x00 for core modules (component model binary format).
+        match bytes.get(..8) {
+            Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => Err(Error::CoreModule),
+            Some([0, b'a', b's', b'm', ..]) => Component::new(&self.inner, bytes).map_err(Error::Invalid),
+            _ => Err(Error::NotWasm),
+        }
+    }
+}
+
+fn spawn_epoch_ticker(engine: wasmtime::EngineWeak) {
+    std::thread::Builder::new()
+        .name("duro-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = engine.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map(drop)
+        .unwrap_or_else(|error| tracing::error!(%error, "cannot start the epoch thread; CPU limits are off"));
+}

@@ -1,0 +1,127 @@
+//! Journal entry types: one definition, matched exhaustively everywhere.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// One host call a workflow made and what it got back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Position in the workflow's journal, dense from 0.
+    pub seq: u64,
+    /// What the workflow asked for.
+    pub call: Call,
+    /// What the host answered; fed back verbatim on replay.
+    pub outcome: Outcome,
+    /// When the host recorded the entry, in ns since the Unix epoch.
+    pub recorded_at_ns: u64,
+}
+
+/// A host call as the guest made it: the part of an entry that replay compares.
+///
+/// Two calls are the same call when they are equal; a replayed workflow must
+/// make, at each `seq`, the call recorded there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Call {
+    /// `duro:workflow/runtime.now`.
+    Now,
+    /// `duro:workflow/runtime.random-u64`, also `wasi:random` 64-bit requests.
+    RandomU64,
+    /// `duro:workflow/runtime.sleep`: a durable timer.
+    Sleep {
+        /// Requested duration in ns.
+        duration_ns: u64,
+    },
+    /// `wasi:clocks/wall-clock.now` (Rust's `SystemTime::now`).
+    WasiWallClock,
+    /// `wasi:clocks/monotonic-clock.now` (Rust's `Instant::now`).
+    WasiMonotonicClock,
+    /// `wasi:random` byte requests (`get-random-bytes`, `get-insecure-random-bytes`).
+    WasiRandomBytes {
+        /// Number of bytes requested.
+        len: u64,
+    },
+}
+
+/// What the host answered to a [`Call`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// A clock reading in ns (since the Unix epoch for wall clocks; since an
+    /// arbitrary per-workflow origin for the monotonic clock).
+    Time {
+        /// The reading in ns.
+        ns: u64,
+    },
+    /// A random number.
+    Random {
+        /// The number.
+        value: u64,
+    },
+    /// A timer was set.
+    Timer {
+        /// When the timer fires, in ns since the Unix epoch.
+        wake_at_ns: u64,
+    },
+    /// Random bytes.
+    Bytes(Vec<u8>),
+}
+
+/// The kind of a [`Call`]: the `kind` column of the journal table and the
+/// `kind` field of the API's journal view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// [`Call::Now`].
+    Now,
+    /// [`Call::RandomU64`].
+    RandomU64,
+    /// [`Call::Sleep`].
+    Sleep,
+    /// [`Call::WasiWallClock`].
+    WasiWallClock,
+    /// [`Call::WasiMonotonicClock`].
+    WasiMonotonicClock,
+    /// [`Call::WasiRandomBytes`].
+    WasiRandomBytes,
+}
+
+impl EntryKind {
+    /// The kind's stable name, e.g. `"sleep"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Now => "now",
+            Self::RandomU64 => "random_u64",
+            Self::Sleep => "sleep",
+            Self::WasiWallClock => "wasi_wall_clock",
+            Self::WasiMonotonicClock => "wasi_monotonic_clock",
+            Self::WasiRandomBytes => "wasi_random_bytes",
+        }
+    }
+}
+
+impl Call {
+    /// This call's kind.
+    pub fn kind(&self) -> EntryKind {
+        match self {
+            Self::Now => EntryKind::Now,
+            Self::RandomU64 => EntryKind::RandomU64,
+            Self::Sleep { .. } => EntryKind::Sleep,
+            Self::WasiWallClock => EntryKind::WasiWallClock,
+            Self::WasiMonotonicClock => EntryKind::WasiMonotonicClock,
+            Self::WasiRandomBytes { .. } => EntryKind::WasiRandomBytes,
+        }
+    }
+}
+
+impl fmt::Display for Call {
+    /// The call as the guest wrote it, e.g. `sleep(duration_ns: 2000000000)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Now => f.write_str("now()"),
+            Self::RandomU64 => f.write_str("random-u64()"),
+            Self::Sleep { duration_ns } => write!(f, "sleep(duration_ns: {duration_ns})"),
+            Self::WasiWallClock => f.write_str("wasi:clocks/wall-clock.now()"),
+            Self::WasiMonotonicClock => f.write_str("wasi:clocks/monotonic-clock.now()"),
+            Self::WasiRandomBytes { len } => write!(f, "wasi:random get-random-bytes(len: {len})"),
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! The journal: what a workflow asked of its host and what it got back.
+//!
+//! A journal is a dense sequence of [`Entry`]s, one per host call, numbered by
+//! `seq` from 0. This module owns the entry types ([`Call`], [`Outcome`]), their
+//! postcard encoding behind a version byte ([`codec`]), and the replay
+//! [`Cursor`] that feeds recorded outcomes back in order and detects
+//! non-determinism. It knows nothing of SQL, HTTP or wasm, so it can be tested
+//! and reasoned about on its own.
+
+pub mod codec;
+mod cursor;
+mod entry;
+mod log;
+
+pub use codec::Error;
+pub use cursor::{Cursor, Nondeterminism};
+pub use entry::{Call, Entry, EntryKind, Outcome};
+pub use log::{LogLevel, LogLine, LogStream};
+
+/// Nanoseconds since the Unix epoch according to the host's wall clock.
+///
+/// Saturates at `u64::MAX` (year 2554) and reads 0 before 1970.
+pub fn wall_clock_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}

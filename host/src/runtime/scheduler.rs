@@ -1,0 +1,141 @@
+//! The scheduler loop and the life of one run.
+//!
+//! The loop asks the store for due workflows (status `running`, or `sleeping`
+//! with `wake_at` passed), starts a run for each one not already in flight,
+//! then waits for the earliest wake-up, a local nudge (a start, a run ending)
+//! or the sweep interval, whichever comes first.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Error, Inner};
+use crate::executor::{RunOutcome, RunReport};
+use crate::ids::WorkflowId;
+use crate::store::{RunCommit, StatusUpdate, StoredEntry, WorkflowRecord};
+
+/// Longest the loop sleeps without looking at the store: the fallback for
+/// wake-ups it was not told about.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// Pause after a run failed for a host-side reason (database down), before
+/// the workflow is eligible again, so a broken database is not hammered.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// Runs until shutdown.
+pub(super) async fn run(inner: Arc<Inner>) {
+    loop {
+        let delay = match dispatch_due(&inner).await {
+            Ok(delay) => delay,
+            Err(error) => {
+                tracing::error!(%error, "scheduler cannot read due workflows");
+                RETRY_PAUSE
+            }
+        };
+        tokio::select! {
+            () = inner.shutdown.cancelled() => break,
+            () = inner.wake.notified() => {}
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// Starts runs for due workflows; returns how long to wait before looking again.
+async fn dispatch_due(inner: &Arc<Inner>) -> Result<Duration, Error> {
+    let now_ms = crate::store::now_ms();
+    let free = u32::try_from(inner.run_slots.available_permits()).unwrap_or(u32::MAX);
+    if free > 0 {
+        for id in inner.store.due_workflows(now_ms, free).await? {
+            let Ok(slot) = inner.run_slots.clone().try_acquire_owned() else { break };
+            if !inner.lock_active().insert(id.clone()) {
+                continue;
+            }
+            let inner_for_run = inner.clone();
+            inner.tasks.spawn(async move {
+                if let Err(error) = run_workflow(&inner_for_run, &id).await {
+                    tracing::error!(workflow = %id, %error, "run failed; will retry");
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+                inner_for_run.lock_active().remove(&id);
+                drop(slot);
+                inner_for_run.wake.notify_one();
+            });
+        }
+    }
+    let next_wake_ms = inner.store.next_wake_at_ms().await?;
+    let until_wake = next_wake_ms.map_or(SWEEP_INTERVAL, |wake_ms| {
+        Duration::from_millis(u64::try_from(wake_ms.saturating_sub(now_ms)).unwrap_or(0))
+    });
+    Ok(until_wake.min(SWEEP_INTERVAL))
+}
+
+/// One run: load, replay and continue, commit.
+async fn run_workflow(inner: &Inner, id: &WorkflowId) -> Result<(), Error> {
+    let Some(workflow) = inner.store.workflow(id).await? else { return Ok(()) };
+    if workflow.status.is_final() {
+        return Ok(());
+    }
+    let commit = match load_and_run(inner, &workflow).await? {
+        Some(Ok(report)) => commit_for(workflow.id, report),
+        Some(Err(error)) => RunCommit {
+            workflow_id: workflow.id,
+            entries: Vec::new(),
+            logs: Vec::new(),
+            update: StatusUpdate::Failed { error },
+        },
+        None => return Ok(()),
+    };
+    let settles = commit.update.status().is_final();
+    inner.committer.commit(commit).await?;
+    if settles {
+        inner.settled.send_modify(|count| *count += 1);
+    }
+    Ok(())
+}
+
+/// Prepares the component, loads the journal and runs. `Some(Err(message))`
+/// when the workflow cannot run at all (its component or journal is
+/// unusable), `None` when shutdown cancelled the run.
+async fn load_and_run(inner: &Inner, workflow: &WorkflowRecord) -> Result<Option<Result<RunReport, String>>, Error> {
+    let digest = &workflow.component;
+    if !inner.executor.is_prepared(digest) {
+        let Some(bytes) = inner.store.component_bytes(digest).await? else {
+            return Ok(Some(Err(format!("component {digest} is missing from the store"))));
+        };
+        if let Err(error) = inner.executor.prepare(digest, bytes).await {
+            return Ok(Some(Err(error.to_string())));
+        }
+    }
+    let stored = inner.store.journal(&workflow.id, None, u32::MAX).await?;
+    let recorded = match stored.iter().map(StoredEntry::decode).collect::<Result<Vec<_>, _>>() {
+        Ok(recorded) => recorded,
+        Err(error) => return Ok(Some(Err(format!("cannot read the journal: {error}")))),
+    };
+    tokio::select! {
+        report = inner.executor.run(digest, &workflow.input, recorded) => {
+            Ok(Some(report.map_err(|error| error.to_string())))
+        }
+        () = inner.shutdown.cancelled() => Ok(None),
+    }
+}
+
+/// What a run's report commits. A stuck run commits no entries: they would
+/// continue a journal the workflow no longer follows.
+fn commit_for(workflow_id: WorkflowId, report: RunReport) -> RunCommit {
+    let (update, keep_entries) = match report.outcome {
+        RunOutcome::Completed(output) => match serde_json::from_str::<serde::de::IgnoredAny>(&output) {
+            Ok(_) => (StatusUpdate::Completed { output }, true),
+            Err(error) => {
+                let shown: String = output.chars().take(200).collect();
+                let error = format!("the workflow returned output that is not JSON ({error}): {shown}");
+                (StatusUpdate::Failed { error }, true)
+            }
+        },
+        RunOutcome::Failed(error) => (StatusUpdate::Failed { error }, true),
+        RunOutcome::Stuck(diverged) => (StatusUpdate::Stuck { error: diverged.to_string() }, false),
+        RunOutcome::Suspended { wake_at_ns } => {
+            let wake_at_ms = i64::try_from(wake_at_ns.div_ceil(1_000_000)).unwrap_or(i64::MAX);
+            (StatusUpdate::Sleeping { wake_at_ms }, true)
+        }
+    };
+    let entries = if keep_entries { report.entries.iter().map(StoredEntry::encode).collect() } else { Vec::new() };
+    RunCommit { workflow_id, entries, logs: report.logs, update }
+}

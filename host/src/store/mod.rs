@@ -1,0 +1,119 @@
+//! Persistence: components, workflows, journals and logs.
+//!
+//! Everything above this layer talks to the [`Store`] trait, never to SQL. The
+//! one implementation, [`SqlStore`], speaks the subset of SQL that SQLite and
+//! PostgreSQL share through sqlx's `Any` driver; the backends differ only in
+//! their migrations (`host/migrations/{sqlite,postgres}/`) and connection
+//! set-up ([`connect`]). The trait is the seam where a backend that needs its
+//! own SQL (PostgreSQL leases with `SKIP LOCKED`, `LISTEN/NOTIFY`) plugs in.
+//!
+//! This layer knows nothing of wasm. Journal payloads are written with the
+//! [`journal::codec`](crate::journal::codec) and read back raw.
+
+mod model;
+mod sql;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::ids::{ComponentDigest, WorkflowId};
+
+pub use model::{
+    ComponentRecord, Created, LogRecord, NewWorkflow, RunCommit, StatusUpdate, StoredEntry,
+    WorkflowFilter, WorkflowRecord, WorkflowStatus,
+};
+pub use sql::SqlStore;
+pub(crate) use sql::now_ms;
+
+/// A failure of the database or of what it holds.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database URL names no supported backend.
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    /// The database could not be reached or refused a statement.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row holds a value this build cannot read.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Shorthand for results of this layer.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What the host keeps in its database.
+///
+/// Every method is one transaction. Methods that read return `Ok(None)` (or an
+/// empty list) for unknown ids rather than an error.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a component under `digest` (idempotent) and, if `name` is given,
+    /// points that name at it.
+    ///
+    /// Returns the record and whether the bytes were new.
+    async fn put_component(
+        &self,
+        digest: &ComponentDigest,
+        name: Option<&str>,
+        bytes: &[u8],
+    ) -> Result<Created<ComponentRecord>>;
+
+    /// Looks a component up by digest or by name.
+    async fn component(&self, digest_or_name: &str) -> Result<Option<ComponentRecord>>;
+
+    /// The bytes of the component with `digest`.
+    async fn component_bytes(&self, digest: &ComponentDigest) -> Result<Option<Vec<u8>>>;
+
+    /// All components, newest first.
+    async fn list_components(&self) -> Result<Vec<ComponentRecord>>;
+
+    /// Creates a workflow with status `running`, or returns the existing one
+    /// with the same id untouched.
+    async fn create_workflow(&self, new: &NewWorkflow) -> Result<Created<WorkflowRecord>>;
+
+    /// One workflow.
+    async fn workflow(&self, id: &WorkflowId) -> Result<Option<WorkflowRecord>>;
+
+    /// Workflows matching `filter`, newest first.
+    async fn list_workflows(&self, filter: &WorkflowFilter) -> Result<Vec<WorkflowRecord>>;
+
+    /// Up to `limit` workflows that should run now: status `running`, or
+    /// `sleeping` with `wake_at_ms <= now_ms`; the earliest wake-ups first.
+    async fn due_workflows(&self, now_ms: i64, limit: u32) -> Result<Vec<WorkflowId>>;
+
+    /// The earliest `wake_at_ms` of any sleeping workflow.
+    async fn next_wake_at_ms(&self) -> Result<Option<i64>>;
+
+    /// Journal entries of `id` with `seq > after` (all when `None`), in
+    /// `seq` order, at most `limit`.
+    async fn journal(&self, id: &WorkflowId, after: Option<u64>, limit: u32) -> Result<Vec<StoredEntry>>;
+
+    /// Log lines of `id` with `ordinal > after`, oldest first, at most `limit`.
+    async fn logs(&self, id: &WorkflowId, after: Option<i64>, limit: u32) -> Result<Vec<LogRecord>>;
+
+    /// Applies the commits of several runs in one transaction (group commit):
+    /// appends their journal entries and log lines and updates their status.
+    ///
+    /// # Errors
+    /// Any failure rolls back the whole batch; an entry whose `(workflow, seq)`
+    /// already exists is such a failure, so a journal is never written twice.
+    async fn commit(&self, batch: &[RunCommit]) -> Result<()>;
+}
+
+/// Connects to the database at `url` and applies pending migrations.
+///
+/// `url` is `sqlite://PATH` (the file is created if missing; `sqlite::memory:`
+/// works for tests) or `postgres://…`/`postgresql://…`.
+///
+/// # Errors
+/// [`Error::UnsupportedUrl`] for other schemes; [`Error::Database`] if the
+/// database cannot be reached; [`Error::Migrate`] if its schema cannot be
+/// brought up to date (for example a newer duro migrated it).
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(SqlStore::connect(url).await?))
+}

@@ -1,0 +1,236 @@
+//! The rows the store reads and writes, as Rust types.
+
+use crate::ids::{ComponentDigest, WorkflowId};
+use crate::journal::{self, Entry, LogLevel, LogLine, LogStream};
+
+/// A stored component (without its bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentRecord {
+    /// Content digest.
+    pub digest: ComponentDigest,
+    /// The name it was last pushed under, if any.
+    pub name: Option<String>,
+    /// Size of the component binary in bytes.
+    pub size_bytes: u64,
+    /// When it was first stored, in ms since the Unix epoch.
+    pub created_at_ms: i64,
+}
+
+/// The result of an idempotent create: the record, and whether it is new.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created<T> {
+    /// The record did not exist and was created.
+    New(T),
+    /// A record with the same key already existed; it is returned unchanged.
+    Existing(T),
+}
+
+impl<T> Created<T> {
+    /// Whether the record was created by this call.
+    pub fn is_new(&self) -> bool {
+        matches!(self, Self::New(_))
+    }
+
+    /// The record either way.
+    pub fn into_inner(self) -> T {
+        match self {
+            Self::New(record) | Self::Existing(record) => record,
+        }
+    }
+}
+
+/// A workflow's lifecycle status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WorkflowStatus {
+    /// Ready to run or running now.
+    Running,
+    /// Waiting for a durable timer; holds no memory until `wake_at`.
+    Sleeping,
+    /// `run` returned `ok`; `output` is set.
+    Completed,
+    /// `run` returned `err` or trapped; `error` is set.
+    Failed,
+    /// Replay diverged from the journal; `error` names the seq, the recorded
+    /// call and the new call. Needs an operator (a fixed component).
+    Stuck,
+}
+
+impl WorkflowStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [Self; 5] = [Self::Running, Self::Sleeping, Self::Completed, Self::Failed, Self::Stuck];
+
+    /// The status's name, e.g. `"sleeping"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Sleeping => "sleeping",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Stuck => "stuck",
+        }
+    }
+
+    /// Parses a name written by [`Self::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+
+    /// Whether the workflow will not run again by itself: `completed`,
+    /// `failed` or `stuck`.
+    pub fn is_final(self) -> bool {
+        match self {
+            Self::Running | Self::Sleeping => false,
+            Self::Completed | Self::Failed | Self::Stuck => true,
+        }
+    }
+}
+
+/// A stored workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowRecord {
+    /// Identifier.
+    pub id: WorkflowId,
+    /// Digest of the component it runs: pinned at start.
+    pub component: ComponentDigest,
+    /// Status.
+    pub status: WorkflowStatus,
+    /// Input, JSON text.
+    pub input: String,
+    /// Output, JSON text, once completed.
+    pub output: Option<String>,
+    /// Error message, once failed or stuck.
+    pub error: Option<String>,
+    /// When a sleeping workflow wakes, in ms since the Unix epoch.
+    pub wake_at_ms: Option<i64>,
+    /// Creation time, ms since the Unix epoch.
+    pub created_at_ms: i64,
+    /// Last status change, ms since the Unix epoch.
+    pub updated_at_ms: i64,
+    /// Insertion order; the pagination cursor of [`WorkflowFilter`].
+    pub ordinal: i64,
+}
+
+/// A workflow to create.
+#[derive(Debug, Clone)]
+pub struct NewWorkflow {
+    /// Identifier.
+    pub id: WorkflowId,
+    /// Digest of the component to run.
+    pub component: ComponentDigest,
+    /// Input, JSON text.
+    pub input: String,
+}
+
+/// Which workflows [`Store::list_workflows`](super::Store::list_workflows) returns.
+#[derive(Debug, Clone, Default)]
+pub struct WorkflowFilter {
+    /// Only this status.
+    pub status: Option<WorkflowStatus>,
+    /// Only this component.
+    pub component: Option<ComponentDigest>,
+    /// Only workflows older than this ordinal (the previous page's cursor).
+    pub before: Option<i64>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// A journal row: an entry with its payload still encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// Position in the journal.
+    pub seq: u64,
+    /// The entry kind's name ([`journal::EntryKind::as_str`]).
+    pub kind: String,
+    /// [`journal::codec`] payload.
+    pub payload: Vec<u8>,
+    /// When it was recorded, ns since the Unix epoch.
+    pub recorded_at_ns: u64,
+}
+
+impl StoredEntry {
+    /// Encodes `entry` for storage.
+    pub fn encode(entry: &Entry) -> Self {
+        Self {
+            seq: entry.seq,
+            kind: entry.call.kind().as_str().to_owned(),
+            payload: journal::codec::encode(&entry.call, &entry.outcome),
+            recorded_at_ns: entry.recorded_at_ns,
+        }
+    }
+
+    /// Decodes the payload back into an entry.
+    ///
+    /// # Errors
+    /// [`journal::Error`] if the payload is not a valid encoding.
+    pub fn decode(&self) -> Result<Entry, journal::Error> {
+        let (call, outcome) = journal::codec::decode(&self.payload)?;
+        Ok(Entry { seq: self.seq, call, outcome, recorded_at_ns: self.recorded_at_ns })
+    }
+}
+
+/// A stored log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Position among all log lines; the pagination cursor.
+    pub ordinal: i64,
+    /// The line.
+    pub line: LogLine,
+}
+
+/// The status a run leaves its workflow in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusUpdate {
+    /// The workflow waits for a timer until `wake_at_ms` (ms since the Unix epoch).
+    Sleeping {
+        /// Wake-up time.
+        wake_at_ms: i64,
+    },
+    /// `run` returned `ok` with this JSON text.
+    Completed {
+        /// Output.
+        output: String,
+    },
+    /// The run failed with this message.
+    Failed {
+        /// Error message.
+        error: String,
+    },
+    /// Replay diverged; the message names the seq and both calls.
+    Stuck {
+        /// Error message.
+        error: String,
+    },
+}
+
+impl StatusUpdate {
+    /// The status this update sets.
+    pub fn status(&self) -> WorkflowStatus {
+        match self {
+            Self::Sleeping { .. } => WorkflowStatus::Sleeping,
+            Self::Completed { .. } => WorkflowStatus::Completed,
+            Self::Failed { .. } => WorkflowStatus::Failed,
+            Self::Stuck { .. } => WorkflowStatus::Stuck,
+        }
+    }
+}
+
+/// Everything one run of a workflow leaves behind, committed atomically.
+#[derive(Debug, Clone)]
+pub struct RunCommit {
+    /// The workflow.
+    pub workflow_id: WorkflowId,
+    /// Entries recorded live in this run, dense and following the stored ones.
+    pub entries: Vec<StoredEntry>,
+    /// Log lines written live in this run.
+    pub logs: Vec<LogLine>,
+    /// The workflow's new status.
+    pub update: StatusUpdate,
+}
+
+pub(super) fn parse_level(text: &str) -> Result<LogLevel, super::Error> {
+    LogLevel::parse(text).ok_or_else(|| super::Error::Corrupt(format!("unknown log level {text:?}")))
+}
+
+pub(super) fn parse_stream(text: &str) -> Result<LogStream, super::Error> {
+    LogStream::parse(text).ok_or_else(|| super::Error::Corrupt(format!("unknown log stream {text:?}")))
+}
