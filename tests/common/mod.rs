@@ -1,0 +1,241 @@
+//! Harness shared by the end-to-end tests: real `duro serve` processes on
+//! real databases, real example components, and a small API client.
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a server may take to answer `/healthz` after it is spawned.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A database for one test: a fresh SQLite file or a fresh PostgreSQL database.
+pub struct Database {
+    pub url: String,
+    _dir: Option<TempDir>,
+}
+
+impl Database {
+    pub fn sqlite() -> Self {
+        let dir = TempDir::new();
+        let url = format!("sqlite://{}", dir.path().join("duro.db").display());
+        Self { url, _dir: Some(dir) }
+    }
+
+    /// A new database on the server named by `DATABASE_URL`, which the test
+    /// command (`scripts/test.sh`) always sets, starting a throwaway cluster
+    /// when needed.
+    pub async fn postgres() -> Self {
+        let admin_url = std::env::var("DATABASE_URL").expect(
+            "DATABASE_URL is not set: run the tests with scripts/test.sh, which provides a PostgreSQL server",
+        );
+        sqlx::any::install_default_drivers();
+        let name = format!("duro_test_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+        let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap();
+        let query = admin_url.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+        let url = format!("{base}/{name}{query}");
+        Self { url, _dir: None }
+    }
+
+    /// A direct connection, for tests that inspect or tamper with rows.
+    pub async fn connect(&self) -> sqlx::AnyConnection {
+        sqlx::any::install_default_drivers();
+        <sqlx::AnyConnection as sqlx::Connection>::connect(&self.url).await.unwrap()
+    }
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("duro-test-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `duro serve` process.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    database_url: String,
+    extra_args: Vec<String>,
+    log: PathBuf,
+    http: reqwest::Client,
+}
+
+impl Server {
+    pub async fn start(database: &Database) -> Self {
+        Self::start_with(database, &[]).await
+    }
+
+    pub async fn start_with(database: &Database, extra_args: &[&str]) -> Self {
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("duro-serve-{port}.log"));
+        let mut server = Self {
+            child: spawn(port, &database.url, extra_args, &log),
+            base: format!("http://127.0.0.1:{port}"),
+            database_url: database.url.clone(),
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
+            log,
+            http: reqwest::Client::new(),
+        };
+        server.wait_healthy().await;
+        server
+    }
+
+    async fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Ok(response) = self.http.get(format!("{}/healthz", self.base)).send().await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("duro serve exited with {status}: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
+            }
+            assert!(Instant::now() < deadline, "duro serve did not become healthy");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: no shutdown code runs, exactly like a crash.
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGKILL, then start again on the same port and database.
+    pub async fn crash_and_restart(&mut self) {
+        self.kill9();
+        let port = self.base.rsplit(':').next().unwrap().parse().unwrap();
+        let args: Vec<&str> = self.extra_args.iter().map(String::as_str).collect();
+        self.child = spawn(port, &self.database_url, &args, &self.log);
+        self.wait_healthy().await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        decode(self.http.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        decode(self.http.post(self.url(path)).json(body).send().await.unwrap()).await
+    }
+
+    pub async fn post_bytes(&self, path: &str, body: Vec<u8>) -> (u16, Value) {
+        let request = self.http.post(self.url(path)).header("content-type", "application/wasm").body(body);
+        decode(request.send().await.unwrap()).await
+    }
+
+    /// Pushes an example component; returns its digest.
+    pub async fn push_example(&self, name: &str) -> String {
+        let (status, body) = self.post_bytes(&format!("/v1/components?name={name}"), example(name)).await;
+        assert!(status == 201 || status == 200, "push {name}: {status} {body}");
+        body["digest"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn start_workflow(&self, component: &str, id: &str, input: Value) -> Value {
+        let request = serde_json::json!({ "component": component, "id": id, "input": input });
+        let (status, body) = self.post_json("/v1/workflows", &request).await;
+        assert_eq!(status, 201, "start {id}: {body}");
+        body
+    }
+
+    /// Waits up to `seconds` for a final status; the result body.
+    pub async fn result(&self, id: &str, seconds: u32) -> Value {
+        let (status, body) = self.get(&format!("/v1/workflows/{id}/result?wait={seconds}")).await;
+        assert_eq!(status, 200, "workflow {id} not final after {seconds} s: {body}");
+        body
+    }
+
+    /// Polls the workflow until `predicate` holds on it (at most 60 s).
+    pub async fn wait_for(&self, id: &str, what: &str, predicate: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, workflow) = self.get(&format!("/v1/workflows/{id}")).await;
+            if predicate(&workflow) {
+                return workflow;
+            }
+            assert!(Instant::now() < deadline, "workflow {id} never reached: {what}; last: {workflow}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn journal(&self, id: &str) -> Vec<Value> {
+        let (status, body) = self.get(&format!("/v1/workflows/{id}/journal")).await;
+        assert_eq!(status, 200, "{body}");
+        body["entries"].as_array().unwrap().clone()
+    }
+
+    pub async fn logs(&self, id: &str) -> Vec<Value> {
+        let (status, body) = self.get(&format!("/v1/workflows/{id}/logs")).await;
+        assert_eq!(status, 200, "{body}");
+        body["lines"].as_array().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(port: u16, database_url: &str, extra_args: &[&str], log: &Path) -> Child {
+    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_duro"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", database_url])
+        .args(extra_args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn decode(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON answer {status}: {text}"));
+    (status, body)
+}
+
+/// Directory of the example components, built by `scripts/test.sh`.
+pub fn examples_dir() -> PathBuf {
+    std::env::var_os("DURO_EXAMPLES_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/release")
+    })
+}
+
+/// The bytes of an example component.
+pub fn example(name: &str) -> Vec<u8> {
+    let path = examples_dir().join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|error| {
+        panic!("cannot read {}: {error}; build the examples first (scripts/test.sh does)", path.display())
+    })
+}

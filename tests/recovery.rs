@@ -1,0 +1,115 @@
+//! Durability end to end: a real `duro serve` killed with SIGKILL mid-sleep,
+//! and a recorded journal replayed against a component that calls differently.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Database, Server};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn countdown_survives_sigkill_mid_sleep_sqlite() {
+    countdown_survives_sigkill_mid_sleep(Database::sqlite()).await;
+}
+
+#[tokio::test]
+async fn countdown_survives_sigkill_mid_sleep_postgres() {
+    countdown_survives_sigkill_mid_sleep(Database::postgres().await).await;
+}
+
+#[tokio::test]
+async fn changed_component_is_nondeterministic_sqlite() {
+    changed_component_is_nondeterministic(Database::sqlite()).await;
+}
+
+#[tokio::test]
+async fn changed_component_is_nondeterministic_postgres() {
+    changed_component_is_nondeterministic(Database::postgres().await).await;
+}
+
+async fn countdown_survives_sigkill_mid_sleep(database: Database) {
+    let mut server = Server::start(&database).await;
+    server.push_example("countdown").await;
+    server.start_workflow("countdown", "countdown-1", json!({ "n": 3, "seconds": 2 })).await;
+
+    // Kill while the workflow sleeps before its second tick: the first timer
+    // and tick are journaled, the second timer is set and has not fired.
+    let journal_before = loop {
+        server.wait_for("countdown-1", "sleeping", |w| w["status"] == "sleeping").await;
+        let journal = server.journal("countdown-1").await;
+        if journal.len() == 3 {
+            break journal;
+        }
+        assert!(journal.len() < 3, "missed the second sleep: {journal:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    server.crash_and_restart().await;
+
+    let result = server.result("countdown-1", 60).await;
+    assert_eq!(result["status"], "completed", "{result}");
+    let ticks: Vec<u64> = result["output"]["ticks"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap()).collect();
+    assert_eq!(ticks.len(), 3);
+
+    // The journal holds every step exactly once, and the steps journaled before
+    // the crash are unchanged: they were replayed, not re-run.
+    let journal = server.journal("countdown-1").await;
+    let kinds: Vec<&str> = journal.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["sleep", "now", "sleep", "now", "sleep", "now"]);
+    let seqs: Vec<u64> = journal.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [0, 1, 2, 3, 4, 5]);
+    assert_eq!(journal[..journal_before.len()], journal_before[..]);
+
+    // The output is exactly what the journal recorded, and each tick came after its timer.
+    let recorded_now: Vec<u64> = journal.iter().filter(|e| e["kind"] == "now").map(|e| e["response"]["ns"].as_u64().unwrap()).collect();
+    assert_eq!(ticks, recorded_now);
+    for pair in journal.chunks(2) {
+        let wake_at = pair[0]["response"]["wake_at_ns"].as_u64().unwrap();
+        let tick = pair[1]["response"]["ns"].as_u64().unwrap();
+        assert!(tick >= wake_at, "tick {tick} before its timer {wake_at}");
+        assert_eq!(pair[0]["request"]["duration_ns"], 2_000_000_000u64);
+    }
+
+    // Each log line is stored once although the first tick was replayed.
+    let logs = server.logs("countdown-1").await;
+    let messages: Vec<(&str, &str)> =
+        logs.iter().map(|l| (l["stream"].as_str().unwrap(), l["message"].as_str().unwrap())).collect();
+    let stdout: Vec<&str> = messages.iter().filter(|(s, _)| *s == "stdout").map(|(_, m)| *m).collect();
+    assert_eq!(stdout, ["tick 1", "tick 2", "tick 3"]);
+    assert_eq!(messages.iter().filter(|(s, _)| *s == "log").count(), 3);
+}
+
+async fn changed_component_is_nondeterministic(database: Database) {
+    let mut server = Server::start(&database).await;
+    server.push_example("countdown").await;
+    let hello = server.push_example("hello").await;
+    server.start_workflow("countdown", "diverges", json!({ "n": 1, "seconds": 600 })).await;
+    server.wait_for("diverges", "sleeping", |w| w["status"] == "sleeping").await;
+    let journal = server.journal("diverges").await;
+    assert_eq!(journal.len(), 1);
+
+    // Deploy different code under the workflow while the host is down: its
+    // journal starts with a 600 s timer, the new component reads the clock first.
+    server.kill9();
+    let mut connection = database.connect().await;
+    sqlx::query(
+        "UPDATE workflows SET component = $1, input = '{\"name\":\"Ada\"}', status = 'running', wake_at_ms = NULL
+         WHERE id = 'diverges'",
+    )
+        .bind(&hello)
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    drop(connection);
+    server.crash_and_restart().await;
+
+    let result = server.result("diverges", 60).await;
+    assert_eq!(result["status"], "stuck", "{result}");
+    assert_eq!(
+        result["error"],
+        "non-determinism at seq 0: the journal recorded sleep(duration_ns: 600000000000) \
+         but the workflow now calls wasi:clocks/wall-clock.now()"
+    );
+    assert_eq!(result["output"], Value::Null);
+    // The recorded journal is left as it was, for an operator to inspect.
+    assert_eq!(server.journal("diverges").await, journal);
+}
