@@ -2,13 +2,13 @@
 //!
 //! This module contains no items. For
 //!
-//! ```ignore
+//! ```text
 //! duro_sdk::workflow!(greet);
 //! ```
 //!
 //! the macro generates, in the author's crate:
 //!
-//! ```ignore
+//! ```text
 //! const _: () = {
 //!     // A hidden type implementing the wit-bindgen `Guest` trait for the
 //!     // `duro:workflow/workflow` world.

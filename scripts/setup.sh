@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what building duro needs on a fresh machine: the wasm32-wasip2
+# target for workflow components. Sourced by the other scripts.
+set -euo pipefail
+
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+    rustup target add wasm32-wasip2
+fi
+
+# Builds the duro binary (debug) and the example components (release: small
+# and fast to compile in the host).
+build_all() {
+    cargo build --locked -p duro-host
+    cargo build --locked --release --target wasm32-wasip2 -p hello -p countdown
+}
