@@ -7,9 +7,9 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
 
-# Builds the duro binary (debug) and the example components (release: small
-# and fast to compile in the host).
+# Builds the duro binary (debug), the example components and the test
+# workflow (release: small and fast to compile in the host).
 build_all() {
     cargo build --locked -p duro-host
-    cargo build --locked --release --target wasm32-wasip2 -p hello -p countdown
+    cargo build --locked --release --target wasm32-wasip2 -p hello -p countdown -p misbehave
 }

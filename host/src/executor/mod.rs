@@ -222,13 +222,18 @@ fn classify(
     }
 }
 
-/// The trap message, the wasm backtrace and the guest's last stderr lines
-/// (where a Rust panic prints its message).
+/// The trap message first, then the wasm backtrace and the guest's last
+/// stderr lines (where a Rust panic prints its message).
 fn describe_trap(trap: &wasmtime::Error, stderr_tail: &[String]) -> String {
-    let mut message = format!("trap: {trap:?}");
-    if !stderr_tail.is_empty() {
+    let mut message = trap.root_cause().to_string();
+    if let Some(backtrace) = trap.downcast_ref::<wasmtime::WasmBacktrace>() {
+        message.push_str("\n\n");
+        message.push_str(backtrace.to_string().trim_end());
+    }
+    let stderr: Vec<&String> = stderr_tail.iter().filter(|line| !line.trim().is_empty()).collect();
+    if !stderr.is_empty() {
         message.push_str("\n\nlast stderr lines:");
-        for line in stderr_tail {
+        for line in stderr {
             message.push_str("\n  ");
             message.push_str(line);
         }
