@@ -14,3 +14,12 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 export DURO_EXAMPLES_DIR="$PWD/target/wasm32-wasip2/release"
 cargo test --locked -p duro-host -p duro-sdk
+
+# Standing rules: formatting, lints, and the layering of host/src (only the
+# executor and the engine may touch wasmtime).
+cargo fmt --all --check
+cargo clippy --locked -p duro-host -p duro-sdk --tests -- -D warnings
+if grep -rln wasmtime host/src/api host/src/cli host/src/store host/src/journal; then
+    echo "the files above import wasmtime outside executor/ and engine/" >&2
+    exit 1
+fi

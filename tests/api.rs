@@ -133,7 +133,9 @@ async fn workflow_start_is_idempotent_by_id_and_rejects_bad_requests() {
 
     let (status, workflow) = server.get("/v1/workflows/greet-1").await;
     assert_eq!(status, 200);
-    for key in ["id", "component", "status", "input", "output", "error", "created_at", "updated_at", "wake_at"] {
+    for key in
+        ["id", "component", "status", "input", "output", "error", "created_at", "updated_at", "wake_at"]
+    {
         assert!(workflow.get(key).is_some(), "missing {key}: {workflow}");
     }
     assert_eq!(workflow["input"], json!({ "name": "Ada" }));
@@ -143,7 +145,12 @@ async fn workflow_start_is_idempotent_by_id_and_rejects_bad_requests() {
 async fn unknown_workflows_and_bad_queries_are_errors() {
     let database = Database::sqlite();
     let server = Server::start(&database).await;
-    for path in ["/v1/workflows/nope", "/v1/workflows/nope/result", "/v1/workflows/nope/journal", "/v1/workflows/nope/logs"] {
+    for path in [
+        "/v1/workflows/nope",
+        "/v1/workflows/nope/result",
+        "/v1/workflows/nope/journal",
+        "/v1/workflows/nope/logs",
+    ] {
         let (status, body) = server.get(path).await;
         assert_eq!(error_code(status, &body, 404), "workflow_not_found", "{path}");
     }
@@ -176,15 +183,18 @@ async fn workflow_list_filters_and_paginates() {
 
     let (status, page) = server.get("/v1/workflows?limit=2").await;
     assert_eq!(status, 200);
-    let ids: Vec<&str> = page["workflows"].as_array().unwrap().iter().map(|w| w["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        page["workflows"].as_array().unwrap().iter().map(|w| w["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["long", "h2"]);
     let cursor = page["next_cursor"].as_str().unwrap();
     let (_, next) = server.get(&format!("/v1/workflows?limit=2&cursor={cursor}")).await;
-    let ids: Vec<&str> = next["workflows"].as_array().unwrap().iter().map(|w| w["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        next["workflows"].as_array().unwrap().iter().map(|w| w["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["h1", "h0"]);
 
     let (_, sleeping) = server.get("/v1/workflows?status=sleeping").await;
-    let ids: Vec<&str> = sleeping["workflows"].as_array().unwrap().iter().map(|w| w["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        sleeping["workflows"].as_array().unwrap().iter().map(|w| w["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["long"]);
     assert!(sleeping["workflows"][0]["wake_at"].is_string());
     let (_, by_component) = server.get("/v1/workflows?component=hello").await;

@@ -27,6 +27,34 @@ async fn changed_component_is_nondeterministic_postgres() {
     changed_component_is_nondeterministic(Database::postgres().await).await;
 }
 
+#[tokio::test]
+async fn database_outage_answers_503_and_loses_nothing_postgres() {
+    let database = Database::postgres().await;
+    let server = Server::start(&database).await;
+    server.push_example("countdown").await;
+    server.start_workflow("countdown", "outage", json!({ "n": 1, "seconds": 2 })).await;
+    server.wait_for("outage", "sleeping", |w| w["status"] == "sleeping").await;
+
+    // The database goes away while the timer runs, and stays away past it.
+    database.set_reachable(false).await;
+    let (status, body) = server.get("/v1/workflows/outage").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "database_unavailable");
+    let start = json!({ "component": "countdown", "id": "during-outage", "input": {} });
+    let (status, body) = server.post_json("/v1/workflows", &start).await;
+    assert_eq!((status, &body["error"]["code"]), (503, &json!("database_unavailable")), "{body}");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+
+    // Back again: the workflow wakes and completes, every step journaled once.
+    database.set_reachable(true).await;
+    let result = server.result("outage", 60).await;
+    assert_eq!(result["status"], "completed", "{result}");
+    let kinds: Vec<Value> = server.journal("outage").await.iter().map(|e| e["kind"].clone()).collect();
+    assert_eq!(kinds, [json!("sleep"), json!("now")]);
+    let (status, _) = server.get("/v1/workflows/during-outage").await;
+    assert_eq!(status, 404, "the start refused during the outage must not exist");
+}
+
 async fn countdown_survives_sigkill_mid_sleep(database: Database) {
     let mut server = Server::start(&database).await;
     server.push_example("countdown").await;
@@ -47,7 +75,8 @@ async fn countdown_survives_sigkill_mid_sleep(database: Database) {
 
     let result = server.result("countdown-1", 60).await;
     assert_eq!(result["status"], "completed", "{result}");
-    let ticks: Vec<u64> = result["output"]["ticks"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap()).collect();
+    let ticks: Vec<u64> =
+        result["output"]["ticks"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap()).collect();
     assert_eq!(ticks.len(), 3);
 
     // The journal holds every step exactly once, and the steps journaled before
@@ -60,7 +89,11 @@ async fn countdown_survives_sigkill_mid_sleep(database: Database) {
     assert_eq!(journal[..journal_before.len()], journal_before[..]);
 
     // The output is exactly what the journal recorded, and each tick came after its timer.
-    let recorded_now: Vec<u64> = journal.iter().filter(|e| e["kind"] == "now").map(|e| e["response"]["ns"].as_u64().unwrap()).collect();
+    let recorded_now: Vec<u64> = journal
+        .iter()
+        .filter(|e| e["kind"] == "now")
+        .map(|e| e["response"]["ns"].as_u64().unwrap())
+        .collect();
     assert_eq!(ticks, recorded_now);
     for pair in journal.chunks(2) {
         let wake_at = pair[0]["response"]["wake_at_ns"].as_u64().unwrap();

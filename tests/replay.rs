@@ -14,7 +14,8 @@ use duro_host::journal::{Call, Entry, Outcome};
 use serde_json::Value;
 
 async fn prepared(names: &[&str]) -> (Executor, Vec<ComponentDigest>) {
-    let executor = Executor::new(Engine::new(EngineLimits::default()).unwrap(), Duration::from_secs(5)).unwrap();
+    let executor =
+        Executor::new(Engine::new(EngineLimits::default()).unwrap(), Duration::from_secs(5)).unwrap();
     let mut digests = Vec::new();
     for name in names {
         let bytes = common::example(name);
@@ -101,7 +102,9 @@ async fn other_component_on_a_recorded_journal_is_stuck() {
     let (executor, digests) = prepared(&["countdown", "hello"]).await;
     let countdown = executor.run(&digests[0], COUNTDOWN_INPUT, Vec::new()).await.unwrap();
     let report = executor.run(&digests[1], r#"{"name":"Ada"}"#, countdown.entries).await.unwrap();
-    let RunOutcome::Stuck(diverged) = report.outcome else { panic!("expected stuck, got {:?}", report.outcome) };
+    let RunOutcome::Stuck(diverged) = report.outcome else {
+        panic!("expected stuck, got {:?}", report.outcome)
+    };
     assert_eq!(diverged.seq, 0);
     assert_eq!(diverged.recorded, Call::Sleep { duration_ns: 0 });
     assert_eq!(diverged.attempted, Some(Call::WasiWallClock));
@@ -112,7 +115,9 @@ async fn other_component_on_a_recorded_journal_is_stuck() {
 async fn input_the_workflow_rejects_fails_it_with_the_message() {
     let (executor, digests) = prepared(&["hello"]).await;
     let report = executor.run(&digests[0], r#"{"nom":"Ada"}"#, Vec::new()).await.unwrap();
-    let RunOutcome::Failed(error) = report.outcome else { panic!("expected failure, got {:?}", report.outcome) };
+    let RunOutcome::Failed(error) = report.outcome else {
+        panic!("expected failure, got {:?}", report.outcome)
+    };
     assert!(error.starts_with("invalid input:"), "{error}");
     assert!(error.contains("name"), "{error}");
 }

@@ -266,11 +266,7 @@ mod tests {
     use super::__private::run_json;
 
     fn double(n: u64) -> Result<u64, String> {
-        if n == 0 {
-            Err("zero".to_owned())
-        } else {
-            Ok(n * 2)
-        }
+        if n == 0 { Err("zero".to_owned()) } else { Ok(n * 2) }
     }
 
     #[test]
@@ -278,9 +274,6 @@ mod tests {
         assert_eq!(run_json("21", double), Ok("42".to_owned()));
         assert_eq!(run_json("0", double), Err("zero".to_owned()));
         let bad = run_json("\"x\"", double);
-        assert!(
-            matches!(&bad, Err(e) if e.starts_with("invalid input: ")),
-            "{bad:?}"
-        );
+        assert!(matches!(&bad, Err(e) if e.starts_with("invalid input: ")), "{bad:?}");
     }
 }

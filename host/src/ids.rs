@@ -29,9 +29,8 @@ impl WorkflowId {
         if id.is_empty() || id.len() > Self::MAX_LEN {
             return Err(format!("workflow id must be 1 to {} bytes long", Self::MAX_LEN));
         }
-        if let Some(bad) = id
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
+        if let Some(bad) =
+            id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
         {
             return Err(format!(
                 "workflow id may hold only ASCII letters, digits, '-', '_', '.' and ':', not {bad:?}"

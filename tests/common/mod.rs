@@ -14,6 +14,8 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// A database for one test: a fresh SQLite file or a fresh PostgreSQL database.
 pub struct Database {
     pub url: String,
+    /// The PostgreSQL database's name and the server's admin URL.
+    postgres: Option<(String, String)>,
     _dir: Option<TempDir>,
 }
 
@@ -21,7 +23,7 @@ impl Database {
     pub fn sqlite() -> Self {
         let dir = TempDir::new();
         let url = format!("sqlite://{}", dir.path().join("duro.db").display());
-        Self { url, _dir: Some(dir) }
+        Self { url, postgres: None, _dir: Some(dir) }
     }
 
     /// A new database on the server named by `DATABASE_URL`, which the test
@@ -38,7 +40,26 @@ impl Database {
         let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap();
         let query = admin_url.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
         let url = format!("{base}/{name}{query}");
-        Self { url, _dir: None }
+        Self { url, postgres: Some((name, admin_url)), _dir: None }
+    }
+
+    /// PostgreSQL only: refuses new connections to the database and ends the
+    /// open ones (`up = false`), or lets connections in again (`up = true`).
+    pub async fn set_reachable(&self, up: bool) {
+        let (name, admin_url) = self.postgres.as_ref().expect("only PostgreSQL databases can be taken down");
+        let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url).await.unwrap();
+        sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {up}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        if !up {
+            sqlx::query(&format!(
+                "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE datname = '{name}'"
+            ))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        }
     }
 
     /// A direct connection, for tests that inspect or tamper with rows.
@@ -102,13 +123,15 @@ impl Server {
     async fn wait_healthy(&mut self) {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
-            if let Ok(response) = self.http.get(format!("{}/healthz", self.base)).send().await {
-                if response.status().is_success() {
-                    return;
-                }
+            let health = self.http.get(format!("{}/healthz", self.base)).send().await;
+            if health.is_ok_and(|response| response.status().is_success()) {
+                return;
             }
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("duro serve exited with {status}: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
+                panic!(
+                    "duro serve exited with {status}: {}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
             }
             assert!(Instant::now() < deadline, "duro serve did not become healthy");
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -227,9 +250,9 @@ async fn decode(response: reqwest::Response) -> (u16, Value) {
 
 /// Directory of the example components, built by `scripts/test.sh`.
 pub fn examples_dir() -> PathBuf {
-    std::env::var_os("DURO_EXAMPLES_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/release")
-    })
+    std::env::var_os("DURO_EXAMPLES_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/release"))
 }
 
 /// The bytes of an example component.

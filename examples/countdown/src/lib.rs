@@ -36,10 +36,7 @@ fn countdown(input: Input) -> Result<Output, String> {
         duro_sdk::sleep(Duration::from_secs(input.seconds));
         let at_ns = duro_sdk::now_ns();
         ticks.push(at_ns);
-        duro_sdk::log(
-            Level::Info,
-            &format!("tick {i} of {} at {at_ns} ns", input.n),
-        );
+        duro_sdk::log(Level::Info, &format!("tick {i} of {} at {at_ns} ns", input.n));
         println!("tick {i}");
     }
     Ok(Output { ticks })

@@ -30,10 +30,7 @@ fn hello(input: Input) -> Result<Output, String> {
     duro_sdk::log(Level::Info, &greeting);
     Ok(Output {
         greeting,
-        at_ns: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_err(|e| e.to_string())?
-            .as_nanos() as u64,
+        at_ns: SystemTime::now().duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?.as_nanos() as u64,
     })
 }
 

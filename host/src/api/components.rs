@@ -45,7 +45,10 @@ pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Value>, E
 }
 
 /// `GET /v1/components/{digest-or-name}`.
-pub(super) async fn get(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, Error> {
+pub(super) async fn get(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<Value>, Error> {
     let record = state.runtime.store().component(&key).await?.ok_or(runtime::Error::UnknownComponent(key))?;
     Ok(Json(views::component(&record)))
 }

@@ -2,7 +2,7 @@
 //!
 //! [`app`] builds the whole router from a [`Runtime`], so tests and `duro
 //! serve` serve the same thing. Handlers are small: extractors parse, the
-//! runtime and the store do the work, [`views`] turn records into JSON, and
+//! runtime and the store do the work, `views` turn records into JSON, and
 //! every failure is an [`Error`] rendered as
 //! `{"error":{"code":"…","message":"…"}}` with a fitting status.
 //!

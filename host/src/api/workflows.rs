@@ -42,7 +42,8 @@ pub(super) async fn start(
     body: Result<Json<StartRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), Error> {
     let Json(request) = body?;
-    let created = state.runtime.start_workflow(&request.component, &request.input, request.id.as_deref()).await?;
+    let created =
+        state.runtime.start_workflow(&request.component, &request.input, request.id.as_deref()).await?;
     let status = if created.is_new() { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(views::workflow(&created.into_inner()))))
 }
@@ -73,7 +74,9 @@ pub(super) async fn list(
         .transpose()?;
     let before = query
         .cursor
-        .map(|cursor| cursor.parse::<i64>().map_err(|_| Error::BadRequest(format!("invalid cursor {cursor:?}"))))
+        .map(|cursor| {
+            cursor.parse::<i64>().map_err(|_| Error::BadRequest(format!("invalid cursor {cursor:?}")))
+        })
         .transpose()?;
     let component = match query.component {
         None => None,
@@ -83,8 +86,10 @@ pub(super) async fn list(
         },
     };
     let limit = page_size(query.limit, WORKFLOW_PAGE);
-    let records = state.runtime.store().list_workflows(&WorkflowFilter { status, component, before, limit }).await?;
-    let next_cursor = (records.len() == limit as usize).then(|| records.last().map(|r| r.ordinal.to_string())).flatten();
+    let records =
+        state.runtime.store().list_workflows(&WorkflowFilter { status, component, before, limit }).await?;
+    let next_cursor =
+        (records.len() == limit as usize).then(|| records.last().map(|r| r.ordinal.to_string())).flatten();
     Ok(Json(json!({
         "workflows": records.iter().map(views::workflow).collect::<Vec<_>>(),
         "next_cursor": next_cursor,
@@ -138,7 +143,8 @@ pub(super) async fn journal(
     let workflow = find(&state, &id).await?;
     let after = query.after.map(|seq| u64::try_from(seq).unwrap_or(0));
     let after = if query.after.is_some_and(|seq| seq < 0) { None } else { after };
-    let stored = state.runtime.store().journal(&workflow.id, after, page_size(query.limit, ENTRY_PAGE)).await?;
+    let stored =
+        state.runtime.store().journal(&workflow.id, after, page_size(query.limit, ENTRY_PAGE)).await?;
     let entries = stored
         .iter()
         .map(|row| row.decode().map(|entry| views::entry(&entry)).map_err(|error| corrupt(row, error)))
@@ -155,7 +161,8 @@ pub(super) async fn logs(
 ) -> Result<Json<Value>, Error> {
     let Query(query) = query?;
     let workflow = find(&state, &id).await?;
-    let records = state.runtime.store().logs(&workflow.id, query.after, page_size(query.limit, ENTRY_PAGE)).await?;
+    let records =
+        state.runtime.store().logs(&workflow.id, query.after, page_size(query.limit, ENTRY_PAGE)).await?;
     Ok(Json(json!({ "lines": records.iter().map(views::log).collect::<Vec<_>>() })))
 }
 
@@ -166,7 +173,12 @@ fn parse_id(id: &str) -> Result<WorkflowId, Error> {
 
 async fn find(state: &AppState, id: &str) -> Result<WorkflowRecord, Error> {
     let id = parse_id(id)?;
-    state.runtime.store().workflow(&id).await?.ok_or_else(|| runtime::Error::UnknownWorkflow(id.to_string()).into())
+    state
+        .runtime
+        .store()
+        .workflow(&id)
+        .await?
+        .ok_or_else(|| runtime::Error::UnknownWorkflow(id.to_string()).into())
 }
 
 fn page_size(requested: Option<u32>, (default, max): (u32, u32)) -> u32 {

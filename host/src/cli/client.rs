@@ -27,7 +27,8 @@ impl Client {
     /// Sends `request`; the status and JSON body of a 2xx answer, or an error
     /// carrying the API's error code and message.
     async fn send(&self, request: RequestBuilder) -> anyhow::Result<(StatusCode, Value)> {
-        let response = request.send().await.with_context(|| format!("cannot reach the duro server at {}", self.base))?;
+        let response =
+            request.send().await.with_context(|| format!("cannot reach the duro server at {}", self.base))?;
         let status = response.status();
         let text = response.text().await.context("cannot read the server's answer")?;
         let body: Value = serde_json::from_str(&text)
@@ -49,14 +50,20 @@ impl Client {
 
     pub(super) async fn push_component(&self, file: &Path, name: Option<&str>) -> anyhow::Result<()> {
         let bytes = tokio::fs::read(file).await.with_context(|| format!("cannot read {}", file.display()))?;
-        let mut request = self.request(Method::POST, "/v1/components").header("content-type", "application/wasm");
+        let mut request =
+            self.request(Method::POST, "/v1/components").header("content-type", "application/wasm");
         if let Some(name) = name {
             request = request.query(&[("name", name)]);
         }
         let (status, body) = self.send(request.body(bytes)).await?;
         if !self.print_json(&body) {
             let verb = if status == StatusCode::CREATED { "stored" } else { "already stored" };
-            println!("{verb} {} ({} bytes{})", text(&body["digest"]), body["size"], name_suffix(&body["name"]));
+            println!(
+                "{verb} {} ({} bytes{})",
+                text(&body["digest"]),
+                body["size"],
+                name_suffix(&body["name"])
+            );
         }
         Ok(())
     }

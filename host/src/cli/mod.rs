@@ -129,7 +129,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let client = client::Client::new(&cli.server, cli.json);
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
-        Command::Component(ComponentCommand::Push { file, name }) => client.push_component(&file, name.as_deref()).await,
+        Command::Component(ComponentCommand::Push { file, name }) => {
+            client.push_component(&file, name.as_deref()).await
+        }
         Command::Component(ComponentCommand::List) => client.list_components().await,
         Command::Workflow(WorkflowCommand::Start { component, input, id, wait }) => {
             client.start_workflow(&component, &input, id.as_deref(), wait).await

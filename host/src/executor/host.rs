@@ -3,13 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use wasmtime::component::ResourceTable;
 use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::Error;
 use super::bindings::{Level, RuntimeHost};
 use super::journal_handle::JournalHandle;
-use super::Error;
 use crate::journal::{Call, LogLevel, LogStream, Outcome, wall_clock_ns};
 
 /// A timer whose remaining wait exceeds the inline limit: the run unwinds, its

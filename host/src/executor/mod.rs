@@ -148,7 +148,12 @@ impl Executor {
     ///
     /// # Errors
     /// [`Error::NotPrepared`] if [`Self::prepare`] did not succeed for `digest`.
-    pub async fn run(&self, digest: &ComponentDigest, input: &str, recorded: Vec<Entry>) -> Result<RunReport, Error> {
+    pub async fn run(
+        &self,
+        digest: &ComponentDigest,
+        input: &str,
+        recorded: Vec<Entry>,
+    ) -> Result<RunReport, Error> {
         let workflow_pre =
             self.lock_prepared().get(digest).cloned().ok_or_else(|| Error::NotPrepared(digest.clone()))?;
         let limits = self.engine.limits();

@@ -141,9 +141,11 @@ impl GuestOutput {
     fn write(&self, bytes: &[u8]) {
         let mut partial = self.partial.lock().unwrap_or_else(PoisonError::into_inner);
         partial.extend_from_slice(bytes);
-        while let Some(end) = partial.iter().position(|&b| b == b'\n').or_else(|| {
-            (partial.len() >= MAX_LINE_BYTES).then_some(MAX_LINE_BYTES)
-        }) {
+        while let Some(end) = partial
+            .iter()
+            .position(|&b| b == b'\n')
+            .or_else(|| (partial.len() >= MAX_LINE_BYTES).then_some(MAX_LINE_BYTES))
+        {
             let line: Vec<u8> = partial.drain(..end).collect();
             if partial.first() == Some(&b'\n') {
                 partial.remove(0);

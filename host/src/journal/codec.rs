@@ -98,9 +98,10 @@ mod tests {
 
     #[test]
     fn sleep_entry_is_small() {
-        let payload = encode(&Call::Sleep { duration_ns: 2_000_000_000 }, &Outcome::Timer {
-            wake_at_ns: 1_800_000_000_000_000_000,
-        });
+        let payload = encode(
+            &Call::Sleep { duration_ns: 2_000_000_000 },
+            &Outcome::Timer { wake_at_ns: 1_800_000_000_000_000_000 },
+        );
         // version 1 + two variant tags 2 + varints 5 and 9.
         assert_eq!(payload.len(), 17);
     }

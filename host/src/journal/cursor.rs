@@ -28,7 +28,11 @@ pub struct Nondeterminism {
 
 impl fmt::Display for Nondeterminism {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "non-determinism at seq {}: the journal recorded {} but the workflow ", self.seq, self.recorded)?;
+        write!(
+            f,
+            "non-determinism at seq {}: the journal recorded {} but the workflow ",
+            self.seq, self.recorded
+        )?;
         match &self.attempted {
             Some(call) => write!(f, "now calls {call}"),
             None => f.write_str("now returns without making it"),
@@ -175,12 +179,15 @@ mod tests {
         assert_eq!(cursor.replay(&Call::RandomU64), Ok(None));
         cursor.record(Call::RandomU64, Outcome::Random { value: 7 }, 99);
         let (pending, _) = cursor.take_pending();
-        assert_eq!(pending, vec![Entry {
-            seq: 2,
-            call: Call::RandomU64,
-            outcome: Outcome::Random { value: 7 },
-            recorded_at_ns: 99
-        }]);
+        assert_eq!(
+            pending,
+            vec![Entry {
+                seq: 2,
+                call: Call::RandomU64,
+                outcome: Outcome::Random { value: 7 },
+                recorded_at_ns: 99
+            }]
+        );
         assert_eq!(cursor.finish(), Ok(()));
     }
 

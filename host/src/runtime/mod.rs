@@ -2,12 +2,12 @@
 //!
 //! [`Runtime`] owns the executor, the store and three background pieces:
 //!
-//! - the scheduler ([`scheduler`]) picks up due workflows: at start every
+//! - the scheduler (`scheduler`) picks up due workflows: at start every
 //!   non-final workflow (recovery), then new ones and woken timers; a sleeping
 //!   workflow is a row with a `wake_at`, not a task;
 //! - each run replays the workflow's journal in the executor and hands its
 //!   [`RunReport`](crate::executor::RunReport) to the committer;
-//! - the committer ([`committer`]) writes the reports of concurrent runs in
+//! - the committer (`committer`) writes the reports of concurrent runs in
 //!   one transaction (group commit).
 //!
 //! Shutdown cancels the scheduler and the runs in flight (a run that has not
@@ -142,7 +142,11 @@ impl Runtime {
     /// # Errors
     /// [`Error::InvalidComponent`] saying what is wrong with the bytes;
     /// [`Error::Store`].
-    pub async fn register_component(&self, bytes: Vec<u8>, name: Option<&str>) -> Result<Created<ComponentRecord>, Error> {
+    pub async fn register_component(
+        &self,
+        bytes: Vec<u8>,
+        name: Option<&str>,
+    ) -> Result<Created<ComponentRecord>, Error> {
         let digest = ComponentDigest::of(&bytes);
         self.inner.executor.prepare(&digest, bytes.clone()).await?;
         Ok(self.inner.store.put_component(&digest, name, &bytes).await?)
@@ -178,7 +182,8 @@ impl Runtime {
         match &created {
             Created::New(_) => self.inner.wake.notify_one(),
             Created::Existing(existing) => {
-                let same_input = serde_json::from_str::<serde_json::Value>(&existing.input).ok().as_ref() == Some(input);
+                let same_input =
+                    serde_json::from_str::<serde_json::Value>(&existing.input).ok().as_ref() == Some(input);
                 if existing.component != new.component || !same_input {
                     return Err(Error::WorkflowIdConflict(new.id));
                 }
@@ -195,12 +200,8 @@ impl Runtime {
         let deadline = tokio::time::Instant::now() + wait;
         let mut settled = self.inner.settled.subscribe();
         loop {
-            let record = self
-                .inner
-                .store
-                .workflow(id)
-                .await?
-                .ok_or_else(|| Error::UnknownWorkflow(id.to_string()))?;
+            let record =
+                self.inner.store.workflow(id).await?.ok_or_else(|| Error::UnknownWorkflow(id.to_string()))?;
             if record.status.is_final() {
                 return Ok(record);
             }

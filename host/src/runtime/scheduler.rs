@@ -94,7 +94,10 @@ async fn run_workflow(inner: &Inner, id: &WorkflowId) -> Result<(), Error> {
 /// Prepares the component, loads the journal and runs. `Some(Err(message))`
 /// when the workflow cannot run at all (its component or journal is
 /// unusable), `None` when shutdown cancelled the run.
-async fn load_and_run(inner: &Inner, workflow: &WorkflowRecord) -> Result<Option<Result<RunReport, String>>, Error> {
+async fn load_and_run(
+    inner: &Inner,
+    workflow: &WorkflowRecord,
+) -> Result<Option<Result<RunReport, String>>, Error> {
     let digest = &workflow.component;
     if !inner.executor.is_prepared(digest) {
         let Some(bytes) = inner.store.component_bytes(digest).await? else {
@@ -136,6 +139,7 @@ fn commit_for(workflow_id: WorkflowId, report: RunReport) -> RunCommit {
             (StatusUpdate::Sleeping { wake_at_ms }, true)
         }
     };
-    let entries = if keep_entries { report.entries.iter().map(StoredEntry::encode).collect() } else { Vec::new() };
+    let entries =
+        if keep_entries { report.entries.iter().map(StoredEntry::encode).collect() } else { Vec::new() };
     RunCommit { workflow_id, entries, logs: report.logs, update }
 }

@@ -20,8 +20,8 @@ use async_trait::async_trait;
 use crate::ids::{ComponentDigest, WorkflowId};
 
 pub use model::{
-    ComponentRecord, Created, LogRecord, NewWorkflow, RunCommit, StatusUpdate, StoredEntry,
-    WorkflowFilter, WorkflowRecord, WorkflowStatus,
+    ComponentRecord, Created, LogRecord, NewWorkflow, RunCommit, StatusUpdate, StoredEntry, WorkflowFilter,
+    WorkflowRecord, WorkflowStatus,
 };
 pub use sql::SqlStore;
 pub(crate) use sql::now_ms;

@@ -18,6 +18,10 @@ use crate::journal::LogLine;
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// How long a statement waits for a connection before failing, so that an
+/// unreachable database turns into a prompt error instead of a hung request.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 const WORKFLOW_COLUMNS: &str =
     "ordinal, id, component, status, input, output, error, wake_at_ms, created_at_ms, updated_at_ms";
 const COMPONENT_COLUMNS: &str = "digest, name, size_bytes, created_at_ms";
@@ -50,7 +54,11 @@ impl SqlStore {
         } else {
             return Err(Error::UnsupportedUrl(url.to_owned()));
         };
-        let pool = AnyPoolOptions::new().max_connections(max_connections).connect(&url).await?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(&url)
+            .await?;
         if url.starts_with("sqlite:") {
             // WAL lets readers (the API) run beside the writer; it persists in the file.
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
