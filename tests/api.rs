@@ -1,10 +1,18 @@
 //! The HTTP API against a real `duro serve`: success shapes and every error case.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod common;
 
 use common::{Database, Server};
 use serde_json::{Value, json};
+
+on_sqlite_and_postgres!(
+    component_upload_validates_and_deduplicates,
+    workflow_start_is_idempotent_by_id_and_rejects_bad_requests,
+    unknown_workflows_and_bad_queries_are_errors,
+    workflow_list_filters_and_paginates,
+);
 
 /// Asserts the uniform error body and returns its code.
 fn error_code(status: u16, body: &Value, expected_status: u16) -> String {
@@ -14,9 +22,7 @@ fn error_code(status: u16, body: &Value, expected_status: u16) -> String {
     error["code"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn component_upload_validates_and_deduplicates() {
-    let database = Database::sqlite();
+async fn component_upload_validates_and_deduplicates(database: Database) {
     let server = Server::start_with(&database, &["--max-component-bytes", "1000000"]).await;
     let bytes = common::example("hello");
 
@@ -71,9 +77,7 @@ async fn component_upload_validates_and_deduplicates() {
     assert_eq!(error_code(status, &body, 400), "bad_request");
 }
 
-#[tokio::test]
-async fn workflow_start_is_idempotent_by_id_and_rejects_bad_requests() {
-    let database = Database::sqlite();
+async fn workflow_start_is_idempotent_by_id_and_rejects_bad_requests(database: Database) {
     let server = Server::start(&database).await;
     let digest = server.push_example("hello").await;
 
@@ -141,9 +145,7 @@ async fn workflow_start_is_idempotent_by_id_and_rejects_bad_requests() {
     assert_eq!(workflow["input"], json!({ "name": "Ada" }));
 }
 
-#[tokio::test]
-async fn unknown_workflows_and_bad_queries_are_errors() {
-    let database = Database::sqlite();
+async fn unknown_workflows_and_bad_queries_are_errors(database: Database) {
     let server = Server::start(&database).await;
     for path in [
         "/v1/workflows/nope",
@@ -162,13 +164,13 @@ async fn unknown_workflows_and_bad_queries_are_errors() {
     assert_eq!(error_code(status, &body, 400), "bad_request");
     let (status, body) = server.get("/v1/nothing-here").await;
     assert_eq!(error_code(status, &body, 404), "not_found");
+    let (status, body) = server.post_json("/v1/workflows/nope", &json!({})).await;
+    assert_eq!(error_code(status, &body, 405), "method_not_allowed");
     let (status, body) = server.get("/healthz").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
 }
 
-#[tokio::test]
-async fn workflow_list_filters_and_paginates() {
-    let database = Database::sqlite();
+async fn workflow_list_filters_and_paginates(database: Database) {
     let server = Server::start(&database).await;
     server.push_example("hello").await;
     server.push_example("countdown").await;

@@ -2,6 +2,7 @@
 //! from `run`, each reported with a message that says what happened.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod common;
 
 use common::{Database, Server};
@@ -14,9 +15,9 @@ async fn failed_with(server: &Server, id: &str, input: Value) -> String {
     result["error"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn guest_failures_fail_the_workflow_with_a_clear_error() {
-    let database = Database::sqlite();
+on_sqlite_and_postgres!(guest_failures_fail_the_workflow_with_a_clear_error);
+
+async fn guest_failures_fail_the_workflow_with_a_clear_error(database: Database) {
     let server = Server::start_with(&database, &["--cpu-limit-ms", "300", "--max-memory-mib", "16"]).await;
     server.push_example("misbehave").await;
 
@@ -37,6 +38,14 @@ async fn guest_failures_fail_the_workflow_with_a_clear_error() {
 
     let error = failed_with(&server, "refuses", json!({ "fail": "no stock left" })).await;
     assert_eq!(error, "no stock left");
+
+    let error = failed_with(&server, "blocks", json!({ "thread_sleep_ms": 10 })).await;
+    assert!(error.starts_with("wasi:clocks/monotonic-clock.subscribe-duration"), "{error}");
+    assert!(error.contains("use the durable sleep"), "{error}");
+
+    // PostgreSQL cannot store NUL in text; the host replaces it.
+    let error = failed_with(&server, "nul", json!({ "fail": "a\u{0}b" })).await;
+    assert_eq!(error, "a\u{fffd}b");
 
     // Nothing here is retried or left running.
     let (_, running) = server.get("/v1/workflows?status=running").await;

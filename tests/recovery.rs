@@ -2,30 +2,17 @@
 //! and a recorded journal replayed against a component that calls differently.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod common;
 
 use common::{Database, Server};
 use serde_json::{Value, json};
 
-#[tokio::test]
-async fn countdown_survives_sigkill_mid_sleep_sqlite() {
-    countdown_survives_sigkill_mid_sleep(Database::sqlite()).await;
-}
-
-#[tokio::test]
-async fn countdown_survives_sigkill_mid_sleep_postgres() {
-    countdown_survives_sigkill_mid_sleep(Database::postgres().await).await;
-}
-
-#[tokio::test]
-async fn changed_component_is_nondeterministic_sqlite() {
-    changed_component_is_nondeterministic(Database::sqlite()).await;
-}
-
-#[tokio::test]
-async fn changed_component_is_nondeterministic_postgres() {
-    changed_component_is_nondeterministic(Database::postgres().await).await;
-}
+on_sqlite_and_postgres!(
+    countdown_survives_sigkill_mid_sleep,
+    changed_component_is_nondeterministic,
+    split_stdout_line_is_logged_once_across_a_suspension,
+);
 
 #[tokio::test]
 async fn database_outage_answers_503_and_loses_nothing_postgres() {
@@ -145,4 +132,22 @@ async fn changed_component_is_nondeterministic(database: Database) {
     assert_eq!(result["output"], Value::Null);
     // The recorded journal is left as it was, for an operator to inspect.
     assert_eq!(server.journal("diverges").await, journal);
+}
+
+async fn split_stdout_line_is_logged_once_across_a_suspension(database: Database) {
+    let server = Server::start(&database).await;
+    server.push_example("misbehave").await;
+    server.start_workflow("misbehave", "split", json!({ "split_line_across_sleep_ms": 1500 })).await;
+    let result = server.result("split", 60).await;
+    assert_eq!(result["status"], "completed", "{result}");
+    // The first half was written before the workflow suspended, and written
+    // again (and dropped) when it was replayed; the second half is new.
+    let stdout: Vec<Value> = server
+        .logs("split")
+        .await
+        .into_iter()
+        .filter(|l| l["stream"] == "stdout")
+        .map(|l| l["message"].clone())
+        .collect();
+    assert_eq!(stdout, [json!("before the timer, "), json!("after the timer")]);
 }

@@ -121,3 +121,17 @@ async fn input_the_workflow_rejects_fails_it_with_the_message() {
     assert!(error.starts_with("invalid input:"), "{error}");
     assert!(error.contains("name"), "{error}");
 }
+
+#[tokio::test]
+async fn random_bytes_are_journaled_per_call_and_replayed() {
+    let (executor, digests) = prepared(&["misbehave"]).await;
+    let input = r#"{"random_bytes":64}"#;
+    let first = executor.run(&digests[0], input, Vec::new()).await.unwrap();
+    let bytes = output(&first);
+    assert_eq!(bytes.as_array().unwrap().len(), 64);
+    // One entry per host call, not per byte.
+    assert!((1..=8).contains(&first.entries.len()), "{:?}", first.entries);
+    let replayed = executor.run(&digests[0], input, first.entries.clone()).await.unwrap();
+    assert_eq!(output(&replayed), bytes);
+    assert!(replayed.entries.is_empty());
+}

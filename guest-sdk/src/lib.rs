@@ -78,8 +78,9 @@
 //!   of `std::collections::HashMap` go through WASI imports that the host
 //!   also serves from the journal (or from a fixed seed), so they are safe,
 //!   but prefer the functions of this crate: they make intent explicit.
-//! * `std::thread::sleep` is **not** durable: it blocks the host while it
-//!   waits and is not resumed after a restart. Use [`sleep`].
+//! * `std::thread::sleep` (and any other real-time wait through
+//!   `wasi:clocks/monotonic-clock.subscribe-*`) fails the workflow: such a
+//!   wait could not survive a restart. Use [`sleep`].
 //! * Do not branch on anything that is not an input, a journaled result, or
 //!   a pure computation of those. Code changes to a workflow that has
 //!   already started can break replay.
@@ -161,8 +162,8 @@ pub fn random() -> u64 {
 /// nanoseconds (about 584 years) is clamped to that. A zero duration still
 /// adds a journal entry and returns at once.
 ///
-/// Unlike `std::thread::sleep`, which is not durable, use this for every
-/// wait in a workflow.
+/// Use this for every wait in a workflow: `std::thread::sleep`, which
+/// could not be durable, fails the workflow.
 pub fn sleep(duration: Duration) {
     let ns = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
     runtime::sleep(ns);

@@ -21,7 +21,8 @@ impl WorkflowId {
     }
 
     /// Checks a caller-chosen identifier: 1 to [`Self::MAX_LEN`] bytes of
-    /// ASCII letters, digits, `-`, `_`, `.` and `:`.
+    /// ASCII letters, digits, `-`, `_`, `.` and `:`, not dots only (so it is
+    /// always one URL path segment).
     ///
     /// # Errors
     /// A message saying which rule `id` breaks.
@@ -35,6 +36,9 @@ impl WorkflowId {
             return Err(format!(
                 "workflow id may hold only ASCII letters, digits, '-', '_', '.' and ':', not {bad:?}"
             ));
+        }
+        if id.chars().all(|c| c == '.') {
+            return Err("workflow id must not consist of dots only".to_owned());
         }
         Ok(Self(id.to_owned()))
     }
@@ -118,6 +122,7 @@ mod tests {
         assert!(WorkflowId::parse("order-42").is_ok());
         assert!(WorkflowId::parse("").is_err());
         assert!(WorkflowId::parse("a/b").is_err());
+        assert!(WorkflowId::parse("..").is_err());
         assert!(WorkflowId::parse(&"x".repeat(129)).is_err());
     }
 }

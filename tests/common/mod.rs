@@ -1,6 +1,6 @@
 //! Harness shared by the end-to-end tests: real `duro serve` processes on
 //! real databases, real example components, and a small API client.
-#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
+#![allow(dead_code, unused_macros, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -69,6 +69,47 @@ impl Database {
     }
 }
 
+impl Drop for Database {
+    /// Drops a PostgreSQL test database (after the servers using it, which
+    /// tests declare later and so drop first).
+    fn drop(&mut self) {
+        let Some((name, admin_url)) = self.postgres.take() else { return };
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url).await.unwrap();
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+            });
+        })
+        .join();
+        if dropped.is_err() {
+            eprintln!("could not drop test database");
+        }
+    }
+}
+
+/// Declares each named `async fn(Database)` as two tests, `sqlite::NAME` and
+/// `postgres::NAME`, one per storage backend.
+macro_rules! on_sqlite_and_postgres {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(crate::common::Database::sqlite()).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(crate::common::Database::postgres().await).await;
+            })*
+        }
+    };
+}
+
 /// A temporary directory removed on drop.
 pub struct TempDir(PathBuf);
 
@@ -114,7 +155,9 @@ impl Server {
             database_url: database.url.clone(),
             extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
             log,
-            http: reqwest::Client::new(),
+            // No connection reuse: a server may close a connection after
+            // refusing a large body, and a reused one would fail the next request.
+            http: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(),
         };
         server.wait_healthy().await;
         server

@@ -2,12 +2,13 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::extract::{ApiPath, ApiQuery};
 use super::{AppState, Error, views};
 use crate::runtime;
 
@@ -22,10 +23,9 @@ pub(super) struct PushQuery {
 /// not a workflow component (saying why); 413 over the size limit.
 pub(super) async fn push(
     State(state): State<AppState>,
-    query: Result<Query<PushQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<PushQuery>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), Error> {
-    let Query(query) = query?;
     let body = body?;
     if body.is_empty() {
         return Err(Error::BadRequest("the body is empty: send the component's bytes".into()));
@@ -47,7 +47,7 @@ pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Value>, E
 /// `GET /v1/components/{digest-or-name}`.
 pub(super) async fn get(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Value>, Error> {
     let record = state.runtime.store().component(&key).await?.ok_or(runtime::Error::UnknownComponent(key))?;
     Ok(Json(views::component(&record)))

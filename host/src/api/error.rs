@@ -1,6 +1,6 @@
 //! [`Error`]: every way an API request fails, and its HTTP rendering.
 
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -19,6 +19,9 @@ pub enum Error {
     /// Unknown route.
     #[error("{0}")]
     NotFound(String),
+    /// Known route, other method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// A runtime operation refused.
     #[error(transparent)]
     Runtime(#[from] runtime::Error),
@@ -38,23 +41,19 @@ fn rejection(status: StatusCode, text: String) -> Error {
     }
 }
 
-impl From<JsonRejection> for Error {
-    fn from(error: JsonRejection) -> Self {
-        rejection(error.status(), error.body_text())
-    }
+/// Each axum rejection becomes [`Error::PayloadTooLarge`] or [`Error::BadRequest`]
+/// with axum's own explanation.
+macro_rules! from_rejections {
+    ($($rejection:ty),*) => {$(
+        impl From<$rejection> for Error {
+            fn from(error: $rejection) -> Self {
+                rejection(error.status(), error.body_text())
+            }
+        }
+    )*};
 }
 
-impl From<BytesRejection> for Error {
-    fn from(error: BytesRejection) -> Self {
-        rejection(error.status(), error.body_text())
-    }
-}
-
-impl From<QueryRejection> for Error {
-    fn from(error: QueryRejection) -> Self {
-        rejection(error.status(), error.body_text())
-    }
-}
+from_rejections!(BytesRejection, JsonRejection, PathRejection, QueryRejection);
 
 impl Error {
     /// The HTTP status and the stable error code.
@@ -64,6 +63,7 @@ impl Error {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Runtime(error) => match error {
                 R::UnknownComponent(_) => (StatusCode::NOT_FOUND, "component_not_found"),
                 R::UnknownWorkflow(_) => (StatusCode::NOT_FOUND, "workflow_not_found"),
@@ -71,12 +71,10 @@ impl Error {
                 R::WorkflowIdConflict(_) => (StatusCode::CONFLICT, "workflow_id_conflict"),
                 R::InvalidComponent(_) => (StatusCode::BAD_REQUEST, "invalid_component"),
                 R::Engine(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-                R::Store(store_error) => match store_error.as_ref() {
-                    store::Error::Database(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
-                    store::Error::UnsupportedUrl(_) | store::Error::Migrate(_) | store::Error::Corrupt(_) => {
-                        (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-                    }
-                },
+                R::Store(store_error) if store_error.is_unavailable() => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+                }
+                R::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
         }
     }

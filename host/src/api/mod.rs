@@ -20,6 +20,7 @@
 
 mod components;
 mod error;
+mod extract;
 mod views;
 mod workflows;
 
@@ -70,6 +71,9 @@ pub fn app(runtime: Runtime, limits: ApiLimits) -> Router {
         .route("/v1/workflows/{id}/logs", get(workflows::logs))
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
         .fallback(|| async { Error::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async {
+            Error::MethodNotAllowed("method not allowed on this route".into())
+        })
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
         .with_state(AppState { runtime })
 }

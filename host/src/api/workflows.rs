@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{AppState, Error, views};
 use crate::ids::WorkflowId;
 use crate::runtime;
@@ -39,9 +39,8 @@ pub(super) struct StartRequest {
 /// unknown component, 400 for malformed JSON.
 pub(super) async fn start(
     State(state): State<AppState>,
-    body: Result<Json<StartRequest>, JsonRejection>,
+    ApiJson(request): ApiJson<StartRequest>,
 ) -> Result<(StatusCode, Json<Value>), Error> {
-    let Json(request) = body?;
     let created =
         state.runtime.start_workflow(&request.component, &request.input, request.id.as_deref()).await?;
     let status = if created.is_new() { StatusCode::CREATED } else { StatusCode::OK };
@@ -60,9 +59,8 @@ pub(super) struct ListQuery {
 /// pass `next_cursor` back as `cursor` for the next page (null on the last).
 pub(super) async fn list(
     State(state): State<AppState>,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, Error> {
-    let Query(query) = query?;
     let status = query
         .status
         .map(|text| {
@@ -97,7 +95,10 @@ pub(super) async fn list(
 }
 
 /// `GET /v1/workflows/{id}`.
-pub(super) async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, Error> {
+pub(super) async fn get(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, Error> {
     Ok(Json(views::workflow(&find(&state, &id).await?)))
 }
 
@@ -112,10 +113,9 @@ pub(super) struct ResultQuery {
 /// `failed` or `stuck`), 202 with the same shape if it is not when the wait ends.
 pub(super) async fn result(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    query: Result<Query<ResultQuery>, QueryRejection>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ResultQuery>,
 ) -> Result<(StatusCode, Json<Value>), Error> {
-    let Query(query) = query?;
     let wait = query.wait.unwrap_or(0.0);
     if !(0.0..=MAX_WAIT_SECONDS).contains(&wait) {
         return Err(Error::BadRequest(format!("wait must be between 0 and {MAX_WAIT_SECONDS} seconds")));
@@ -136,10 +136,9 @@ pub(super) struct PageQuery {
 /// entries with `seq > after` in order.
 pub(super) async fn journal(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, Error> {
-    let Query(query) = query?;
     let workflow = find(&state, &id).await?;
     let after = query.after.map(|seq| u64::try_from(seq).unwrap_or(0));
     let after = if query.after.is_some_and(|seq| seq < 0) { None } else { after };
@@ -156,10 +155,9 @@ pub(super) async fn journal(
 /// oldest first; each line's `cursor` can be passed back as `after`.
 pub(super) async fn logs(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, Error> {
-    let Query(query) = query?;
     let workflow = find(&state, &id).await?;
     let records =
         state.runtime.store().logs(&workflow.id, query.after, page_size(query.limit, ENTRY_PAGE)).await?;

@@ -45,9 +45,13 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = store::connect(&args.database)
         .await
         .with_context(|| format!("cannot open database {}", redact(&args.database)))?;
+    let max_memory_bytes = args
+        .max_memory_mib
+        .checked_mul(1 << 20)
+        .with_context(|| format!("--max-memory-mib {} is too large", args.max_memory_mib))?;
     let config = RuntimeConfig {
         limits: EngineLimits {
-            max_memory_bytes: args.max_memory_mib << 20,
+            max_memory_bytes,
             cpu_per_activation: Duration::from_millis(args.cpu_limit_ms),
             ..EngineLimits::default()
         },
@@ -60,8 +64,14 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr().context("cannot read the listening address")?;
     tracing::info!(%address, database = %redact(&args.database), "duro listening");
     let limits = ApiLimits { max_component_bytes: args.max_component_bytes, ..ApiLimits::default() };
+    // On a signal, stop the runtime first so that long polls answer at once
+    // and the HTTP server can drain.
+    let stopping = runtime.clone();
     axum::serve(listener, api::app(runtime.clone(), limits))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            stopping.begin_shutdown();
+        })
         .await
         .context("HTTP server failed")?;
     runtime.shutdown().await;

@@ -18,6 +18,13 @@ use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 /// checks and of cooperative yields by running guests.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Most core instances one workflow component may create.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+/// Most linear memories one workflow component may create.
+const MEMORIES_PER_COMPONENT: u32 = 2;
+/// Most tables one workflow component may create.
+const TABLES_PER_COMPONENT: u32 = 16;
+
 /// Resource limits applied to every workflow instance.
 #[derive(Debug, Clone, Copy)]
 pub struct EngineLimits {
@@ -27,8 +34,9 @@ pub struct EngineLimits {
     /// running workflow holds one, sleeping workflows hold none.
     pub max_instances: u32,
     /// Most wasm execution time one activation (one replay-and-continue of a
-    /// workflow) may use, not counting time spent waiting in host calls
-    /// (default 10 s). A run that goes over fails with a clear error.
+    /// workflow) may use (default 10 s), counted in [`EPOCH_TICK`]s during
+    /// which the guest ran: waits in host calls and time spent descheduled do
+    /// not count. A run that goes over fails with a clear error.
     pub cpu_per_activation: Duration,
 }
 
@@ -72,11 +80,16 @@ impl Engine {
     /// [`Error::Config`] if wasmtime rejects the configuration, for example
     /// when the pooling allocator cannot reserve its address space.
     pub fn new(limits: EngineLimits) -> Result<Self, Error> {
+        // Per-component caps keep one component from taking the slots of many:
+        // a Rust component uses about 4 core instances, 1 memory and 2 tables.
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(limits.max_instances)
-            .total_core_instances(limits.max_instances.saturating_mul(4))
-            .total_memories(limits.max_instances.saturating_mul(2))
-            .total_tables(limits.max_instances.saturating_mul(4))
+            .total_core_instances(limits.max_instances.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
+            .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+            .total_memories(limits.max_instances.saturating_mul(MEMORIES_PER_COMPONENT))
+            .max_memories_per_component(MEMORIES_PER_COMPONENT)
+            .total_tables(limits.max_instances.saturating_mul(TABLES_PER_COMPONENT))
+            .max_tables_per_component(TABLES_PER_COMPONENT)
             .max_memory_size(limits.max_memory_bytes);
         let mut config = Config::new();
         config

@@ -1,7 +1,7 @@
 //! [`RunState`]: the data of one run's wasmtime `Store`, and the
 //! implementation of the `duro:workflow/runtime` imports on it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
@@ -10,6 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::Error;
 use super::bindings::{Level, RuntimeHost};
 use super::journal_handle::JournalHandle;
+use super::wasi::MAX_RANDOM_BYTES;
 use crate::journal::{Call, LogLevel, LogStream, Outcome, wall_clock_ns};
 
 /// A timer whose remaining wait exceeds the inline limit: the run unwinds, its
@@ -28,20 +29,73 @@ pub(crate) struct RunState {
     pub(crate) limits: StoreLimits,
     /// Timers due within this wait in memory; longer ones suspend the run.
     pub(crate) inline_sleep_max: Duration,
-    /// When this activation started.
-    pub(crate) started: Instant,
-    /// Time spent waiting in host calls in this activation: not CPU time.
-    pub(crate) host_wait: Duration,
+    /// Epoch ticks in which this activation ran wasm: its CPU time in
+    /// [`EPOCH_TICK`](crate::engine::EPOCH_TICK)s.
+    pub(crate) cpu_ticks: u64,
+    /// The last monotonic clock reading the guest saw, replayed or live.
+    last_monotonic_ns: u64,
 }
 
 impl RunState {
-    /// Wasm execution time used by this activation so far.
-    pub(crate) fn cpu_used(&self) -> Duration {
-        self.started.elapsed().saturating_sub(self.host_wait)
+    pub(crate) fn new(
+        journal: JournalHandle,
+        wasi: WasiCtx,
+        limits: StoreLimits,
+        inline_sleep_max: Duration,
+    ) -> Self {
+        Self {
+            journal,
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            inline_sleep_max,
+            cpu_ticks: 0,
+            last_monotonic_ns: 0,
+        }
     }
 
-    fn journaled(&self, call: Call, live: impl FnOnce() -> Outcome) -> wasmtime::Result<Outcome> {
-        Ok(self.journal.call(call, live)?)
+    /// A journaled clock reading in ns. The live monotonic clock reads the
+    /// wall clock (comparable across hosts), never going back from the last
+    /// reading this workflow saw.
+    pub(crate) fn journaled_time(&mut self, call: Call) -> wasmtime::Result<u64> {
+        let floor = match call {
+            Call::WasiMonotonicClock => self.last_monotonic_ns,
+            _ => 0,
+        };
+        let ns = match self.journal.call(call.clone(), || Outcome::Time { ns: wall_clock_ns().max(floor) })? {
+            Outcome::Time { ns } => ns,
+            outcome => return Err(Error::CorruptJournal { call, outcome }.into()),
+        };
+        if call == Call::WasiMonotonicClock {
+            self.last_monotonic_ns = ns;
+        }
+        Ok(ns)
+    }
+
+    /// A journaled random number.
+    pub(crate) fn journaled_random_u64(&mut self) -> wasmtime::Result<u64> {
+        let live = || Outcome::Random { value: rand_core::Rng::next_u64(&mut wasmtime_wasi::thread_rng()) };
+        match self.journal.call(Call::RandomU64, live)? {
+            Outcome::Random { value } => Ok(value),
+            outcome => Err(Error::CorruptJournal { call: Call::RandomU64, outcome }.into()),
+        }
+    }
+
+    /// `len` journaled random bytes, one entry for the whole request.
+    pub(crate) fn journaled_random_bytes(&mut self, len: u64) -> wasmtime::Result<Vec<u8>> {
+        if len > MAX_RANDOM_BYTES {
+            return Err(Error::RandomTooLarge { len, limit: MAX_RANDOM_BYTES }.into());
+        }
+        let call = Call::WasiRandomBytes { len };
+        let live = || {
+            let mut bytes = vec![0; usize::try_from(len).unwrap_or(0)];
+            rand_core::Rng::fill_bytes(&mut wasmtime_wasi::thread_rng(), &mut bytes);
+            Outcome::Bytes(bytes)
+        };
+        match self.journal.call(call.clone(), live)? {
+            Outcome::Bytes(bytes) if bytes.len() as u64 == len => Ok(bytes),
+            outcome => Err(Error::CorruptJournal { call, outcome }.into()),
+        }
     }
 }
 
@@ -53,26 +107,19 @@ impl WasiView for RunState {
 
 impl RuntimeHost for RunState {
     fn now(&mut self) -> wasmtime::Result<u64> {
-        match self.journaled(Call::Now, || Outcome::Time { ns: wall_clock_ns() })? {
-            Outcome::Time { ns } => Ok(ns),
-            other => Err(Error::CorruptJournal { call: Call::Now, outcome: other }.into()),
-        }
+        self.journaled_time(Call::Now)
     }
 
     fn random_u64(&mut self) -> wasmtime::Result<u64> {
-        let live = || Outcome::Random { value: rand_core::Rng::next_u64(&mut wasmtime_wasi::thread_rng()) };
-        match self.journaled(Call::RandomU64, live)? {
-            Outcome::Random { value } => Ok(value),
-            other => Err(Error::CorruptJournal { call: Call::RandomU64, outcome: other }.into()),
-        }
+        self.journaled_random_u64()
     }
 
     async fn sleep(&mut self, duration_ns: u64) -> wasmtime::Result<()> {
         let call = Call::Sleep { duration_ns };
         let live = || Outcome::Timer { wake_at_ns: wall_clock_ns().saturating_add(duration_ns) };
-        let wake_at_ns = match self.journaled(call.clone(), live)? {
+        let wake_at_ns = match self.journal.call(call.clone(), live)? {
             Outcome::Timer { wake_at_ns } => wake_at_ns,
-            other => return Err(Error::CorruptJournal { call, outcome: other }.into()),
+            outcome => return Err(Error::CorruptJournal { call, outcome }.into()),
         };
         let remaining = Duration::from_nanos(wake_at_ns.saturating_sub(wall_clock_ns()));
         if remaining.is_zero() {
@@ -81,9 +128,7 @@ impl RuntimeHost for RunState {
         if remaining > self.inline_sleep_max {
             return Err(Suspend { wake_at_ns }.into());
         }
-        let waited = Instant::now();
         tokio::time::sleep(remaining).await;
-        self.host_wait += waited.elapsed();
         Ok(())
     }
 

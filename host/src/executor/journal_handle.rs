@@ -1,12 +1,18 @@
-//! [`JournalHandle`]: the run's replay cursor, shared by every host call.
+//! [`JournalHandle`]: the run's replay cursor, shared by the host calls and
+//! the guest's stdout/stderr streams.
 //!
-//! wasmtime-wasi's clock, random and stdio hooks are synchronous objects owned
-//! by the WASI context, so the cursor is shared behind a std `Mutex`. The lock
-//! is only held for a cursor operation and never across an `.await`.
+//! wasmtime-wasi owns the output streams, so the cursor is shared behind a std
+//! `Mutex`. The lock is only held for a cursor operation, never across an `.await`.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::journal::{Call, Cursor, LogLevel, LogLine, LogStream, Nondeterminism, Outcome, wall_clock_ns};
+use super::Error;
+use crate::journal::{Call, Cursor, LogLevel, LogLine, LogStream, Outcome, wall_clock_ns};
+
+/// Most entries one workflow's journal may hold. A workflow that needs more is
+/// failed with [`Error::JournalFull`] rather than growing without bound
+/// (Temporal caps a history at 51,200 events for the same reason).
+pub const MAX_JOURNAL_ENTRIES: u64 = 100_000;
 
 /// A clone of the run's cursor; see the module docs.
 #[derive(Clone, Debug)]
@@ -18,22 +24,30 @@ impl JournalHandle {
     }
 
     /// Replays `call`, or performs it with `live` and records the outcome.
-    pub(crate) fn call(&self, call: Call, live: impl FnOnce() -> Outcome) -> Result<Outcome, Nondeterminism> {
+    ///
+    /// # Errors
+    /// [`Nondeterminism`](crate::journal::Nondeterminism) if the journal
+    /// recorded another call here; [`Error::JournalFull`] past
+    /// [`MAX_JOURNAL_ENTRIES`]. Both end the run when returned from a host call.
+    pub(crate) fn call(&self, call: Call, live: impl FnOnce() -> Outcome) -> wasmtime::Result<Outcome> {
         let mut cursor = self.lock();
         if let Some(recorded) = cursor.replay(&call)? {
             return Ok(recorded);
+        }
+        if cursor.len() >= MAX_JOURNAL_ENTRIES {
+            return Err(Error::JournalFull { limit: MAX_JOURNAL_ENTRIES }.into());
         }
         let outcome = live();
         cursor.record(call, outcome.clone(), wall_clock_ns());
         Ok(outcome)
     }
 
-    /// Adds a log line (dropped while replaying).
+    /// Adds a log line written now (dropped while replaying).
     pub(crate) fn log(&self, level: LogLevel, stream: LogStream, message: String) {
         self.lock().log(LogLine { at_ns: wall_clock_ns(), level, stream, message });
     }
 
-    /// The cursor itself, for the end of the run.
+    /// The cursor itself.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Cursor> {
         // A panic while holding the lock cannot leave the cursor half-updated
         // in a way that matters: the run is abandoned and nothing is committed.

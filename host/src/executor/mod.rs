@@ -18,15 +18,18 @@ mod wasi;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{StoreLimitsBuilder, UpdateDeadline};
+
+pub use self::journal_handle::MAX_JOURNAL_ENTRIES;
+pub use self::wasi::MAX_RANDOM_BYTES;
 
 use self::bindings::{Workflow, WorkflowPre};
 use self::host::{RunState, Suspend};
 use self::journal_handle::JournalHandle;
-use crate::engine::{self, Engine};
+use crate::engine::{self, EPOCH_TICK, Engine};
 use crate::ids::ComponentDigest;
 use crate::journal::{Call, Cursor, Entry, LogLine, Nondeterminism, Outcome};
 
@@ -43,6 +46,13 @@ pub enum Error {
     /// [`Executor::run`] was called for a component never prepared.
     #[error("component {0} is not prepared")]
     NotPrepared(ComponentDigest),
+    /// The component could not be instantiated, for example because the
+    /// instance pool is exhausted. A host-side condition: the run is retried.
+    #[error("cannot instantiate the component: {0}")]
+    Instantiate(String),
+    /// Compilation was interrupted (its thread panicked or was cancelled).
+    #[error("compilation was interrupted: {0}")]
+    CompileInterrupted(String),
     /// The linker could not be set up.
     #[error("cannot link host functions: {0:#}")]
     Link(wasmtime::Error),
@@ -61,6 +71,22 @@ pub enum Error {
     CpuLimit {
         /// The limit it went over.
         limit: Duration,
+    },
+    /// The journal reached [`MAX_JOURNAL_ENTRIES`] (raised inside the guest as
+    /// a trap; the workflow fails).
+    #[error("the journal is full: a workflow may record at most {limit} entries")]
+    JournalFull {
+        /// The limit.
+        limit: u64,
+    },
+    /// A `wasi:random` request over [`MAX_RANDOM_BYTES`] (raised inside the
+    /// guest as a trap; the workflow fails).
+    #[error("the workflow asked for {len} random bytes at once; the limit is {limit}")]
+    RandomTooLarge {
+        /// Bytes requested.
+        len: u64,
+        /// The limit.
+        limit: u64,
     },
 }
 
@@ -110,7 +136,7 @@ impl Executor {
     /// [`Error::Link`] if the host functions cannot be added to the linker.
     pub fn new(engine: Engine, inline_sleep_max: Duration) -> Result<Self, Error> {
         let mut linker = Linker::new(engine.wasmtime());
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(Error::Link)?;
+        wasi::add_to_linker(&mut linker).map_err(Error::Link)?;
         Workflow::add_to_linker::<_, HasSelf<RunState>>(&mut linker, |state| state).map_err(Error::Link)?;
         Ok(Self { engine, linker, prepared: Mutex::default(), inline_sleep_max })
     }
@@ -121,11 +147,13 @@ impl Executor {
     }
 
     /// Compiles `bytes` (on a blocking thread), checks that they implement the
-    /// `workflow` world, and caches the result under `digest`.
+    /// `workflow` world and can be instantiated within the pool's limits, and
+    /// caches the result under `digest`.
     ///
     /// # Errors
     /// [`Error::Compile`] for bytes that are not a valid component,
-    /// [`Error::WrongWorld`] for a component of another world.
+    /// [`Error::WrongWorld`] for a component of another world,
+    /// [`Error::Instantiate`] for one that cannot be instantiated.
     pub async fn prepare(&self, digest: &ComponentDigest, bytes: Vec<u8>) -> Result<(), Error> {
         if self.is_prepared(digest) {
             return Ok(());
@@ -133,10 +161,17 @@ impl Executor {
         let engine = self.engine.clone();
         let component = tokio::task::spawn_blocking(move || engine.compile(&bytes))
             .await
-            .map_err(|join| Error::WrongWorld(format!("compilation panicked: {join}")))??;
+            .map_err(|join| Error::CompileInterrupted(join.to_string()))??;
         let instance_pre =
             self.linker.instantiate_pre(&component).map_err(|e| Error::WrongWorld(format!("{e:#}")))?;
         let workflow_pre = WorkflowPre::new(instance_pre).map_err(|e| Error::WrongWorld(format!("{e:#}")))?;
+        // Instantiating once (without calling `run`) catches components that
+        // exceed the per-instance limits now rather than at their first run.
+        let mut store = self.new_store(JournalHandle::new(Cursor::default())).0;
+        workflow_pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| Error::Instantiate(format!("{:#}", e.root_cause())))?;
         self.lock_prepared().insert(digest.clone(), workflow_pre);
         Ok(())
     }
@@ -147,7 +182,8 @@ impl Executor {
     /// Guest failures are outcomes, not errors: see [`RunOutcome`].
     ///
     /// # Errors
-    /// [`Error::NotPrepared`] if [`Self::prepare`] did not succeed for `digest`.
+    /// [`Error::NotPrepared`] if [`Self::prepare`] did not succeed for `digest`;
+    /// [`Error::Instantiate`] if no instance can be had now (retry later).
     pub async fn run(
         &self,
         digest: &ComponentDigest,
@@ -156,43 +192,49 @@ impl Executor {
     ) -> Result<RunReport, Error> {
         let workflow_pre =
             self.lock_prepared().get(digest).cloned().ok_or_else(|| Error::NotPrepared(digest.clone()))?;
-        let limits = self.engine.limits();
         let journal = JournalHandle::new(Cursor::new(recorded));
-        let (wasi, stdout, stderr) = wasi::context(&journal);
-        let state = RunState {
-            journal: journal.clone(),
-            wasi,
-            table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.max_memory_bytes)
-                .trap_on_grow_failure(true)
-                .build(),
-            inline_sleep_max: self.inline_sleep_max,
-            started: Instant::now(),
-            host_wait: Duration::ZERO,
-        };
-        let mut store = wasmtime::Store::new(self.engine.wasmtime(), state);
-        store.limiter(|state| &mut state.limits);
-        // Check the CPU budget on every epoch tick, yielding to other tasks.
-        store.set_epoch_deadline(1);
-        let limit = limits.cpu_per_activation;
-        store.epoch_deadline_callback(move |context| {
-            if context.data().cpu_used() > limit {
-                Err(Error::CpuLimit { limit }.into())
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
-        let result = match workflow_pre.instantiate_async(&mut store).await {
-            Ok(workflow) => workflow.call_run(&mut store, input).await,
-            Err(error) => Err(error),
-        };
+        let (mut store, stdout, stderr) = self.new_store(journal.clone());
+        let workflow = workflow_pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| Error::Instantiate(format!("{:#}", e.root_cause())))?;
+        let result = workflow.call_run(&mut store, input).await;
         drop(store);
         stdout.flush_partial();
         stderr.flush_partial();
         let outcome = classify(result, &journal, &stderr.tail());
         let (entries, logs) = journal.lock().take_pending();
         Ok(RunReport { outcome, entries, logs })
+    }
+
+    /// A fresh `Store` for one run, under the memory and CPU limits, with the
+    /// guest's stdout and stderr.
+    fn new_store(
+        &self,
+        journal: JournalHandle,
+    ) -> (wasmtime::Store<RunState>, wasi::GuestOutput, wasi::GuestOutput) {
+        let limits = self.engine.limits();
+        let (wasi, stdout, stderr) = wasi::context(&journal);
+        let store_limits =
+            StoreLimitsBuilder::new().memory_size(limits.max_memory_bytes).trap_on_grow_failure(true).build();
+        let state = RunState::new(journal, wasi, store_limits, self.inline_sleep_max);
+        let mut store = wasmtime::Store::new(self.engine.wasmtime(), state);
+        store.limiter(|state| &mut state.limits);
+        // Every epoch tick in which wasm runs costs one tick of the CPU budget;
+        // in between, the guest yields so other runs make progress.
+        let limit = limits.cpu_per_activation;
+        let limit_ticks = limit.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |mut context| {
+            let state = context.data_mut();
+            state.cpu_ticks += 1;
+            if u128::from(state.cpu_ticks) > limit_ticks {
+                Err(Error::CpuLimit { limit }.into())
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        (store, stdout, stderr)
     }
 
     fn lock_prepared(&self) -> std::sync::MutexGuard<'_, HashMap<ComponentDigest, WorkflowPre<RunState>>> {
@@ -220,6 +262,11 @@ fn classify(
                 RunOutcome::Suspended { wake_at_ns: suspend.wake_at_ns }
             } else if let Some(diverged) = trap.downcast_ref::<Nondeterminism>() {
                 RunOutcome::Stuck(diverged.clone())
+            } else if let Some(exit) = trap.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                RunOutcome::Failed(format!(
+                    "the workflow exited with status {} instead of returning from run",
+                    exit.0
+                ))
             } else {
                 RunOutcome::Failed(describe_trap(&trap, stderr_tail))
             }

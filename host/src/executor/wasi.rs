@@ -1,164 +1,165 @@
-//! The WASI context of a workflow: no ambient authority, and every source of
+//! The WASI surface of a workflow: no ambient authority, and every source of
 //! nondeterminism served through the journal.
 //!
-//! Language toolchains import `wasi:clocks`, `wasi:random` and `wasi:cli` stdio
-//! even when the author never asked for them (Rust's std does). A workflow gets
-//! no filesystem, no sockets, no environment and no arguments; its clocks and
-//! random sources are journaled exactly like `duro:workflow/runtime.now` and
-//! `random-u64`, so `SystemTime::now()` replays identically; stdout and stderr
-//! become the workflow's log (once, not again on replay). The insecure random
-//! seed (which seeds Rust's `HashMap`) is a fixed value, the same on every run.
+//! Language toolchains import `wasi:clocks`, `wasi:random` and `wasi:cli`
+//! stdio even when the author never asked for them (Rust's std does). A
+//! workflow gets no filesystem, no sockets, no environment, no arguments and
+//! an empty stdin (wasmtime-wasi's defaults). On top of wasmtime-wasi's
+//! implementation [`add_to_linker`] shadows the functions that would let the
+//! outside world in:
+//!
+//! - `wasi:clocks/wall-clock.now` and `monotonic-clock.now` are journaled
+//!   (so `SystemTime::now()` and `Instant::now()` replay identically);
+//! - `wasi:random` bytes and numbers, secure and insecure, are journaled, one
+//!   entry per call (at most [`MAX_RANDOM_BYTES`] per call);
+//! - `monotonic-clock.subscribe-*` (what `std::thread::sleep` uses) trap:
+//!   a real-time wait is neither durable nor replayable, so workflows use the
+//!   durable `sleep` instead;
+//! - the insecure random seed (which seeds Rust's `HashMap`) is a constant.
+//!
+//! Stdout and stderr become the workflow's log, line by line ([`GuestOutput`]).
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
+use wasmtime::StoreContextMut;
+use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi::p2::bindings::clocks::wall_clock::Datetime;
+use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamError};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
+use super::host::RunState;
 use super::journal_handle::JournalHandle;
-use crate::journal::{Call, LogLevel, LogStream, Outcome, wall_clock_ns};
+use crate::journal::{Call, LogLevel, LogStream};
 
+/// Largest `wasi:random` request served, in bytes; larger ones trap.
+pub const MAX_RANDOM_BYTES: u64 = 1 << 20;
 /// How many of the guest's last stderr lines a failure message quotes.
 const STDERR_TAIL_LINES: usize = 20;
 /// Longest line kept from guest stdout/stderr, in bytes; longer lines are split.
 const MAX_LINE_BYTES: usize = 16 << 10;
+/// The version of the WASI 0.2 interfaces wasmtime-wasi 48 defines; guests
+/// importing any 0.2.x version link to them (semver matching).
+const WASI_VERSION: &str = "0.2.12";
 
 /// The guest's last stderr lines in this activation, replayed or not.
-pub(crate) type StderrTail = Arc<Mutex<VecDeque<String>>>;
+type StderrTail = Arc<Mutex<VecDeque<String>>>;
 
-/// Builds the WASI context of one run; returns it with the stderr tail and
-/// the two output streams (to flush their last partial line at the end).
+/// Builds the WASI context of one run; returns it with the two output
+/// streams (to flush their last partial line when the run ends).
 pub(crate) fn context(journal: &JournalHandle) -> (WasiCtx, GuestOutput, GuestOutput) {
     let stdout = GuestOutput::new(journal.clone(), LogStream::Stdout, None);
     let stderr = GuestOutput::new(journal.clone(), LogStream::Stderr, Some(StderrTail::default()));
     let mut builder = WasiCtxBuilder::new();
-    builder
-        .wall_clock(JournaledWallClock(journal.clone()))
-        .monotonic_clock(JournaledMonotonicClock(journal.clone()))
-        .secure_random(JournaledRandom(journal.clone()))
-        .insecure_random(JournaledRandom(journal.clone()))
-        .insecure_random_seed(0)
-        .stdout(stdout.clone())
-        .stderr(stderr.clone());
+    builder.insecure_random_seed(0).stdout(stdout.clone()).stderr(stderr.clone());
     (builder.build(), stdout, stderr)
 }
 
-/// Reads a journaled clock; a divergence is remembered by the cursor (and
-/// reported at the next duro host call or when `run` returns) since WASI's
-/// clock hooks cannot fail.
-fn journaled_time(journal: &JournalHandle, call: Call) -> u64 {
-    match journal.call(call, || Outcome::Time { ns: wall_clock_ns() }) {
-        Ok(Outcome::Time { ns }) => ns,
-        Ok(Outcome::Random { .. } | Outcome::Timer { .. } | Outcome::Bytes(_)) | Err(_) => 0,
-    }
-}
+/// Adds wasmtime-wasi's WASI 0.2 and shadows the nondeterministic parts; see
+/// the module docs.
+///
+/// # Errors
+/// If wasmtime-wasi's interfaces cannot be added or a name is not found.
+pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    linker.allow_shadowing(true);
 
-struct JournaledWallClock(JournalHandle);
+    let mut wall_clock = linker.instance(&format!("wasi:clocks/wall-clock@{WASI_VERSION}"))?;
+    wall_clock.func_wrap("now", |mut store: StoreContextMut<'_, RunState>, (): ()| {
+        let ns = store.data_mut().journaled_time(Call::WasiWallClock)?;
+        let nanoseconds = u32::try_from(ns % 1_000_000_000).unwrap_or(0);
+        Ok((Datetime { seconds: ns / 1_000_000_000, nanoseconds },))
+    })?;
+    wall_clock.func_wrap("resolution", |_: StoreContextMut<'_, RunState>, (): ()| {
+        Ok((Datetime { seconds: 0, nanoseconds: 1 },))
+    })?;
 
-impl HostWallClock for JournaledWallClock {
-    fn resolution(&self) -> Duration {
-        Duration::from_nanos(1)
-    }
-
-    fn now(&self) -> Duration {
-        Duration::from_nanos(journaled_time(&self.0, Call::WasiWallClock))
-    }
-}
-
-/// The monotonic clock reads the wall clock when live: its readings are
-/// journaled, so they only need to be monotonic within one host's lifetime of
-/// a workflow, and wall time keeps them comparable across hosts.
-struct JournaledMonotonicClock(JournalHandle);
-
-impl HostMonotonicClock for JournaledMonotonicClock {
-    fn resolution(&self) -> u64 {
-        1
-    }
-
-    fn now(&self) -> u64 {
-        journaled_time(&self.0, Call::WasiMonotonicClock)
-    }
-}
-
-struct JournaledRandom(JournalHandle);
-
-impl rand_core::TryRng for JournaledRandom {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        // The low half of a journaled u64: one entry kind for both widths.
-        Ok(self.try_next_u64()? as u32)
+    let mut monotonic = linker.instance(&format!("wasi:clocks/monotonic-clock@{WASI_VERSION}"))?;
+    monotonic.func_wrap("now", |mut store: StoreContextMut<'_, RunState>, (): ()| {
+        Ok((store.data_mut().journaled_time(Call::WasiMonotonicClock)?,))
+    })?;
+    monotonic.func_wrap("resolution", |_: StoreContextMut<'_, RunState>, (): ()| Ok((1u64,)))?;
+    for name in ["subscribe-instant", "subscribe-duration"] {
+        monotonic.func_wrap(name, move |_: StoreContextMut<'_, RunState>, (_,): (u64,)| {
+            Err::<(Resource<DynPollable>,), _>(wasmtime::format_err!(
+                "wasi:clocks/monotonic-clock.{name} (e.g. std::thread::sleep) is not available to \
+                 workflows: a real-time wait is not durable; use the durable sleep (duro_sdk::sleep)"
+            ))
+        })?;
     }
 
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let outcome = self.0.call(Call::RandomU64, || Outcome::Random {
-            value: rand_core::Rng::next_u64(&mut wasmtime_wasi::thread_rng()),
-        });
-        Ok(match outcome {
-            Ok(Outcome::Random { value }) => value,
-            Ok(Outcome::Time { .. } | Outcome::Timer { .. } | Outcome::Bytes(_)) | Err(_) => 0,
-        })
+    for (interface, prefix) in [("random", "get-random"), ("insecure", "get-insecure-random")] {
+        let mut random = linker.instance(&format!("wasi:random/{interface}@{WASI_VERSION}"))?;
+        random.func_wrap(
+            &format!("{prefix}-bytes"),
+            |mut store: StoreContextMut<'_, RunState>, (len,): (u64,)| {
+                Ok((store.data_mut().journaled_random_bytes(len)?,))
+            },
+        )?;
+        random.func_wrap(&format!("{prefix}-u64"), |mut store: StoreContextMut<'_, RunState>, (): ()| {
+            Ok((store.data_mut().journaled_random_u64()?,))
+        })?;
     }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        let len = dst.len();
-        let outcome = self.0.call(Call::WasiRandomBytes { len: len as u64 }, || {
-            let mut bytes = vec![0; len];
-            rand_core::Rng::fill_bytes(&mut wasmtime_wasi::thread_rng(), &mut bytes);
-            Outcome::Bytes(bytes)
-        });
-        match outcome {
-            Ok(Outcome::Bytes(bytes)) if bytes.len() == len => dst.copy_from_slice(&bytes),
-            Ok(Outcome::Bytes(_) | Outcome::Time { .. } | Outcome::Random { .. } | Outcome::Timer { .. })
-            | Err(_) => dst.fill(0),
-        }
-        Ok(())
-    }
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// Guest stdout or stderr: split into lines, each line a log entry.
+///
+/// A line is logged live only for the bytes written after replay ended:
+/// bytes written while replaying were logged by the run that first wrote them
+/// (a partial line is flushed when a run ends), so they are skipped.
 #[derive(Clone)]
 pub(crate) struct GuestOutput {
     journal: JournalHandle,
     stream: LogStream,
-    /// Bytes written since the last newline.
-    partial: Arc<Mutex<Vec<u8>>>,
+    line: Arc<Mutex<PartialLine>>,
     /// For stderr: the last lines, for failure messages.
     tail: Option<StderrTail>,
 }
 
+/// Bytes written since the last newline.
+#[derive(Default)]
+struct PartialLine {
+    bytes: Vec<u8>,
+    /// How many leading bytes were written while replaying.
+    replayed: usize,
+}
+
 impl GuestOutput {
     fn new(journal: JournalHandle, stream: LogStream, tail: Option<StderrTail>) -> Self {
-        Self { journal, stream, partial: Arc::default(), tail }
+        Self { journal, stream, line: Arc::default(), tail }
     }
 
     fn write(&self, bytes: &[u8]) {
-        let mut partial = self.partial.lock().unwrap_or_else(PoisonError::into_inner);
-        partial.extend_from_slice(bytes);
-        while let Some(end) = partial
-            .iter()
-            .position(|&b| b == b'\n')
-            .or_else(|| (partial.len() >= MAX_LINE_BYTES).then_some(MAX_LINE_BYTES))
-        {
-            let line: Vec<u8> = partial.drain(..end).collect();
-            if partial.first() == Some(&b'\n') {
-                partial.remove(0);
-            }
-            self.emit(&line);
+        let replaying = self.journal.lock().is_replaying();
+        let mut line = self.line.lock().unwrap_or_else(PoisonError::into_inner);
+        line.bytes.extend_from_slice(bytes);
+        if replaying {
+            line.replayed = line.bytes.len();
+        }
+        loop {
+            let (end, skip_newline) = match line.bytes.iter().position(|&b| b == b'\n') {
+                Some(end) => (end, 1),
+                None if line.bytes.len() >= MAX_LINE_BYTES => (MAX_LINE_BYTES, 0),
+                None => break,
+            };
+            let text: Vec<u8> = line.bytes.drain(..end + skip_newline).take(end).collect();
+            let replayed = line.replayed.min(end + skip_newline);
+            line.replayed -= replayed;
+            self.emit(&text, replayed);
         }
     }
 
     /// Emits what follows the last newline, if anything.
     pub(crate) fn flush_partial(&self) {
-        let line = std::mem::take(&mut *self.partial.lock().unwrap_or_else(PoisonError::into_inner));
-        if !line.is_empty() {
-            self.emit(&line);
+        let line = std::mem::take(&mut *self.line.lock().unwrap_or_else(PoisonError::into_inner));
+        if !line.bytes.is_empty() {
+            self.emit(&line.bytes, line.replayed);
         }
     }
 
@@ -170,20 +171,24 @@ impl GuestOutput {
             .unwrap_or_default()
     }
 
-    fn emit(&self, line: &[u8]) {
-        let line = String::from_utf8_lossy(line).trim_end_matches('\r').to_owned();
+    /// Records a completed line of which the first `replayed` bytes (counting
+    /// its newline) were written during replay: the rest goes to the log; a
+    /// line with nothing live left was logged by the run that first wrote it.
+    fn emit(&self, line: &[u8], replayed: usize) {
+        let text = String::from_utf8_lossy(line).trim_end_matches('\r').to_owned();
         if let Some(tail) = &self.tail {
             let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
             if tail.len() == STDERR_TAIL_LINES {
                 tail.pop_front();
             }
-            tail.push_back(line.clone());
+            tail.push_back(text);
         }
-        let level = match self.stream {
-            LogStream::Stderr => LogLevel::Warn,
-            LogStream::Stdout | LogStream::Log => LogLevel::Info,
-        };
-        self.journal.log(level, self.stream, line);
+        if replayed > 0 && replayed >= line.len() {
+            return;
+        }
+        let live = String::from_utf8_lossy(&line[replayed..]).trim_end_matches('\r').to_owned();
+        let level = if self.stream == LogStream::Stderr { LogLevel::Warn } else { LogLevel::Info };
+        self.journal.log(level, self.stream, live);
     }
 }
 

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use super::{Call, Entry, LogLine, Outcome};
+use super::{Call, Entry, LogLevel, LogLine, LogStream, Outcome};
 
 /// A replayed workflow made a different call than the one its journal
 /// recorded at `seq`: its code or its inputs changed under it.
@@ -40,6 +40,10 @@ impl fmt::Display for Nondeterminism {
     }
 }
 
+/// Most log lines one run keeps; past it lines are counted, not kept, so a
+/// guest printing in a loop cannot exhaust the host's memory.
+pub const MAX_LOG_LINES_PER_RUN: usize = 10_000;
+
 /// Replay position and pending writes of one run; see the module docs.
 #[derive(Debug, Default)]
 pub struct Cursor {
@@ -51,6 +55,8 @@ pub struct Cursor {
     pending: Vec<Entry>,
     /// Log lines written live in this run and not yet committed.
     pending_logs: Vec<LogLine>,
+    /// Live log lines dropped past [`MAX_LOG_LINES_PER_RUN`].
+    dropped_logs: usize,
     /// The first divergence, once found: later calls fail with it too.
     diverged: Option<Nondeterminism>,
 }
@@ -59,6 +65,16 @@ impl Cursor {
     /// A cursor that replays `recorded`, which must be dense from seq 0.
     pub fn new(recorded: Vec<Entry>) -> Self {
         Self { recorded, ..Self::default() }
+    }
+
+    /// Number of entries in the journal so far: recorded, replayed and new.
+    pub fn len(&self) -> u64 {
+        self.next_seq.max(self.recorded.len() as u64)
+    }
+
+    /// Whether the journal has no entries yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Whether recorded entries remain, i.e. the guest is re-executing steps
@@ -105,8 +121,13 @@ impl Cursor {
     /// Keeps `line` for the log unless the guest is replaying, in which case
     /// the line was stored by the run that first wrote it.
     pub fn log(&mut self, line: LogLine) {
-        if !self.is_replaying() && self.diverged.is_none() {
+        if self.is_replaying() || self.diverged.is_some() {
+            return;
+        }
+        if self.pending_logs.len() < MAX_LOG_LINES_PER_RUN {
             self.pending_logs.push(line);
+        } else {
+            self.dropped_logs += 1;
         }
     }
 
@@ -138,8 +159,22 @@ impl Cursor {
 
     /// Takes the entries and log lines recorded live since the last call, for
     /// the caller to commit.
+    /// Lines dropped past the per-run limit are summed up in one last line.
     pub fn take_pending(&mut self) -> (Vec<Entry>, Vec<LogLine>) {
-        (std::mem::take(&mut self.pending), std::mem::take(&mut self.pending_logs))
+        let mut logs = std::mem::take(&mut self.pending_logs);
+        if self.dropped_logs > 0 {
+            let at_ns = logs.last().map_or(0, |line| line.at_ns);
+            logs.push(LogLine {
+                at_ns,
+                level: LogLevel::Warn,
+                stream: LogStream::Log,
+                message: format!(
+                    "{} more log lines dropped: a run keeps at most {MAX_LOG_LINES_PER_RUN}",
+                    std::mem::take(&mut self.dropped_logs)
+                ),
+            });
+        }
+        (std::mem::take(&mut self.pending), logs)
     }
 
     fn recorded_index(&self) -> usize {
@@ -150,7 +185,6 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{LogLevel, LogStream};
 
     fn entry(seq: u64, call: Call, outcome: Outcome) -> Entry {
         Entry { seq, call, outcome, recorded_at_ns: 0 }
@@ -230,6 +264,20 @@ mod tests {
         cursor.log(line("new"));
         let (_, logs) = cursor.take_pending();
         assert_eq!(logs, vec![line("new")]);
+    }
+
+    #[test]
+    fn log_lines_past_the_limit_are_counted_not_kept() {
+        let mut cursor = Cursor::new(Vec::new());
+        for _ in 0..MAX_LOG_LINES_PER_RUN + 5 {
+            cursor.log(line("spam"));
+        }
+        let (_, logs) = cursor.take_pending();
+        assert_eq!(logs.len(), MAX_LOG_LINES_PER_RUN + 1);
+        assert_eq!(
+            logs[MAX_LOG_LINES_PER_RUN].message,
+            "5 more log lines dropped: a run keeps at most 10000"
+        );
     }
 
     #[test]

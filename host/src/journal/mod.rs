@@ -13,7 +13,7 @@ mod entry;
 mod log;
 
 pub use codec::Error;
-pub use cursor::{Cursor, Nondeterminism};
+pub use cursor::{Cursor, MAX_LOG_LINES_PER_RUN, Nondeterminism};
 pub use entry::{Call, Entry, EntryKind, Outcome};
 pub use log::{LogLevel, LogLine, LogStream};
 

@@ -22,14 +22,26 @@ type Ack = oneshot::Sender<Result<(), Arc<store::Error>>>;
 /// Handle to the writer task.
 pub(super) struct Committer {
     queue: mpsc::Sender<(RunCommit, Ack)>,
+    stop: CancellationToken,
+    writer: TaskTracker,
 }
 
 impl Committer {
-    /// Starts the writer on `tasks`; it stops when `shutdown` fires.
-    pub(super) fn spawn(store: Arc<dyn Store>, tasks: &TaskTracker, shutdown: CancellationToken) -> Self {
+    /// Starts the writer task.
+    pub(super) fn spawn(store: Arc<dyn Store>) -> Self {
         let (queue, requests) = mpsc::channel(MAX_BATCH * 4);
-        tasks.spawn(write_batches(store, requests, shutdown));
-        Self { queue }
+        let stop = CancellationToken::new();
+        let writer = TaskTracker::new();
+        writer.spawn(write_batches(store, requests, stop.clone()));
+        writer.close();
+        Self { queue, stop, writer }
+    }
+
+    /// Commits what is queued, then stops the writer. Call once no run is
+    /// left to commit.
+    pub(super) async fn close(&self) {
+        self.stop.cancel();
+        self.writer.wait().await;
     }
 
     /// Commits `commit` durably, together with whatever else is queued.
@@ -48,31 +60,45 @@ impl Committer {
 async fn write_batches(
     store: Arc<dyn Store>,
     mut requests: mpsc::Receiver<(RunCommit, Ack)>,
-    shutdown: CancellationToken,
+    stop: CancellationToken,
 ) {
-    let mut commits = Vec::with_capacity(MAX_BATCH);
-    let mut acks = Vec::with_capacity(MAX_BATCH);
+    let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         let first = tokio::select! {
             request = requests.recv() => request,
-            () = shutdown.cancelled() => None,
+            () = stop.cancelled() => requests.try_recv().ok(),
         };
-        let Some((commit, ack)) = first else { break };
-        commits.push(commit);
-        acks.push(ack);
-        while commits.len() < MAX_BATCH {
-            let Ok((commit, ack)) = requests.try_recv() else { break };
-            commits.push(commit);
-            acks.push(ack);
+        let Some(request) = first else { break };
+        batch.push(request);
+        while batch.len() < MAX_BATCH {
+            let Ok(request) = requests.try_recv() else { break };
+            batch.push(request);
         }
-        let result = store.commit(&commits).await.map_err(Arc::new);
+        write_batch(store.as_ref(), &mut batch).await;
+    }
+}
+
+/// Commits `batch` in one transaction. If that fails, commits each run on its
+/// own, so one bad commit (say, a workflow another run already finished)
+/// fails only its own run.
+async fn write_batch(store: &dyn Store, batch: &mut Vec<(RunCommit, Ack)>) {
+    let commits: Vec<RunCommit> = batch.iter().map(|(commit, _)| commit.clone()).collect();
+    let result = store.commit(&commits).await.map_err(Arc::new);
+    if result.is_ok() || batch.len() == 1 {
         if let Err(error) = &result {
-            tracing::error!(%error, runs = commits.len(), "group commit failed");
+            tracing::warn!(%error, "commit failed");
         }
-        commits.clear();
-        for ack in acks.drain(..) {
+        for (_, ack) in batch.drain(..) {
             // A run that stopped waiting has nothing left to do with the answer.
             let _ = ack.send(result.clone());
         }
+        return;
+    }
+    for (commit, ack) in batch.drain(..) {
+        let result = store.commit(std::slice::from_ref(&commit)).await.map_err(Arc::new);
+        if let Err(error) = &result {
+            tracing::warn!(%error, workflow = %commit.workflow_id, "commit failed");
+        }
+        let _ = ack.send(result);
     }
 }

@@ -115,7 +115,7 @@ impl Runtime {
         let executor = Executor::new(engine, config.inline_sleep_max)?;
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let committer = Committer::spawn(store.clone(), &tasks, shutdown.clone());
+        let committer = Committer::spawn(store.clone());
         let inner = Arc::new(Inner {
             store,
             executor,
@@ -205,21 +205,32 @@ impl Runtime {
             if record.status.is_final() {
                 return Ok(record);
             }
-            match tokio::time::timeout_at(deadline, settled.changed()).await {
-                Ok(Ok(())) => continue,
-                Ok(Err(_)) | Err(_) => return Ok(record),
+            tokio::select! {
+                changed = tokio::time::timeout_at(deadline, settled.changed()) => match changed {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(_)) | Err(_) => return Ok(record),
+                },
+                () = self.inner.shutdown.cancelled() => return Ok(record),
             }
         }
     }
 
-    /// Stops scheduling, cancels runs in flight (they replay at the next
-    /// start) and waits up to 10 s for the background tasks to end.
-    pub async fn shutdown(&self) {
+    /// Begins shutdown: stops scheduling, cancels runs in flight (they replay
+    /// at the next start), and ends result waits with the current status.
+    /// Idempotent; [`Self::shutdown`] also waits for everything to stop.
+    pub fn begin_shutdown(&self) {
         self.inner.shutdown.cancel();
+    }
+
+    /// Shuts down: [`Self::begin_shutdown`], then waits up to 10 s for the
+    /// runs to stop and commits what they finished.
+    pub async fn shutdown(&self) {
+        self.begin_shutdown();
         self.inner.tasks.close();
         if tokio::time::timeout(SHUTDOWN_GRACE, self.inner.tasks.wait()).await.is_err() {
             tracing::warn!("runs still in flight after {SHUTDOWN_GRACE:?}; exiting anyway");
         }
+        self.inner.committer.close().await;
     }
 }
 

@@ -8,14 +8,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use super::{Error, Inner};
-use crate::executor::{RunOutcome, RunReport};
+use crate::executor::{self, RunOutcome, RunReport};
 use crate::ids::WorkflowId;
 use crate::store::{RunCommit, StatusUpdate, StoredEntry, WorkflowRecord};
 
 /// Longest the loop sleeps without looking at the store: the fallback for
 /// wake-ups it was not told about.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// Shortest pause between two looks at the store.
+const MIN_DELAY: Duration = Duration::from_millis(5);
 /// Pause after a run failed for a host-side reason (database down), before
 /// the workflow is eligible again, so a broken database is not hammered.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
@@ -41,38 +45,59 @@ pub(super) async fn run(inner: Arc<Inner>) {
 /// Starts runs for due workflows; returns how long to wait before looking again.
 async fn dispatch_due(inner: &Arc<Inner>) -> Result<Duration, Error> {
     let now_ms = crate::store::now_ms();
-    let free = u32::try_from(inner.run_slots.available_permits()).unwrap_or(u32::MAX);
-    if free > 0 {
-        for id in inner.store.due_workflows(now_ms, free).await? {
-            let Ok(slot) = inner.run_slots.clone().try_acquire_owned() else { break };
-            if !inner.lock_active().insert(id.clone()) {
-                continue;
-            }
-            let inner_for_run = inner.clone();
-            inner.tasks.spawn(async move {
-                if let Err(error) = run_workflow(&inner_for_run, &id).await {
-                    tracing::error!(workflow = %id, %error, "run failed; will retry");
-                    tokio::time::sleep(RETRY_PAUSE).await;
-                }
-                inner_for_run.lock_active().remove(&id);
-                drop(slot);
-                inner_for_run.wake.notify_one();
-            });
+    let free = inner.run_slots.available_permits();
+    if free == 0 {
+        // A finishing run frees a slot and nudges the loop.
+        return Ok(SWEEP_INTERVAL);
+    }
+    // Workflows in flight here are still `running` in the store: ask for
+    // enough rows to find `free` that are not.
+    let in_flight = inner.lock_active().len();
+    let limit = u32::try_from(free + in_flight).unwrap_or(u32::MAX);
+    for id in inner.store.due_workflows(now_ms, limit).await? {
+        if !inner.lock_active().insert(id.clone()) {
+            continue;
         }
+        let Ok(slot) = inner.run_slots.clone().try_acquire_owned() else {
+            inner.lock_active().remove(&id);
+            break;
+        };
+        let guard = ActiveRun { inner: inner.clone(), id, _slot: slot };
+        inner.tasks.spawn(async move {
+            if let Err(error) = run_workflow(&guard.inner, &guard.id).await {
+                tracing::error!(workflow = %guard.id, %error, "run failed; will retry");
+                tokio::select! {
+                    () = tokio::time::sleep(RETRY_PAUSE) => {}
+                    () = guard.inner.shutdown.cancelled() => {}
+                }
+            }
+        });
     }
     let next_wake_ms = inner.store.next_wake_at_ms().await?;
     let until_wake = next_wake_ms.map_or(SWEEP_INTERVAL, |wake_ms| {
         Duration::from_millis(u64::try_from(wake_ms.saturating_sub(now_ms)).unwrap_or(0))
     });
-    Ok(until_wake.min(SWEEP_INTERVAL))
+    Ok(until_wake.clamp(MIN_DELAY, SWEEP_INTERVAL))
+}
+
+/// A run in flight: holds its slot, and on drop (also when the run panics)
+/// leaves the in-flight set and nudges the scheduler.
+struct ActiveRun {
+    inner: Arc<Inner>,
+    id: WorkflowId,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Drop for ActiveRun {
+    fn drop(&mut self) {
+        self.inner.lock_active().remove(&self.id);
+        self.inner.wake.notify_one();
+    }
 }
 
 /// One run: load, replay and continue, commit.
 async fn run_workflow(inner: &Inner, id: &WorkflowId) -> Result<(), Error> {
-    let Some(workflow) = inner.store.workflow(id).await? else { return Ok(()) };
-    if workflow.status.is_final() {
-        return Ok(());
-    }
+    let Some(workflow) = inner.store.claim(id, crate::store::now_ms()).await? else { return Ok(()) };
     let commit = match load_and_run(inner, &workflow).await? {
         Some(Ok(report)) => commit_for(workflow.id, report),
         Some(Err(error)) => RunCommit {
@@ -113,9 +138,12 @@ async fn load_and_run(
         Err(error) => return Ok(Some(Err(format!("cannot read the journal: {error}")))),
     };
     tokio::select! {
-        report = inner.executor.run(digest, &workflow.input, recorded) => {
-            Ok(Some(report.map_err(|error| error.to_string())))
-        }
+        report = inner.executor.run(digest, &workflow.input, recorded) => match report {
+            Ok(report) => Ok(Some(Ok(report))),
+            // No instance to be had now: a host-side condition, retried.
+            Err(error @ executor::Error::Instantiate(_)) => Err(error.into()),
+            Err(error) => Ok(Some(Err(error.to_string()))),
+        },
         () = inner.shutdown.cancelled() => Ok(None),
     }
 }

@@ -41,6 +41,40 @@ pub enum Error {
     /// A row holds a value this build cannot read.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A run's commit found its workflow already final: another run of the
+    /// same workflow finished first. Nothing of the batch was written.
+    #[error("workflow {0} was already finished by another run")]
+    AlreadyFinal(WorkflowId),
+}
+
+impl Error {
+    /// Whether the failure is the database being unreachable or overloaded
+    /// (connection refused or lost, pool exhausted, too many connections,
+    /// shutting down, locked) rather than a fault of the request or the data:
+    /// the same request may succeed later.
+    pub fn is_unavailable(&self) -> bool {
+        let Self::Database(error) = self else { return false };
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => true,
+            // SQLSTATE classes 08 (connection), 53 (resources), 57 (operator
+            // intervention), 55000 (database not accepting connections);
+            // SQLite's BUSY (5) and LOCKED (6).
+            sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+                code.starts_with("08")
+                    || code.starts_with("53")
+                    || code.starts_with("57")
+                    || code == "55000"
+                    || code == "5"
+                    || code == "6"
+            }),
+            _ => false,
+        }
+    }
 }
 
 /// Shorthand for results of this layer.
@@ -86,6 +120,11 @@ pub trait Store: Send + Sync + 'static {
     /// `sleeping` with `wake_at_ms <= now_ms`; the earliest wake-ups first.
     async fn due_workflows(&self, now_ms: i64, limit: u32) -> Result<Vec<WorkflowId>>;
 
+    /// Claims a due workflow for a run: a `sleeping` workflow whose `wake_at_ms`
+    /// has passed becomes `running`. Returns the workflow if it is now
+    /// `running`, `None` if it is not due (final, asleep, or unknown).
+    async fn claim(&self, id: &WorkflowId, now_ms: i64) -> Result<Option<WorkflowRecord>>;
+
     /// The earliest `wake_at_ms` of any sleeping workflow.
     async fn next_wake_at_ms(&self) -> Result<Option<i64>>;
 
@@ -99,9 +138,14 @@ pub trait Store: Send + Sync + 'static {
     /// Applies the commits of several runs in one transaction (group commit):
     /// appends their journal entries and log lines and updates their status.
     ///
+    /// Text is stored with NUL characters replaced by U+FFFD, since
+    /// PostgreSQL's TEXT cannot hold them.
+    ///
     /// # Errors
-    /// Any failure rolls back the whole batch; an entry whose `(workflow, seq)`
-    /// already exists is such a failure, so a journal is never written twice.
+    /// Any failure rolls back the whole batch. An entry whose `(workflow, seq)`
+    /// already exists is such a failure, and so is a workflow that is already
+    /// final ([`Error::AlreadyFinal`]): a journal is never written twice and a
+    /// final status never changes.
     async fn commit(&self, batch: &[RunCommit]) -> Result<()>;
 }
 

@@ -54,11 +54,13 @@ impl SqlStore {
         } else {
             return Err(Error::UnsupportedUrl(url.to_owned()));
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect(&url)
-            .await?;
+        let mut options =
+            AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(ACQUIRE_TIMEOUT);
+        if max_connections == 1 {
+            // An in-memory SQLite database lives as long as its one connection.
+            options = options.min_connections(1).idle_timeout(None).max_lifetime(None);
+        }
+        let pool = options.connect(&url).await?;
         if url.starts_with("sqlite:") {
             // WAL lets readers (the API) run beside the writer; it persists in the file.
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
@@ -146,23 +148,26 @@ impl Store for SqlStore {
 
     async fn create_workflow(&self, new: &NewWorkflow) -> Result<Created<WorkflowRecord>> {
         let now = now_ms();
+        let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO workflows (id, component, input, status, created_at_ms, updated_at_ms)
              VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING",
         )
         .bind(new.id.as_str())
         .bind(new.component.as_str())
-        .bind(new.input.as_str())
+        .bind(storable(&new.input).as_ref())
         .bind(WorkflowStatus::Running.as_str())
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected()
             == 1;
-        let record = self
-            .workflow(&new.id)
-            .await?
-            .ok_or_else(|| Error::Corrupt(format!("workflow {} vanished after insert", new.id)))?;
+        let row = sqlx::query(&format!("SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = $1"))
+            .bind(new.id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let record = workflow_from_row(&row)?;
         Ok(if inserted { Created::New(record) } else { Created::Existing(record) })
     }
 
@@ -204,6 +209,21 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|row| Ok(WorkflowId::from_stored(row.try_get("id")?))).collect()
+    }
+
+    async fn claim(&self, id: &WorkflowId, now_ms: i64) -> Result<Option<WorkflowRecord>> {
+        let row = sqlx::query(&format!(
+            "UPDATE workflows SET status = $1, wake_at_ms = NULL, updated_at_ms = $4
+             WHERE id = $3 AND (status = $1 OR (status = $2 AND wake_at_ms <= $4))
+             RETURNING {WORKFLOW_COLUMNS}"
+        ))
+        .bind(WorkflowStatus::Running.as_str())
+        .bind(WorkflowStatus::Sleeping.as_str())
+        .bind(id.as_str())
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(workflow_from_row).transpose()
     }
 
     async fn next_wake_at_ms(&self) -> Result<Option<i64>> {
@@ -287,29 +307,36 @@ impl Store for SqlStore {
                 .bind(to_i64(line.at_ns))
                 .bind(line.level.as_str())
                 .bind(line.stream.as_str())
-                .bind(line.message.as_str())
+                .bind(storable(&line.message).as_ref())
                 .execute(&mut *tx)
                 .await?;
             }
             let (output, error, wake_at_ms) = match &run.update {
                 StatusUpdate::Sleeping { wake_at_ms } => (None, None, Some(*wake_at_ms)),
-                StatusUpdate::Completed { output } => (Some(output.as_str()), None, None),
+                StatusUpdate::Completed { output } => (Some(storable(output)), None, None),
                 StatusUpdate::Failed { error } | StatusUpdate::Stuck { error } => {
-                    (None, Some(error.as_str()), None)
+                    (None, Some(storable(error)), None)
                 }
             };
-            sqlx::query(
+            let updated = sqlx::query(
                 "UPDATE workflows SET status = $1, output = $2, error = $3, wake_at_ms = $4, updated_at_ms = $5
-                 WHERE id = $6",
+                 WHERE id = $6 AND status NOT IN ($7, $8, $9)",
             )
             .bind(run.update.status().as_str())
-            .bind(output)
-            .bind(error)
+            .bind(output.as_deref())
+            .bind(error.as_deref())
             .bind(wake_at_ms)
             .bind(now)
             .bind(id)
+            .bind(WorkflowStatus::Completed.as_str())
+            .bind(WorkflowStatus::Failed.as_str())
+            .bind(WorkflowStatus::Stuck.as_str())
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if updated != 1 {
+                return Err(Error::AlreadyFinal(run.workflow_id.clone()));
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -340,6 +367,12 @@ fn workflow_from_row(row: &AnyRow) -> Result<WorkflowRecord> {
         updated_at_ms: row.try_get("updated_at_ms")?,
         ordinal: row.try_get("ordinal")?,
     })
+}
+
+/// `text` without NUL characters, which PostgreSQL's TEXT cannot hold; the
+/// same on SQLite so both backends store the same thing.
+fn storable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') { text.replace('\0', "\u{fffd}").into() } else { text.into() }
 }
 
 /// Current time in ms since the Unix epoch.
