@@ -43,6 +43,10 @@ async fn guest_failures_fail_the_workflow_with_a_clear_error(database: Database)
     assert!(error.starts_with("wasi:clocks/monotonic-clock.subscribe-duration"), "{error}");
     assert!(error.contains("use the durable sleep"), "{error}");
 
+    let error = failed_with(&server, "too-big", json!({ "output_zeros": 600_000 })).await;
+    assert!(error.starts_with("the workflow's output is"), "{error}");
+    assert!(error.ends_with("bytes; the limit is 1048576 bytes"), "{error}");
+
     // PostgreSQL cannot store NUL in text; the host replaces it.
     let error = failed_with(&server, "nul", json!({ "fail": "a\u{0}b" })).await;
     assert_eq!(error, "a\u{fffd}b");

@@ -1,10 +1,19 @@
 //! The API client behind the CLI's `component` and `workflow` commands.
 
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
+
+/// `println!` that returns an error instead of panicking when stdout is
+/// closed (`duro workflow list | head`); [`super::main`] exits quietly then.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout(), $($arg)*).context("cannot write to stdout")?
+    };
+}
 
 /// Seconds each long poll of `workflow start --wait` asks the server to wait.
 const POLL_SECONDS: u32 = 60;
@@ -41,11 +50,12 @@ impl Client {
         Ok((status, body))
     }
 
-    fn print_json(&self, body: &Value) -> bool {
+    /// Prints `body` if `--json` was given; whether it did.
+    fn print_json(&self, body: &Value) -> anyhow::Result<bool> {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(body).unwrap_or_else(|_| body.to_string()));
+            say!("{}", serde_json::to_string_pretty(body).unwrap_or_else(|_| body.to_string()));
         }
-        self.json
+        Ok(self.json)
     }
 
     pub(super) async fn push_component(&self, file: &Path, name: Option<&str>) -> anyhow::Result<()> {
@@ -56,23 +66,18 @@ impl Client {
             request = request.query(&[("name", name)]);
         }
         let (status, body) = self.send(request.body(bytes)).await?;
-        if !self.print_json(&body) {
+        if !self.print_json(&body)? {
             let verb = if status == StatusCode::CREATED { "stored" } else { "already stored" };
-            println!(
-                "{verb} {} ({} bytes{})",
-                text(&body["digest"]),
-                body["size"],
-                name_suffix(&body["name"])
-            );
+            say!("{verb} {} ({} bytes{})", text(&body["digest"]), body["size"], name_suffix(&body["name"]));
         }
         Ok(())
     }
 
     pub(super) async fn list_components(&self) -> anyhow::Result<()> {
         let (_, body) = self.send(self.request(Method::GET, "/v1/components")).await?;
-        if !self.print_json(&body) {
+        if !self.print_json(&body)? {
             for component in body["components"].as_array().into_iter().flatten() {
-                println!(
+                say!(
                     "{}  {:>10} bytes  {}  {}",
                     text(&component["digest"]),
                     component["size"],
@@ -100,9 +105,9 @@ impl Client {
         let (status, body) = self.send(request).await?;
         let id = text(&body["id"]).to_owned();
         if !wait {
-            if !self.print_json(&body) {
+            if !self.print_json(&body)? {
                 let verb = if status == StatusCode::CREATED { "started" } else { "already started" };
-                println!("{verb} workflow {id} ({})", text(&body["status"]));
+                say!("{verb} workflow {id} ({})", text(&body["status"]));
             }
             return Ok(());
         }
@@ -120,16 +125,16 @@ impl Client {
 
     pub(super) async fn get_workflow(&self, id: &str) -> anyhow::Result<()> {
         let (_, body) = self.send(self.request(Method::GET, &format!("/v1/workflows/{id}"))).await?;
-        if !self.print_json(&body) {
+        if !self.print_json(&body)? {
             for key in ["id", "component", "status", "created_at", "updated_at", "wake_at"] {
-                println!("{key:<11} {}", text(&body[key]));
+                say!("{key:<11} {}", text(&body[key]));
             }
-            println!("{:<11} {}", "input", body["input"]);
+            say!("{:<11} {}", "input", body["input"]);
             if !body["output"].is_null() {
-                println!("{:<11} {}", "output", body["output"]);
+                say!("{:<11} {}", "output", body["output"]);
             }
             if let Some(error) = body["error"].as_str() {
-                println!("{:<11} {error}", "error");
+                say!("{:<11} {error}", "error");
             }
         }
         Ok(())
@@ -145,9 +150,9 @@ impl Client {
         query.extend(status.map(|s| ("status", s.to_owned())));
         query.extend(component.map(|c| ("component", c.to_owned())));
         let (_, body) = self.send(self.request(Method::GET, "/v1/workflows").query(&query)).await?;
-        if !self.print_json(&body) {
+        if !self.print_json(&body)? {
             for workflow in body["workflows"].as_array().into_iter().flatten() {
-                println!(
+                say!(
                     "{}  {:<9}  {}  {}",
                     text(&workflow["id"]),
                     text(&workflow["status"]),
@@ -161,9 +166,9 @@ impl Client {
 
     pub(super) async fn journal(&self, id: &str) -> anyhow::Result<()> {
         let (_, body) = self.send(self.request(Method::GET, &format!("/v1/workflows/{id}/journal"))).await?;
-        if !self.print_json(&body) {
+        if !self.print_json(&body)? {
             for entry in body["entries"].as_array().into_iter().flatten() {
-                println!(
+                say!(
                     "{:>4}  {}  {:<20} {} -> {}",
                     entry["seq"],
                     text(&entry["recorded_at"]),
@@ -178,9 +183,9 @@ impl Client {
 
     pub(super) async fn logs(&self, id: &str) -> anyhow::Result<()> {
         let (_, body) = self.send(self.request(Method::GET, &format!("/v1/workflows/{id}/logs"))).await?;
-        if !self.print_json(&body) {
+        if !self.print_json(&body)? {
             for line in body["lines"].as_array().into_iter().flatten() {
-                println!(
+                say!(
                     "{}  {:<5}  {:<6}  {}",
                     text(&line["at"]),
                     text(&line["level"]),
@@ -196,19 +201,19 @@ impl Client {
         let path = format!("/v1/workflows/{id}/result?wait={wait}");
         let (status, body) = self.send(self.request(Method::GET, &path)).await?;
         if status == StatusCode::ACCEPTED && !self.json {
-            println!("workflow {id} is still {}", text(&body["status"]));
+            say!("workflow {id} is still {}", text(&body["status"]));
             return Ok(());
         }
         self.print_result(&body)
     }
 
     fn print_result(&self, body: &Value) -> anyhow::Result<()> {
-        if self.print_json(body) {
+        if self.print_json(body)? {
             return Ok(());
         }
         match text(&body["status"]) {
             "completed" => {
-                println!("{}", serde_json::to_string_pretty(&body["output"]).unwrap_or_default());
+                say!("{}", serde_json::to_string_pretty(&body["output"]).unwrap_or_default());
                 Ok(())
             }
             status => bail!("workflow {} is {status}: {}", text(&body["id"]), text(&body["error"])),

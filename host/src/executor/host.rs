@@ -10,8 +10,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::Error;
 use super::bindings::{Level, RuntimeHost};
 use super::journal_handle::JournalHandle;
-use super::wasi::MAX_RANDOM_BYTES;
-use crate::journal::{Call, LogLevel, LogStream, Outcome, wall_clock_ns};
+use super::wasi::{MAX_LINE_BYTES, MAX_RANDOM_BYTES};
+use crate::journal::{Call, LogLevel, LogStream, Outcome, truncate_at_char, wall_clock_ns};
 
 /// A timer whose remaining wait exceeds the inline limit: the run unwinds, its
 /// `Store` is dropped and the workflow sleeps as a row until `wake_at_ns`.
@@ -132,7 +132,7 @@ impl RuntimeHost for RunState {
         Ok(())
     }
 
-    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+    fn log(&mut self, level: Level, mut message: String) -> wasmtime::Result<()> {
         let level = match level {
             Level::Trace => LogLevel::Trace,
             Level::Debug => LogLevel::Debug,
@@ -140,6 +140,7 @@ impl RuntimeHost for RunState {
             Level::Warn => LogLevel::Warn,
             Level::Error => LogLevel::Error,
         };
+        truncate_at_char(&mut message, MAX_LINE_BYTES);
         self.journal.log(level, LogStream::Log, message);
         Ok(())
     }

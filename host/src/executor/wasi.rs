@@ -40,8 +40,9 @@ use crate::journal::{Call, LogLevel, LogStream};
 pub const MAX_RANDOM_BYTES: u64 = 1 << 20;
 /// How many of the guest's last stderr lines a failure message quotes.
 const STDERR_TAIL_LINES: usize = 20;
-/// Longest line kept from guest stdout/stderr, in bytes; longer lines are split.
-const MAX_LINE_BYTES: usize = 16 << 10;
+/// Longest log line kept, in bytes: longer stdout/stderr lines are split,
+/// longer `log` messages cut.
+pub(crate) const MAX_LINE_BYTES: usize = 16 << 10;
 /// The version of the WASI 0.2 interfaces wasmtime-wasi 48 defines; guests
 /// importing any 0.2.x version link to them (semver matching).
 const WASI_VERSION: &str = "0.2.12";

@@ -15,7 +15,7 @@ mod log;
 pub use codec::Error;
 pub use cursor::{Cursor, MAX_LOG_LINES_PER_RUN, Nondeterminism};
 pub use entry::{Call, Entry, EntryKind, Outcome};
-pub use log::{LogLevel, LogLine, LogStream};
+pub use log::{LogLevel, LogLine, LogStream, truncate_at_char};
 
 /// Nanoseconds since the Unix epoch according to the host's wall clock.
 ///

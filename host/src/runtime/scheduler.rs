@@ -13,11 +13,17 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::{Error, Inner};
 use crate::executor::{self, RunOutcome, RunReport};
 use crate::ids::WorkflowId;
+use crate::journal::truncate_at_char;
 use crate::store::{RunCommit, StatusUpdate, StoredEntry, WorkflowRecord};
 
 /// Longest the loop sleeps without looking at the store: the fallback for
 /// wake-ups it was not told about.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// Largest workflow output stored, in bytes (JSON text); larger fails the
+/// workflow. Temporal's payload limit is 2 MB; the input limit is 1 MiB.
+const MAX_OUTPUT_BYTES: usize = 1 << 20;
+/// Longest error message stored, in bytes; longer ones are cut.
+const MAX_ERROR_BYTES: usize = 64 << 10;
 /// Shortest pause between two looks at the store.
 const MIN_DELAY: Duration = Duration::from_millis(5);
 /// Pause after a run failed for a host-side reason (database down), before
@@ -152,6 +158,13 @@ async fn load_and_run(
 /// continue a journal the workflow no longer follows.
 fn commit_for(workflow_id: WorkflowId, report: RunReport) -> RunCommit {
     let (update, keep_entries) = match report.outcome {
+        RunOutcome::Completed(output) if output.len() > MAX_OUTPUT_BYTES => {
+            let error = format!(
+                "the workflow's output is {} bytes; the limit is {MAX_OUTPUT_BYTES} bytes",
+                output.len()
+            );
+            (StatusUpdate::Failed { error }, true)
+        }
         RunOutcome::Completed(output) => match serde_json::from_str::<serde::de::IgnoredAny>(&output) {
             Ok(_) => (StatusUpdate::Completed { output }, true),
             Err(error) => {
@@ -160,7 +173,7 @@ fn commit_for(workflow_id: WorkflowId, report: RunReport) -> RunCommit {
                 (StatusUpdate::Failed { error }, true)
             }
         },
-        RunOutcome::Failed(error) => (StatusUpdate::Failed { error }, true),
+        RunOutcome::Failed(error) => (StatusUpdate::Failed { error: truncate(error, MAX_ERROR_BYTES) }, true),
         RunOutcome::Stuck(diverged) => (StatusUpdate::Stuck { error: diverged.to_string() }, false),
         RunOutcome::Suspended { wake_at_ns } => {
             let wake_at_ms = i64::try_from(wake_at_ns.div_ceil(1_000_000)).unwrap_or(i64::MAX);
@@ -170,4 +183,12 @@ fn commit_for(workflow_id: WorkflowId, report: RunReport) -> RunCommit {
     let entries =
         if keep_entries { report.entries.iter().map(StoredEntry::encode).collect() } else { Vec::new() };
     RunCommit { workflow_id, entries, logs: report.logs, update }
+}
+
+/// `text` cut to at most `max` bytes, saying so.
+fn truncate(mut text: String, max: usize) -> String {
+    if truncate_at_char(&mut text, max) {
+        text.push_str(" [truncated]");
+    }
+    text
 }

@@ -6,6 +6,7 @@
 //! - `{"alloc_mib":N}`: allocates and touches N MiB (runs into the memory limit);
 //! - `{"fail":"message"}`: returns `Err(message)`;
 //! - `{"random_bytes":N}`: returns N random bytes from `getrandom` (`wasi:random`);
+//! - `{"output_zeros":N}`: returns N zeros (an output of about 2N bytes);
 //! - `{"thread_sleep_ms":N}`: calls `std::thread::sleep` (not available to workflows);
 //! - `{"split_line_across_sleep_ms":N}`: prints half a line to stdout, sleeps
 //!   N ms with the durable timer, prints the rest.
@@ -23,6 +24,7 @@ enum Misbehaviour {
     AllocMib(usize),
     Fail(String),
     RandomBytes(usize),
+    OutputZeros(usize),
     ThreadSleepMs(u64),
     SplitLineAcrossSleepMs(u64),
 }
@@ -46,6 +48,7 @@ fn misbehave(what: Misbehaviour) -> Result<Vec<u64>, String> {
             getrandom::fill(&mut bytes).map_err(|e| e.to_string())?;
             Ok(bytes.into_iter().map(u64::from).collect())
         }
+        Misbehaviour::OutputZeros(n) => Ok(vec![0; n]),
         Misbehaviour::ThreadSleepMs(ms) => {
             std::thread::sleep(Duration::from_millis(ms));
             Ok(Vec::new())

@@ -1,0 +1,190 @@
+//! duro's benchmark harness. Speed is measured here, never asserted in tests.
+//!
+//! - `executor`: the cost of one run of `hello` (instantiate, one journaled
+//!   clock call, return) and of replaying `countdown`'s 6-entry journal,
+//!   in-process, no database.
+//! - `e2e`: a real `duro serve` on SQLite or PostgreSQL; starts `--workflows`
+//!   `hello` workflows with `--concurrency` in flight over HTTP and waits for
+//!   each result: workflows per second and start-to-result latency.
+//!
+//! Run through `scripts/bench.sh`, which builds everything in release mode.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use duro_host::engine::{Engine, EngineLimits};
+use duro_host::executor::{Executor, RunOutcome};
+use duro_host::ids::ComponentDigest;
+use serde_json::json;
+
+#[derive(Parser)]
+struct Args {
+    /// Directory holding hello.wasm and countdown.wasm.
+    #[arg(long, default_value = "target/wasm32-wasip2/release")]
+    examples: PathBuf,
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// In-process run and replay cost.
+    Executor {
+        /// Runs to time.
+        #[arg(long, default_value_t = 2000)]
+        runs: u32,
+    },
+    /// Workflow throughput through a real server.
+    E2e {
+        /// The `duro` binary.
+        #[arg(long, default_value = "target/release/duro")]
+        duro: PathBuf,
+        /// Database URL; a fresh SQLite file when absent.
+        #[arg(long)]
+        database: Option<String>,
+        /// Workflows to run.
+        #[arg(long, default_value_t = 2000)]
+        workflows: usize,
+        /// Workflows started and awaited at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    match args.bench {
+        Bench::Executor { runs } => executor(&args.examples, runs).await,
+        Bench::E2e { duro, database, workflows, concurrency } => {
+            e2e(&args.examples, &duro, database, workflows, concurrency).await
+        }
+    }
+}
+
+async fn executor(examples: &std::path::Path, runs: u32) -> anyhow::Result<()> {
+    let executor = Executor::new(Engine::new(EngineLimits::default())?, Duration::from_secs(1))?;
+    let mut digests = Vec::new();
+    for name in ["hello", "countdown"] {
+        let bytes =
+            std::fs::read(examples.join(format!("{name}.wasm"))).with_context(|| format!("{name}.wasm"))?;
+        let digest = ComponentDigest::of(&bytes);
+        let compiling = Instant::now();
+        executor.prepare(&digest, bytes).await?;
+        println!("| compile + check {name} | {:.1} ms |", compiling.elapsed().as_secs_f64() * 1e3);
+        digests.push(digest);
+    }
+    let hello_input = r#"{"name":"Ada"}"#;
+    let started = Instant::now();
+    for _ in 0..runs {
+        let report = executor.run(&digests[0], hello_input, Vec::new()).await?;
+        if !matches!(report.outcome, RunOutcome::Completed(_)) {
+            bail!("hello did not complete: {:?}", report.outcome);
+        }
+    }
+    println!(
+        "| run hello (1 journaled call) | {:.1} µs |",
+        started.elapsed().as_secs_f64() * 1e6 / f64::from(runs)
+    );
+
+    let countdown_input = r#"{"n":3,"seconds":0}"#;
+    let journal = executor.run(&digests[1], countdown_input, Vec::new()).await?.entries;
+    let started = Instant::now();
+    for _ in 0..runs {
+        let report = executor.run(&digests[1], countdown_input, journal.clone()).await?;
+        if !report.entries.is_empty() {
+            bail!("replay recorded new entries");
+        }
+    }
+    let per_run = started.elapsed().as_secs_f64() * 1e6 / f64::from(runs);
+    println!("| replay countdown ({} entries) | {per_run:.1} µs |", journal.len());
+    Ok(())
+}
+
+async fn e2e(
+    examples: &std::path::Path,
+    duro: &std::path::Path,
+    database: Option<String>,
+    workflows: usize,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("duro-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let database = database.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut server = ServerProcess(
+        Command::new(duro)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", &database])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", duro.display()))?,
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let ready = Instant::now();
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        if ready.elapsed() > Duration::from_secs(30) {
+            bail!("server did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let bytes = std::fs::read(examples.join("hello.wasm"))?;
+    http.post(format!("{base}/v1/components?name=hello")).body(bytes).send().await?.error_for_status()?;
+
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (http, base, next) = (http.clone(), base.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= workflows {
+                    return Ok::<_, anyhow::Error>(latencies);
+                }
+                let begun = Instant::now();
+                let id = format!("bench-{}-{n}", std::process::id());
+                let body = json!({ "component": "hello", "id": id, "input": { "name": "Ada" } });
+                http.post(format!("{base}/v1/workflows")).json(&body).send().await?.error_for_status()?;
+                let result = http.get(format!("{base}/v1/workflows/{id}/result?wait=60")).send().await?;
+                if result.status() != 200 {
+                    bail!("workflow {id} not finished: {}", result.status());
+                }
+                latencies.push(begun.elapsed());
+            }
+        }));
+    }
+    let mut latencies = Vec::with_capacity(workflows);
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let percentile = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e3;
+    let backend = database.split(':').next().unwrap_or("?");
+    println!(
+        "| {backend} | {workflows} | {concurrency} | {:.0} /s | {:.1} ms | {:.1} ms |",
+        workflows as f64 / elapsed.as_secs_f64(),
+        percentile(0.5),
+        percentile(0.99)
+    );
+    server.0.kill()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Kills the server when the benchmark ends, also on error.
+struct ServerProcess(Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

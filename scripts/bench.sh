@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# duro's benchmarks, in release mode (the first build takes several minutes).
+# PostgreSQL rows need DATABASE_URL or start a throwaway cluster like the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+source scripts/postgres.sh
+
+cargo build --locked --release -p duro-host -p duro-bench
+cargo build --locked --release --target wasm32-wasip2 -p hello -p countdown
+[ -n "${DATABASE_URL:-}" ] || start_throwaway_postgres
+
+echo "### executor (in process)"
+echo "| step | time |"
+echo "| --- | --- |"
+target/release/duro-bench executor
+
+echo
+echo "### end to end: hello workflows through duro serve"
+echo "| backend | workflows | in flight | throughput | p50 start→result | p99 |"
+echo "| --- | --- | --- | --- | --- | --- |"
+target/release/duro-bench e2e
+target/release/duro-bench e2e --database "$DATABASE_URL"
