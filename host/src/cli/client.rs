@@ -50,6 +50,23 @@ impl Client {
         Ok((status, body))
     }
 
+    /// Sends `request` and prints the array `body[key]` one `row` per item, or
+    /// the whole body with `--json`.
+    async fn print_list(
+        &self,
+        request: RequestBuilder,
+        key: &str,
+        row: fn(&Value) -> String,
+    ) -> anyhow::Result<()> {
+        let (_, body) = self.send(request).await?;
+        if !self.print_json(&body)? {
+            for item in body[key].as_array().into_iter().flatten() {
+                say!("{}", row(item));
+            }
+        }
+        Ok(())
+    }
+
     /// Prints `body` if `--json` was given; whether it did.
     fn print_json(&self, body: &Value) -> anyhow::Result<bool> {
         if self.json {
@@ -74,19 +91,17 @@ impl Client {
     }
 
     pub(super) async fn list_components(&self) -> anyhow::Result<()> {
-        let (_, body) = self.send(self.request(Method::GET, "/v1/components")).await?;
-        if !self.print_json(&body)? {
-            for component in body["components"].as_array().into_iter().flatten() {
-                say!(
-                    "{}  {:>10} bytes  {}  {}",
-                    text(&component["digest"]),
-                    component["size"],
-                    text(&component["created_at"]),
-                    text(&component["name"])
-                );
-            }
-        }
-        Ok(())
+        let request = self.request(Method::GET, "/v1/components");
+        self.print_list(request, "components", |component| {
+            format!(
+                "{}  {:>10} bytes  {}  {}",
+                text(&component["digest"]),
+                component["size"],
+                text(&component["created_at"]),
+                text(&component["name"])
+            )
+        })
+        .await
     }
 
     pub(super) async fn start_workflow(
@@ -149,52 +164,46 @@ impl Client {
         let mut query = vec![("limit", limit.to_string())];
         query.extend(status.map(|s| ("status", s.to_owned())));
         query.extend(component.map(|c| ("component", c.to_owned())));
-        let (_, body) = self.send(self.request(Method::GET, "/v1/workflows").query(&query)).await?;
-        if !self.print_json(&body)? {
-            for workflow in body["workflows"].as_array().into_iter().flatten() {
-                say!(
-                    "{}  {:<9}  {}  {}",
-                    text(&workflow["id"]),
-                    text(&workflow["status"]),
-                    text(&workflow["created_at"]),
-                    text(&workflow["component"])
-                );
-            }
-        }
-        Ok(())
+        let request = self.request(Method::GET, "/v1/workflows").query(&query);
+        self.print_list(request, "workflows", |workflow| {
+            format!(
+                "{}  {:<9}  {}  {}",
+                text(&workflow["id"]),
+                text(&workflow["status"]),
+                text(&workflow["created_at"]),
+                text(&workflow["component"])
+            )
+        })
+        .await
     }
 
     pub(super) async fn journal(&self, id: &str) -> anyhow::Result<()> {
-        let (_, body) = self.send(self.request(Method::GET, &format!("/v1/workflows/{id}/journal"))).await?;
-        if !self.print_json(&body)? {
-            for entry in body["entries"].as_array().into_iter().flatten() {
-                say!(
-                    "{:>4}  {}  {:<20} {} -> {}",
-                    entry["seq"],
-                    text(&entry["recorded_at"]),
-                    text(&entry["kind"]),
-                    entry["request"],
-                    entry["response"]
-                );
-            }
-        }
-        Ok(())
+        let request = self.request(Method::GET, &format!("/v1/workflows/{id}/journal"));
+        self.print_list(request, "entries", |entry| {
+            format!(
+                "{:>4}  {}  {:<20} {} -> {}",
+                entry["seq"],
+                text(&entry["recorded_at"]),
+                text(&entry["kind"]),
+                entry["request"],
+                entry["response"]
+            )
+        })
+        .await
     }
 
     pub(super) async fn logs(&self, id: &str) -> anyhow::Result<()> {
-        let (_, body) = self.send(self.request(Method::GET, &format!("/v1/workflows/{id}/logs"))).await?;
-        if !self.print_json(&body)? {
-            for line in body["lines"].as_array().into_iter().flatten() {
-                say!(
-                    "{}  {:<5}  {:<6}  {}",
-                    text(&line["at"]),
-                    text(&line["level"]),
-                    text(&line["stream"]),
-                    text(&line["message"])
-                );
-            }
-        }
-        Ok(())
+        let request = self.request(Method::GET, &format!("/v1/workflows/{id}/logs"));
+        self.print_list(request, "lines", |line| {
+            format!(
+                "{}  {:<5}  {:<6}  {}",
+                text(&line["at"]),
+                text(&line["level"]),
+                text(&line["stream"]),
+                text(&line["message"])
+            )
+        })
+        .await
     }
 
     pub(super) async fn result(&self, id: &str, wait: f64) -> anyhow::Result<()> {
