@@ -33,6 +33,12 @@ async fn guest_failures_fail_the_workflow_with_a_clear_error(database: Database)
     let error = failed_with(&server, "spins", json!("spin")).await;
     assert!(error.starts_with("the workflow used more than 300ms of CPU time in one activation"), "{error}");
 
+    // Waiting in memory is not CPU time: 40 × 20 ms of timers under a 300 ms budget.
+    server.start_workflow("misbehave", "waits", json!({ "short_sleeps": 40 })).await;
+    let result = server.result("waits", 60).await;
+    assert_eq!(result["status"], "completed", "{result}");
+    assert_eq!(server.journal("waits").await.len(), 40);
+
     let error = failed_with(&server, "allocates", json!({ "alloc_mib": 64 })).await;
     assert!(error.starts_with("forcing trap when growing memory"), "{error}");
 

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::{runtime, store};
+use crate::{executor, runtime, store};
 
 /// An API failure; see [`IntoResponse`] below for codes and statuses.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +69,9 @@ impl Error {
                 R::UnknownWorkflow(_) => (StatusCode::NOT_FOUND, "workflow_not_found"),
                 R::InvalidWorkflowId(_) => (StatusCode::BAD_REQUEST, "invalid_workflow_id"),
                 R::WorkflowIdConflict(_) => (StatusCode::CONFLICT, "workflow_id_conflict"),
+                R::InvalidComponent(executor::Error::NoInstanceSlot) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "no_instance_slot")
+                }
                 R::InvalidComponent(_) => (StatusCode::BAD_REQUEST, "invalid_component"),
                 R::Engine(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
                 R::Store(store_error) if store_error.is_unavailable() => {
@@ -87,8 +90,9 @@ impl IntoResponse for Error {
         let (status, code) = self.status_and_code();
         let message = if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
-            match status {
-                StatusCode::SERVICE_UNAVAILABLE => "the database is unavailable; try again".to_owned(),
+            match code {
+                "database_unavailable" => "the database is unavailable; try again".to_owned(),
+                "no_instance_slot" => "every instance slot is busy; try again".to_owned(),
                 _ => "internal error; see the server log".to_owned(),
             }
         } else {

@@ -32,6 +32,8 @@ pub(crate) struct RunState {
     /// Epoch ticks in which this activation ran wasm: its CPU time in
     /// [`EPOCH_TICK`](crate::engine::EPOCH_TICK)s.
     pub(crate) cpu_ticks: u64,
+    /// Set after a host call waited; the next epoch check is not charged.
+    pub(crate) waited: bool,
     /// The last monotonic clock reading the guest saw, replayed or live.
     last_monotonic_ns: u64,
 }
@@ -50,6 +52,7 @@ impl RunState {
             limits,
             inline_sleep_max,
             cpu_ticks: 0,
+            waited: false,
             last_monotonic_ns: 0,
         }
     }
@@ -129,6 +132,7 @@ impl RuntimeHost for RunState {
             return Err(Suspend { wake_at_ns }.into());
         }
         tokio::time::sleep(remaining).await;
+        self.waited = true;
         Ok(())
     }
 

@@ -46,10 +46,15 @@ pub enum Error {
     /// [`Executor::run`] was called for a component never prepared.
     #[error("component {0} is not prepared")]
     NotPrepared(ComponentDigest),
-    /// The component could not be instantiated, for example because the
-    /// instance pool is exhausted. A host-side condition: the run is retried.
+    /// The component cannot be instantiated (for example it needs more core
+    /// instances, memories or tables than a workflow may have, or its start
+    /// function traps).
     #[error("cannot instantiate the component: {0}")]
     Instantiate(String),
+    /// Every instance slot is taken by running workflows: a host-side
+    /// condition, the run is retried.
+    #[error("no instance slot is free; all are taken by running workflows")]
+    NoInstanceSlot,
     /// Compilation was interrupted (its thread panicked or was cancelled).
     #[error("compilation was interrupted: {0}")]
     CompileInterrupted(String),
@@ -125,6 +130,10 @@ pub struct Executor {
     linker: Linker<RunState>,
     /// Prepared components. A std `Mutex`: held only for a map operation.
     prepared: Mutex<HashMap<ComponentDigest, WorkflowPre<RunState>>>,
+    /// Held while preparing, so that runs of a component not yet prepared
+    /// (say at recovery) compile it once, not once each. Compilation uses
+    /// every core anyway.
+    preparing: tokio::sync::Mutex<()>,
     inline_sleep_max: Duration,
 }
 
@@ -138,7 +147,13 @@ impl Executor {
         let mut linker = Linker::new(engine.wasmtime());
         wasi::add_to_linker(&mut linker).map_err(Error::Link)?;
         Workflow::add_to_linker::<_, HasSelf<RunState>>(&mut linker, |state| state).map_err(Error::Link)?;
-        Ok(Self { engine, linker, prepared: Mutex::default(), inline_sleep_max })
+        Ok(Self {
+            engine,
+            linker,
+            prepared: Mutex::default(),
+            preparing: Default::default(),
+            inline_sleep_max,
+        })
     }
 
     /// Whether `digest` is prepared, so [`Self::run`] can use it.
@@ -155,6 +170,7 @@ impl Executor {
     /// [`Error::WrongWorld`] for a component of another world,
     /// [`Error::Instantiate`] for one that cannot be instantiated.
     pub async fn prepare(&self, digest: &ComponentDigest, bytes: Vec<u8>) -> Result<(), Error> {
+        let _preparing = self.preparing.lock().await;
         if self.is_prepared(digest) {
             return Ok(());
         }
@@ -167,11 +183,12 @@ impl Executor {
         let workflow_pre = WorkflowPre::new(instance_pre).map_err(|e| Error::WrongWorld(format!("{e:#}")))?;
         // Instantiating once (without calling `run`) catches components that
         // exceed the per-instance limits now rather than at their first run.
+        // With every slot busy the check is skipped: the first run will tell.
         let mut store = self.new_store(JournalHandle::new(Cursor::default())).0;
-        workflow_pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| Error::Instantiate(format!("{:#}", e.root_cause())))?;
+        match workflow_pre.instantiate_async(&mut store).await.map_err(instantiate_error) {
+            Ok(_) | Err(Error::NoInstanceSlot) => {}
+            Err(error) => return Err(error),
+        }
         self.lock_prepared().insert(digest.clone(), workflow_pre);
         Ok(())
     }
@@ -183,7 +200,8 @@ impl Executor {
     ///
     /// # Errors
     /// [`Error::NotPrepared`] if [`Self::prepare`] did not succeed for `digest`;
-    /// [`Error::Instantiate`] if no instance can be had now (retry later).
+    /// [`Error::NoInstanceSlot`] if no instance can be had now (retry later);
+    /// [`Error::Instantiate`] if the component cannot be instantiated at all.
     pub async fn run(
         &self,
         digest: &ComponentDigest,
@@ -194,10 +212,7 @@ impl Executor {
             self.lock_prepared().get(digest).cloned().ok_or_else(|| Error::NotPrepared(digest.clone()))?;
         let journal = JournalHandle::new(Cursor::new(recorded));
         let (mut store, stdout, stderr) = self.new_store(journal.clone());
-        let workflow = workflow_pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| Error::Instantiate(format!("{:#}", e.root_cause())))?;
+        let workflow = workflow_pre.instantiate_async(&mut store).await.map_err(instantiate_error)?;
         let result = workflow.call_run(&mut store, input).await;
         drop(store);
         stdout.flush_partial();
@@ -227,6 +242,11 @@ impl Executor {
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |mut context| {
             let state = context.data_mut();
+            // The first check after a wait in a host call finds the deadline
+            // passed during the wait: that tick is not the guest's.
+            if std::mem::take(&mut state.waited) {
+                return Ok(UpdateDeadline::Yield(1));
+            }
             state.cpu_ticks += 1;
             if u128::from(state.cpu_ticks) > limit_ticks {
                 Err(Error::CpuLimit { limit }.into())
@@ -239,6 +259,14 @@ impl Executor {
 
     fn lock_prepared(&self) -> std::sync::MutexGuard<'_, HashMap<ComponentDigest, WorkflowPre<RunState>>> {
         self.prepared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn instantiate_error(error: wasmtime::Error) -> Error {
+    if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+        Error::NoInstanceSlot
+    } else {
+        Error::Instantiate(error.root_cause().to_string())
     }
 }
 

@@ -43,8 +43,11 @@ const STDERR_TAIL_LINES: usize = 20;
 /// Longest log line kept, in bytes: longer stdout/stderr lines are split,
 /// longer `log` messages cut.
 pub(crate) const MAX_LINE_BYTES: usize = 16 << 10;
-/// The version of the WASI 0.2 interfaces wasmtime-wasi 48 defines; guests
-/// importing any 0.2.x version link to them (semver matching).
+/// The version of the WASI 0.2 interfaces wasmtime-wasi 48.0.8 defines;
+/// guests importing any 0.2.x version link to them (semver matching). It must
+/// match exactly, or the shadowing lands in an unused instance: wasmtime is
+/// pinned in host/Cargo.toml, and `tests/replay.rs` (std_system_time_is_journaled)
+/// fails if clocks stop being journaled.
 const WASI_VERSION: &str = "0.2.12";
 
 /// The guest's last stderr lines in this activation, replayed or not.
@@ -64,7 +67,7 @@ pub(crate) fn context(journal: &JournalHandle) -> (WasiCtx, GuestOutput, GuestOu
 /// the module docs.
 ///
 /// # Errors
-/// If wasmtime-wasi's interfaces cannot be added or a name is not found.
+/// If wasmtime-wasi's interfaces cannot be added or a signature is rejected.
 pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     linker.allow_shadowing(true);
@@ -145,9 +148,11 @@ impl GuestOutput {
         }
         loop {
             let (end, skip_newline) = match line.bytes.iter().position(|&b| b == b'\n') {
-                Some(end) => (end, 1),
-                None if line.bytes.len() >= MAX_LINE_BYTES => (MAX_LINE_BYTES, 0),
-                None => break,
+                Some(end) if end <= MAX_LINE_BYTES => (end, 1),
+                _ if line.bytes.len() > MAX_LINE_BYTES => {
+                    (char_boundary_at_or_below(&line.bytes, MAX_LINE_BYTES), 0)
+                }
+                _ => break,
             };
             let text: Vec<u8> = line.bytes.drain(..end + skip_newline).take(end).collect();
             let replayed = line.replayed.min(end + skip_newline);
@@ -191,6 +196,14 @@ impl GuestOutput {
         let level = if self.stream == LogStream::Stderr { LogLevel::Warn } else { LogLevel::Info };
         self.journal.log(level, self.stream, live);
     }
+}
+
+/// The largest index at or below `at` where a UTF-8 character starts, so a
+/// split line does not cut a character in two (at most 3 bytes back; `at`
+/// itself for bytes that are not UTF-8).
+fn char_boundary_at_or_below(bytes: &[u8], at: usize) -> usize {
+    let is_continuation = |i: usize| bytes.get(i).is_some_and(|&b| (b & 0xC0) == 0x80);
+    (at.saturating_sub(3)..=at).rev().find(|&i| i > 0 && !is_continuation(i)).unwrap_or(at)
 }
 
 impl IsTerminal for GuestOutput {
@@ -242,5 +255,48 @@ impl tokio::io::AsyncWrite for GuestOutput {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{Cursor, Entry, Outcome};
+
+    fn stdout_with(recorded: Vec<Entry>) -> (JournalHandle, GuestOutput) {
+        let journal = JournalHandle::new(Cursor::new(recorded));
+        (journal.clone(), GuestOutput::new(journal, LogStream::Stdout, None))
+    }
+
+    fn logged(journal: &JournalHandle) -> Vec<String> {
+        journal.lock().take_pending().1.into_iter().map(|line| line.message).collect()
+    }
+
+    #[test]
+    fn lines_longer_than_the_cap_are_split_without_cutting_characters() {
+        let (journal, stdout) = stdout_with(Vec::new());
+        let mut text = "a".repeat(MAX_LINE_BYTES - 1);
+        text.push('é'); // two bytes straddling the cap
+        text.push_str("tail\n");
+        stdout.write(text.as_bytes());
+        let lines = logged(&journal);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].len(), MAX_LINE_BYTES - 1);
+        assert_eq!(lines[1], "étail");
+    }
+
+    #[test]
+    fn only_the_live_part_of_a_line_begun_during_replay_is_logged() {
+        let sleep = Entry {
+            seq: 0,
+            call: Call::Sleep { duration_ns: 1 },
+            outcome: Outcome::Timer { wake_at_ns: 1 },
+            recorded_at_ns: 0,
+        };
+        let (journal, stdout) = stdout_with(vec![sleep]);
+        stdout.write(b"done before the timer\nhalf ");
+        journal.lock().replay(&Call::Sleep { duration_ns: 1 }).ok();
+        stdout.write(b"and half\n");
+        assert_eq!(logged(&journal), ["and half"]);
     }
 }

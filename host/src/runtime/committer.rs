@@ -37,11 +37,14 @@ impl Committer {
         Self { queue, stop, writer }
     }
 
-    /// Commits what is queued, then stops the writer. Call once no run is
-    /// left to commit.
-    pub(super) async fn close(&self) {
+    /// Commits what is queued, then stops the writer; gives up after
+    /// `grace` (the runs not committed are replayed at the next start). Call
+    /// once no run is left to commit.
+    pub(super) async fn close(&self, grace: std::time::Duration) {
         self.stop.cancel();
-        self.writer.wait().await;
+        if tokio::time::timeout(grace, self.writer.wait()).await.is_err() {
+            tracing::warn!("commits still pending after {grace:?}; their runs will be replayed");
+        }
     }
 
     /// Commits `commit` durably, together with whatever else is queued.
@@ -78,13 +81,14 @@ async fn write_batches(
     }
 }
 
-/// Commits `batch` in one transaction. If that fails, commits each run on its
-/// own, so one bad commit (say, a workflow another run already finished)
-/// fails only its own run.
+/// Commits `batch` in one transaction. If that fails for a reason other than
+/// the database being unavailable, commits each run on its own, so one bad
+/// commit (say, a workflow another run already finished) fails only its own run.
 async fn write_batch(store: &dyn Store, batch: &mut Vec<(RunCommit, Ack)>) {
     let commits: Vec<RunCommit> = batch.iter().map(|(commit, _)| commit.clone()).collect();
     let result = store.commit(&commits).await.map_err(Arc::new);
-    if result.is_ok() || batch.len() == 1 {
+    let unavailable = result.as_ref().is_err_and(|error| error.is_unavailable());
+    if result.is_ok() || batch.len() == 1 || unavailable {
         if let Err(error) = &result {
             tracing::warn!(%error, "commit failed");
         }

@@ -223,14 +223,14 @@ impl Runtime {
     }
 
     /// Shuts down: [`Self::begin_shutdown`], then waits up to 10 s for the
-    /// runs to stop and commits what they finished.
+    /// runs to stop and up to 10 s more to commit what they finished.
     pub async fn shutdown(&self) {
         self.begin_shutdown();
         self.inner.tasks.close();
         if tokio::time::timeout(SHUTDOWN_GRACE, self.inner.tasks.wait()).await.is_err() {
             tracing::warn!("runs still in flight after {SHUTDOWN_GRACE:?}; exiting anyway");
         }
-        self.inner.committer.close().await;
+        self.inner.committer.close(SHUTDOWN_GRACE).await;
     }
 }
 

@@ -134,8 +134,10 @@ async fn load_and_run(
         let Some(bytes) = inner.store.component_bytes(digest).await? else {
             return Ok(Some(Err(format!("component {digest} is missing from the store"))));
         };
-        if let Err(error) = inner.executor.prepare(digest, bytes).await {
-            return Ok(Some(Err(error.to_string())));
+        match inner.executor.prepare(digest, bytes).await {
+            Ok(()) => {}
+            Err(error @ executor::Error::NoInstanceSlot) => return Err(error.into()),
+            Err(error) => return Ok(Some(Err(error.to_string()))),
         }
     }
     let stored = inner.store.journal(&workflow.id, None, u32::MAX).await?;
@@ -147,7 +149,7 @@ async fn load_and_run(
         report = inner.executor.run(digest, &workflow.input, recorded) => match report {
             Ok(report) => Ok(Some(Ok(report))),
             // No instance to be had now: a host-side condition, retried.
-            Err(error @ executor::Error::Instantiate(_)) => Err(error.into()),
+            Err(error @ executor::Error::NoInstanceSlot) => Err(error.into()),
             Err(error) => Ok(Some(Err(error.to_string()))),
         },
         () = inner.shutdown.cancelled() => Ok(None),

@@ -119,6 +119,10 @@ impl Store for SqlStore {
     }
 
     async fn component(&self, digest_or_name: &str) -> Result<Option<ComponentRecord>> {
+        if digest_or_name.contains('\0') {
+            // Never a stored digest or name (and PostgreSQL refuses NUL in text).
+            return Ok(None);
+        }
         let row = sqlx::query(&format!(
             "SELECT {COMPONENT_COLUMNS} FROM components WHERE digest = $1
              OR digest = (SELECT digest FROM component_names WHERE name = $1)"

@@ -7,6 +7,7 @@
 //! - `{"fail":"message"}`: returns `Err(message)`;
 //! - `{"random_bytes":N}`: returns N random bytes from `getrandom` (`wasi:random`);
 //! - `{"output_zeros":N}`: returns N zeros (an output of about 2N bytes);
+//! - `{"short_sleeps":N}`: N durable sleeps of 20 ms (awaited in memory);
 //! - `{"thread_sleep_ms":N}`: calls `std::thread::sleep` (not available to workflows);
 //! - `{"split_line_across_sleep_ms":N}`: prints half a line to stdout, sleeps
 //!   N ms with the durable timer, prints the rest.
@@ -25,6 +26,7 @@ enum Misbehaviour {
     Fail(String),
     RandomBytes(usize),
     OutputZeros(usize),
+    ShortSleeps(u64),
     ThreadSleepMs(u64),
     SplitLineAcrossSleepMs(u64),
 }
@@ -49,6 +51,12 @@ fn misbehave(what: Misbehaviour) -> Result<Vec<u64>, String> {
             Ok(bytes.into_iter().map(u64::from).collect())
         }
         Misbehaviour::OutputZeros(n) => Ok(vec![0; n]),
+        Misbehaviour::ShortSleeps(n) => {
+            for _ in 0..n {
+                duro_sdk::sleep(Duration::from_millis(20));
+            }
+            Ok(vec![n])
+        }
         Misbehaviour::ThreadSleepMs(ms) => {
             std::thread::sleep(Duration::from_millis(ms));
             Ok(Vec::new())
