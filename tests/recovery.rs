@@ -42,10 +42,27 @@ async fn database_outage_answers_503_and_loses_nothing_postgres() {
     assert_eq!(status, 404, "the start refused during the outage must not exist");
 }
 
+/// The kind and request of each entry: what a run asked, without what it got.
+fn calls(journal: &[Value]) -> Vec<(Value, Value)> {
+    journal.iter().map(|entry| (entry["kind"].clone(), entry["request"].clone())).collect()
+}
+
+/// The `now` outcomes recorded in a countdown journal.
+fn recorded_ticks(journal: &[Value]) -> Vec<u64> {
+    journal.iter().filter(|e| e["kind"] == "now").map(|e| e["response"]["ns"].as_u64().unwrap()).collect()
+}
+
 async fn countdown_survives_sigkill_mid_sleep(database: Database) {
     let mut server = Server::start(&database).await;
     server.push_example("countdown").await;
-    server.start_workflow("countdown", "countdown-1", json!({ "n": 3, "seconds": 2 })).await;
+    let input = json!({ "n": 3, "seconds": 2 });
+
+    // First the same countdown without a crash, to compare with.
+    server.start_workflow("countdown", "uninterrupted", input.clone()).await;
+    let uninterrupted = server.result("uninterrupted", 60).await;
+    let uninterrupted_journal = server.journal("uninterrupted").await;
+
+    server.start_workflow("countdown", "countdown-1", input).await;
 
     // Kill while the workflow sleeps before its second tick: the first timer
     // and tick are journaled, the second timer is set and has not fired.
@@ -76,12 +93,7 @@ async fn countdown_survives_sigkill_mid_sleep(database: Database) {
     assert_eq!(journal[..journal_before.len()], journal_before[..]);
 
     // The output is exactly what the journal recorded, and each tick came after its timer.
-    let recorded_now: Vec<u64> = journal
-        .iter()
-        .filter(|e| e["kind"] == "now")
-        .map(|e| e["response"]["ns"].as_u64().unwrap())
-        .collect();
-    assert_eq!(ticks, recorded_now);
+    assert_eq!(ticks, recorded_ticks(&journal));
     for pair in journal.chunks(2) {
         let wake_at = pair[0]["response"]["wake_at_ns"].as_u64().unwrap();
         let tick = pair[1]["response"]["ns"].as_u64().unwrap();
@@ -96,6 +108,12 @@ async fn countdown_survives_sigkill_mid_sleep(database: Database) {
     let stdout: Vec<&str> = messages.iter().filter(|(s, _)| *s == "stdout").map(|(_, m)| *m).collect();
     assert_eq!(stdout, ["tick 1", "tick 2", "tick 3"]);
     assert_eq!(messages.iter().filter(|(s, _)| *s == "log").count(), 3);
+
+    // Same as the run without a crash: the same calls in the same order, and
+    // an output made of the journal's values in the same way.
+    assert_eq!(calls(&journal), calls(&uninterrupted_journal));
+    assert_eq!(uninterrupted["status"], "completed");
+    assert_eq!(uninterrupted["output"], json!({ "ticks": recorded_ticks(&uninterrupted_journal) }));
 }
 
 async fn changed_component_is_nondeterministic(database: Database) {
