@@ -9,6 +9,7 @@ use common::{Database, Server};
 use serde_json::{Value, json};
 
 on_sqlite_and_postgres!(
+    sigterm_stops_gracefully_and_sleeping_workflows_resume,
     countdown_survives_sigkill_mid_sleep,
     changed_component_is_nondeterministic,
     split_stdout_line_is_logged_once_across_a_suspension,
@@ -24,6 +25,8 @@ async fn database_outage_answers_503_and_loses_nothing_postgres() {
 
     // The database goes away while the timer runs, and stays away past it.
     database.set_reachable(false).await;
+    let (status, body) = server.get("/healthz").await;
+    assert_eq!((status, &body["error"]["code"]), (503, &json!("database_unavailable")), "{body}");
     let (status, body) = server.get("/v1/workflows/outage").await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "database_unavailable");
@@ -34,6 +37,7 @@ async fn database_outage_answers_503_and_loses_nothing_postgres() {
 
     // Back again: the workflow wakes and completes, every step journaled once.
     database.set_reachable(true).await;
+    assert_eq!(server.get("/healthz").await.0, 200);
     let result = server.result("outage", 60).await;
     assert_eq!(result["status"], "completed", "{result}");
     let kinds: Vec<Value> = server.journal("outage").await.iter().map(|e| e["kind"].clone()).collect();
@@ -168,4 +172,29 @@ async fn split_stdout_line_is_logged_once_across_a_suspension(database: Database
         .map(|l| l["message"].clone())
         .collect();
     assert_eq!(stdout, [json!("before the timer, "), json!("after the timer")]);
+}
+
+async fn sigterm_stops_gracefully_and_sleeping_workflows_resume(database: Database) {
+    let mut server = Server::start(&database).await;
+    server.push_example("countdown").await;
+    server.start_workflow("countdown", "across-restart", json!({ "n": 1, "seconds": 3 })).await;
+    server.wait_for("across-restart", "sleeping", |w| w["status"] == "sleeping").await;
+
+    // A long poll in flight does not hold the shutdown up: it is answered
+    // with the current status and the server exits with success.
+    let poll = tokio::spawn({
+        let url = server.url("/v1/workflows/across-restart/result?wait=300");
+        async move { reqwest::get(url).await.unwrap().status().as_u16() }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let exit = server.terminate().await;
+    assert!(exit.success(), "duro serve exited with {exit}");
+    assert_eq!(poll.await.unwrap(), 202);
+
+    server.restart().await;
+    let result = server.result("across-restart", 60).await;
+    assert_eq!(result["status"], "completed", "{result}");
+    let kinds: Vec<Value> =
+        server.journal("across-restart").await.iter().map(|e| e["kind"].clone()).collect();
+    assert_eq!(kinds, [json!("sleep"), json!("now")]);
 }

@@ -187,9 +187,29 @@ impl Server {
         self.child.wait().unwrap();
     }
 
+    /// SIGTERM, and the exit status once the server has stopped (at most 60 s).
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "duro serve did not stop after SIGTERM");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// SIGKILL, then start again on the same port and database.
     pub async fn crash_and_restart(&mut self) {
         self.kill9();
+        self.restart().await;
+    }
+
+    /// Starts the server again on the same port and database (after it stopped).
+    pub async fn restart(&mut self) {
         let port = self.base.rsplit(':').next().unwrap().parse().unwrap();
         let args: Vec<&str> = self.extra_args.iter().map(String::as_str).collect();
         self.child = spawn(port, &self.database_url, &args, &self.log);

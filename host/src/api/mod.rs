@@ -16,7 +16,7 @@
 //! | `GET /v1/workflows/{id}/result[?wait=SECONDS]` | 200 once final, else 202 |
 //! | `GET /v1/workflows/{id}/journal[?after&limit]` | journal entries as JSON |
 //! | `GET /v1/workflows/{id}/logs[?after&limit]` | log lines |
-//! | `GET /healthz` | liveness |
+//! | `GET /healthz` | 200 when the database answers, else 503 |
 
 mod components;
 mod error;
@@ -69,11 +69,20 @@ pub fn app(runtime: Runtime, limits: ApiLimits) -> Router {
         .route("/v1/workflows/{id}/result", get(workflows::result))
         .route("/v1/workflows/{id}/journal", get(workflows::journal))
         .route("/v1/workflows/{id}/logs", get(workflows::logs))
-        .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
+        .route("/healthz", get(healthz))
         .fallback(|| async { Error::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async {
             Error::MethodNotAllowed("method not allowed on this route".into())
         })
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
         .with_state(AppState { runtime })
+}
+
+/// `GET /healthz`: `{"status":"ok"}` when the database answers, the usual
+/// 503 `database_unavailable` error when it does not.
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<axum::Json<serde_json::Value>, Error> {
+    state.runtime.store().ping().await?;
+    Ok(axum::Json(serde_json::json!({ "status": "ok" })))
 }

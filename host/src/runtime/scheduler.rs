@@ -114,10 +114,14 @@ async fn run_workflow(inner: &Inner, id: &WorkflowId) -> Result<(), Error> {
         },
         None => return Ok(()),
     };
-    let settles = commit.update.status().is_final();
+    let status = commit.update.status();
+    let new_entries = commit.entries.len();
     inner.committer.commit(commit).await?;
-    if settles {
+    if status.is_final() {
         inner.settled.send_modify(|count| *count += 1);
+        tracing::info!(workflow = %id, status = status.as_str(), new_entries, "workflow ended");
+    } else {
+        tracing::debug!(workflow = %id, status = status.as_str(), new_entries, "run suspended");
     }
     Ok(())
 }

@@ -86,6 +86,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// empty list) for unknown ids rather than an error.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers (`SELECT 1`).
+    async fn ping(&self) -> Result<()>;
+
     /// Stores a component under `digest` (idempotent) and, if `name` is given,
     /// points that name at it.
     ///

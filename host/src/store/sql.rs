@@ -72,6 +72,11 @@ impl SqlStore {
 
 #[async_trait]
 impl Store for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn put_component(
         &self,
         digest: &ComponentDigest,
