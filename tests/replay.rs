@@ -20,7 +20,7 @@ async fn prepared(names: &[&str]) -> (Executor, Vec<ComponentDigest>) {
     for name in names {
         let bytes = common::example(name);
         let digest = ComponentDigest::of(&bytes);
-        executor.prepare(&digest, bytes).await.unwrap();
+        executor.prepare(&digest, bytes.into()).await.unwrap();
         digests.push(digest);
     }
     (executor, digests)

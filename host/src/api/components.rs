@@ -33,7 +33,7 @@ pub(super) async fn push(
     if let Some(name) = &query.name {
         validate_name(name)?;
     }
-    let created = state.runtime.register_component(body.to_vec(), query.name.as_deref()).await?;
+    let created = state.runtime.register_component(body, query.name.as_deref()).await?;
     let status = if created.is_new() { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(views::component(&created.into_inner()))))
 }

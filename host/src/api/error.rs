@@ -69,10 +69,10 @@ impl Error {
                 R::UnknownWorkflow(_) => (StatusCode::NOT_FOUND, "workflow_not_found"),
                 R::InvalidWorkflowId(_) => (StatusCode::BAD_REQUEST, "invalid_workflow_id"),
                 R::WorkflowIdConflict(_) => (StatusCode::CONFLICT, "workflow_id_conflict"),
-                R::InvalidComponent(executor::Error::NoInstanceSlot) => {
+                R::Executor(executor::Error::NoInstanceSlot) => {
                     (StatusCode::SERVICE_UNAVAILABLE, "no_instance_slot")
                 }
-                R::InvalidComponent(_) => (StatusCode::BAD_REQUEST, "invalid_component"),
+                R::Executor(_) => (StatusCode::BAD_REQUEST, "invalid_component"),
                 R::Engine(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
                 R::Store(store_error) if store_error.is_unavailable() => {
                     (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")

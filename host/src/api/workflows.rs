@@ -140,8 +140,8 @@ pub(super) async fn journal(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, Error> {
     let workflow = find(&state, &id).await?;
-    let after = query.after.map(|seq| u64::try_from(seq).unwrap_or(0));
-    let after = if query.after.is_some_and(|seq| seq < 0) { None } else { after };
+    // A negative `after` means "from the start", like no `after` at all.
+    let after = query.after.and_then(|seq| u64::try_from(seq).ok());
     let stored =
         state.runtime.store().journal(&workflow.id, after, page_size(query.limit, ENTRY_PAGE)).await?;
     let entries = stored

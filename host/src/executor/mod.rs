@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use bytes::Bytes;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{StoreLimitsBuilder, UpdateDeadline};
 
@@ -169,7 +170,7 @@ impl Executor {
     /// [`Error::Compile`] for bytes that are not a valid component,
     /// [`Error::WrongWorld`] for a component of another world,
     /// [`Error::Instantiate`] for one that cannot be instantiated.
-    pub async fn prepare(&self, digest: &ComponentDigest, bytes: Vec<u8>) -> Result<(), Error> {
+    pub async fn prepare(&self, digest: &ComponentDigest, bytes: Bytes) -> Result<(), Error> {
         let _preparing = self.preparing.lock().await;
         if self.is_prepared(digest) {
             return Ok(());

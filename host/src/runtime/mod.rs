@@ -20,6 +20,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -65,9 +66,11 @@ pub enum Error {
     /// A workflow with this id exists with another component or input.
     #[error("workflow {0} already exists with a different component or input")]
     WorkflowIdConflict(WorkflowId),
-    /// Uploaded bytes are not a workflow component.
+    /// A component could not be prepared or instantiated: the executor's
+    /// error says whether the bytes are at fault (not a workflow component)
+    /// or the host is (every instance slot busy).
     #[error(transparent)]
-    InvalidComponent(#[from] executor::Error),
+    Executor(#[from] executor::Error),
     /// The engine could not be built.
     #[error(transparent)]
     Engine(#[from] engine::Error),
@@ -109,7 +112,7 @@ impl Runtime {
     /// workflow left `running` or `sleeping` in `store` is resumed.
     ///
     /// # Errors
-    /// [`Error::Engine`] or [`Error::InvalidComponent`] if wasmtime cannot be set up.
+    /// [`Error::Engine`] or [`Error::Executor`] if wasmtime cannot be set up.
     pub fn start(store: Arc<dyn Store>, config: RuntimeConfig) -> Result<Self, Error> {
         let engine = Engine::new(config.limits)?;
         let executor = Executor::new(engine, config.inline_sleep_max)?;
@@ -140,11 +143,11 @@ impl Runtime {
     /// need not) and stores it under its digest, pointing `name` at it if given.
     ///
     /// # Errors
-    /// [`Error::InvalidComponent`] saying what is wrong with the bytes;
+    /// [`Error::Executor`] saying what is wrong with the bytes;
     /// [`Error::Store`].
     pub async fn register_component(
         &self,
-        bytes: Vec<u8>,
+        bytes: Bytes,
         name: Option<&str>,
     ) -> Result<Created<ComponentRecord>, Error> {
         let digest = ComponentDigest::of(&bytes);

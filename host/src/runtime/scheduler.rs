@@ -138,7 +138,7 @@ async fn load_and_run(
         let Some(bytes) = inner.store.component_bytes(digest).await? else {
             return Ok(Some(Err(format!("component {digest} is missing from the store"))));
         };
-        match inner.executor.prepare(digest, bytes).await {
+        match inner.executor.prepare(digest, bytes.into()).await {
             Ok(()) => {}
             Err(error @ executor::Error::NoInstanceSlot) => return Err(error.into()),
             Err(error) => return Ok(Some(Err(error.to_string()))),
