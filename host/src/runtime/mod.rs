@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -31,6 +31,9 @@ use crate::executor::{self, Executor};
 use crate::ids::{ComponentDigest, WorkflowId};
 use crate::store::{self, ComponentRecord, Created, NewWorkflow, Store, WorkflowRecord};
 
+/// How many settled workflows a slow result waiter may miss before it
+/// re-reads the store anyway.
+const SETTLED_BACKLOG: usize = 1024;
 /// How long [`Runtime::shutdown`] waits for runs to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -97,8 +100,8 @@ struct Inner {
     committer: Committer,
     /// Wakes the scheduler: a workflow was started or a run ended.
     wake: Notify,
-    /// Bumped whenever a workflow reaches a final status; result waiters watch it.
-    settled: watch::Sender<u64>,
+    /// Announces each workflow that reaches a final status to result waiters.
+    settled: broadcast::Sender<WorkflowId>,
     /// One permit per workflow allowed to run at once.
     run_slots: Arc<Semaphore>,
     /// Workflows with a run in flight in this process.
@@ -124,7 +127,7 @@ impl Runtime {
             executor,
             committer,
             wake: Notify::new(),
-            settled: watch::Sender::new(0),
+            settled: broadcast::Sender::new(SETTLED_BACKLOG),
             run_slots: Arc::new(Semaphore::new(config.limits.max_instances as usize)),
             active: Default::default(),
             shutdown,
@@ -201,6 +204,7 @@ impl Runtime {
     /// [`Error::UnknownWorkflow`], [`Error::Store`].
     pub async fn wait_final(&self, id: &WorkflowId, wait: Duration) -> Result<WorkflowRecord, Error> {
         let deadline = tokio::time::Instant::now() + wait;
+        // Subscribe before reading, so a workflow settling in between is seen.
         let mut settled = self.inner.settled.subscribe();
         loop {
             let record =
@@ -208,12 +212,18 @@ impl Runtime {
             if record.status.is_final() {
                 return Ok(record);
             }
-            tokio::select! {
-                changed = tokio::time::timeout_at(deadline, settled.changed()) => match changed {
-                    Ok(Ok(())) => continue,
-                    Ok(Err(_)) | Err(_) => return Ok(record),
-                },
-                () = self.inner.shutdown.cancelled() => return Ok(record),
+            // Read the store again only when this workflow settled (or when
+            // too many others settled to tell).
+            loop {
+                tokio::select! {
+                    settled_id = tokio::time::timeout_at(deadline, settled.recv()) => match settled_id {
+                        Ok(Ok(settled_id)) if settled_id == *id => break,
+                        Ok(Ok(_)) => continue,
+                        Ok(Err(broadcast::error::RecvError::Lagged(_))) => break,
+                        Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => return Ok(record),
+                    },
+                    () = self.inner.shutdown.cancelled() => return Ok(record),
+                }
             }
         }
     }

@@ -118,7 +118,8 @@ async fn run_workflow(inner: &Inner, id: &WorkflowId) -> Result<(), Error> {
     let new_entries = commit.entries.len();
     inner.committer.commit(commit).await?;
     if status.is_final() {
-        inner.settled.send_modify(|count| *count += 1);
+        // No receiver means nobody is waiting for a result: nothing to do.
+        let _ = inner.settled.send(id.clone());
         tracing::info!(workflow = %id, status = status.as_str(), new_entries, "workflow ended");
     } else {
         tracing::debug!(workflow = %id, status = status.as_str(), new_entries, "run suspended");

@@ -221,9 +221,11 @@ impl Store for SqlStore {
     }
 
     async fn claim(&self, id: &WorkflowId, now_ms: i64) -> Result<Option<WorkflowRecord>> {
-        let row = sqlx::query(&format!(
+        // Waking a due sleeper is a write; a workflow already `running` (new,
+        // or interrupted by a crash) is only read, which costs no commit.
+        let woken = sqlx::query(&format!(
             "UPDATE workflows SET status = $1, wake_at_ms = NULL, updated_at_ms = $4
-             WHERE id = $3 AND (status = $1 OR (status = $2 AND wake_at_ms <= $4))
+             WHERE id = $3 AND status = $2 AND wake_at_ms <= $4
              RETURNING {WORKFLOW_COLUMNS}"
         ))
         .bind(WorkflowStatus::Running.as_str())
@@ -232,6 +234,18 @@ impl Store for SqlStore {
         .bind(now_ms)
         .fetch_optional(&self.pool)
         .await?;
+        let row = match woken {
+            Some(row) => Some(row),
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = $1 AND status = $2"
+                ))
+                .bind(id.as_str())
+                .bind(WorkflowStatus::Running.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
         row.as_ref().map(workflow_from_row).transpose()
     }
 
