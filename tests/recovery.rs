@@ -9,6 +9,7 @@ use common::{Database, Server};
 use serde_json::{Value, json};
 
 on_sqlite_and_postgres!(
+    repeated_sigkills_under_load_lose_nothing,
     sigterm_stops_gracefully_and_sleeping_workflows_resume,
     countdown_survives_sigkill_mid_sleep,
     changed_component_is_nondeterministic,
@@ -197,4 +198,45 @@ async fn sigterm_stops_gracefully_and_sleeping_workflows_resume(database: Databa
     let kinds: Vec<Value> =
         server.journal("across-restart").await.iter().map(|e| e["kind"].clone()).collect();
     assert_eq!(kinds, [json!("sleep"), json!("now")]);
+}
+
+async fn repeated_sigkills_under_load_lose_nothing(database: Database) {
+    let mut server = Server::start(&database).await;
+    server.push_example("countdown").await;
+    server.push_example("misbehave").await;
+    // Countdowns suspend on 2 s timers; the others wait in memory (20 ms
+    // timers) and commit only when they finish.
+    for n in 0..8 {
+        server.start_workflow("countdown", &format!("count-{n}"), json!({ "n": 2, "seconds": 2 })).await;
+        server.start_workflow("misbehave", &format!("short-{n}"), json!({ "short_sleeps": 15 })).await;
+    }
+    // Crash at fixed moments spread over the workflows' lives.
+    for pause_ms in [150, 1900, 700, 2100] {
+        tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+        server.crash_and_restart().await;
+    }
+
+    for n in 0..8 {
+        let id = format!("count-{n}");
+        let result = server.result(&id, 60).await;
+        assert_eq!(result["status"], "completed", "{id}: {result}");
+        let journal = server.journal(&id).await;
+        let kinds: Vec<&str> = journal.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["sleep", "now", "sleep", "now"], "{id}");
+        assert_eq!(result["output"], json!({ "ticks": recorded_ticks(&journal) }), "{id}");
+        let stdout: Vec<Value> = server
+            .logs(&id)
+            .await
+            .into_iter()
+            .filter(|l| l["stream"] == "stdout")
+            .map(|l| l["message"].clone())
+            .collect();
+        assert_eq!(stdout, [json!("tick 1"), json!("tick 2")], "{id}");
+
+        let id = format!("short-{n}");
+        let result = server.result(&id, 60).await;
+        assert_eq!(result["status"], "completed", "{id}: {result}");
+        assert_eq!(result["output"], json!([15]), "{id}");
+        assert_eq!(server.journal(&id).await.len(), 15, "{id}");
+    }
 }
