@@ -155,9 +155,11 @@ pub fn random() -> u64 {
 /// A durable timer: returns once at least `duration` has passed since the
 /// call was first made.
 ///
-/// The wake-up time is stored before the workflow waits, so the timer
-/// survives host crashes and restarts, and a long sleep holds no memory on
-/// the host. On replay a timer that has already fired returns at once.
+/// The wake-up time is journaled. A short wait (up to the host's inline
+/// threshold, 1 s by default) happens in memory; a longer one unloads the
+/// workflow and stores its wake-up time, so it survives host crashes and
+/// restarts and holds no memory meanwhile. On replay a timer that has already
+/// fired returns at once.
 /// Durations are sent in nanoseconds; anything longer than `u64::MAX`
 /// nanoseconds (about 584 years) is clamped to that. A zero duration still
 /// adds a journal entry and returns at once.

@@ -8,7 +8,7 @@
 //! The layers, each depending only on those below it:
 //!
 //! - [`cli`]: the `duro` command line: `serve` and a client for the HTTP API.
-//! - [`api`]: the HTTP API (axum): `app(runtime) -> Router` and one error type.
+//! - [`api`]: the HTTP API (axum): `app(runtime, limits) -> Router` and one error type.
 //! - [`runtime`]: the scheduler: which workflow runs when, wake-ups, recovery,
 //!   group commit of finished runs, shutdown.
 //! - [`executor`]: one run of one workflow: a wasmtime `Store`, the host-call
@@ -19,11 +19,12 @@
 //!   check. Knows nothing of SQL, HTTP or wasm.
 //! - [`store`]: persistence behind the [`store::Store`] trait, on SQLite (the
 //!   embedded default) or PostgreSQL. Knows nothing of wasm.
-//! - [`ids`]: the identifier newtypes every layer shares.
+//! - [`ids`] and [`clock`]: identifier newtypes and the wall clock every layer shares.
 #![doc = include_str!("../../docs/journal.md")]
 
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod engine;
 pub mod executor;
 pub mod ids;

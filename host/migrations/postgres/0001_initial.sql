@@ -3,7 +3,6 @@
 
 CREATE TABLE components (
     digest        TEXT PRIMARY KEY,
-    name          TEXT,
     size_bytes    BIGINT NOT NULL,
     bytes         BYTEA NOT NULL,
     created_at_ms BIGINT NOT NULL

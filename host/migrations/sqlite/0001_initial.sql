@@ -3,7 +3,6 @@
 
 CREATE TABLE components (
     digest        TEXT PRIMARY KEY,
-    name          TEXT,
     size_bytes    INTEGER NOT NULL,
     bytes         BLOB NOT NULL,
     created_at_ms INTEGER NOT NULL

@@ -35,7 +35,10 @@ pub(super) async fn push(
     }
     let created = state.runtime.register_component(body, query.name.as_deref()).await?;
     let status = if created.is_new() { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(views::component(&created.into_inner()))))
+    let mut record = created.into_inner();
+    // Answer with the name this push set, whatever other names point here.
+    record.name = query.name.or(record.name);
+    Ok((status, Json(views::component(&record))))
 }
 
 /// `GET /v1/components`: `{"components":[…]}`, newest first.

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::{executor, runtime, store};
+use crate::{runtime, store};
 
 /// An API failure; see [`IntoResponse`] below for codes and statuses.
 #[derive(Debug, thiserror::Error)]
@@ -56,10 +56,12 @@ macro_rules! from_rejections {
 from_rejections!(BytesRejection, JsonRejection, PathRejection, QueryRejection);
 
 impl Error {
-    /// The HTTP status and the stable error code.
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    /// The HTTP status, the stable error code, and the message for the client:
+    /// the error itself, or for server-side failures a generic line that
+    /// reveals no internals.
+    fn parts(&self) -> (StatusCode, &'static str, String) {
         use runtime::Error as R;
-        match self {
+        let (status, code) = match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -69,35 +71,38 @@ impl Error {
                 R::UnknownWorkflow(_) => (StatusCode::NOT_FOUND, "workflow_not_found"),
                 R::InvalidWorkflowId(_) => (StatusCode::BAD_REQUEST, "invalid_workflow_id"),
                 R::WorkflowIdConflict(_) => (StatusCode::CONFLICT, "workflow_id_conflict"),
-                R::Executor(executor::Error::NoInstanceSlot) => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "no_instance_slot")
+                R::InvalidComponent(_) => (StatusCode::BAD_REQUEST, "invalid_component"),
+                R::NoInstanceSlot => {
+                    return (StatusCode::SERVICE_UNAVAILABLE, "no_instance_slot", self.to_string());
                 }
-                R::Executor(_) => (StatusCode::BAD_REQUEST, "invalid_component"),
-                R::Engine(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                R::ShuttingDown => {
+                    return (StatusCode::SERVICE_UNAVAILABLE, "shutting_down", self.to_string());
+                }
                 R::Store(store_error) if store_error.is_unavailable() => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+                    let message = "the database is unavailable; try again".to_owned();
+                    return (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", message);
                 }
-                R::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                R::Executor(_) | R::Engine(_) | R::Store(_) => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+                }
             },
-        }
+        };
+        let message = if status.is_server_error() {
+            "internal error; see the server log".to_owned()
+        } else {
+            self.to_string()
+        };
+        (status, code, message)
     }
 }
 
 impl IntoResponse for Error {
-    /// `{"error":{"code":"…","message":"…"}}`. Server-side failures are logged
-    /// and answered with a generic message that reveals no internals.
+    /// `{"error":{"code":"…","message":"…"}}`. Server-side failures are logged.
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        let message = if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
-            match code {
-                "database_unavailable" => "the database is unavailable; try again".to_owned(),
-                "no_instance_slot" => "every instance slot is busy; try again".to_owned(),
-                _ => "internal error; see the server log".to_owned(),
-            }
-        } else {
-            self.to_string()
-        };
+        let (status, code, message) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(error = %self, code, "request failed");
+        }
         (status, axum::Json(json!({ "error": { "code": code, "message": message } }))).into_response()
     }
 }

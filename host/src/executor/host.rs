@@ -11,7 +11,8 @@ use super::Error;
 use super::bindings::{Level, RuntimeHost};
 use super::journal_handle::JournalHandle;
 use super::wasi::{MAX_LINE_BYTES, MAX_RANDOM_BYTES};
-use crate::journal::{Call, LogLevel, LogStream, Outcome, truncate_at_char, wall_clock_ns};
+use crate::clock;
+use crate::journal::{Call, LogLevel, LogStream, Outcome};
 
 /// A timer whose remaining wait exceeds the inline limit: the run unwinds, its
 /// `Store` is dropped and the workflow sleeps as a row until `wake_at_ns`.
@@ -65,7 +66,7 @@ impl RunState {
             Call::WasiMonotonicClock => self.last_monotonic_ns,
             _ => 0,
         };
-        let ns = match self.journal.call(call.clone(), || Outcome::Time { ns: wall_clock_ns().max(floor) })? {
+        let ns = match self.journal.call(call.clone(), || Outcome::Time { ns: clock::now_ns().max(floor) })? {
             Outcome::Time { ns } => ns,
             outcome => return Err(Error::CorruptJournal { call, outcome }.into()),
         };
@@ -119,12 +120,12 @@ impl RuntimeHost for RunState {
 
     async fn sleep(&mut self, duration_ns: u64) -> wasmtime::Result<()> {
         let call = Call::Sleep { duration_ns };
-        let live = || Outcome::Timer { wake_at_ns: wall_clock_ns().saturating_add(duration_ns) };
+        let live = || Outcome::Timer { wake_at_ns: clock::now_ns().saturating_add(duration_ns) };
         let wake_at_ns = match self.journal.call(call.clone(), live)? {
             Outcome::Timer { wake_at_ns } => wake_at_ns,
             outcome => return Err(Error::CorruptJournal { call, outcome }.into()),
         };
-        let remaining = Duration::from_nanos(wake_at_ns.saturating_sub(wall_clock_ns()));
+        let remaining = Duration::from_nanos(wake_at_ns.saturating_sub(clock::now_ns()));
         if remaining.is_zero() {
             return Ok(());
         }
@@ -144,7 +145,7 @@ impl RuntimeHost for RunState {
             Level::Warn => LogLevel::Warn,
             Level::Error => LogLevel::Error,
         };
-        truncate_at_char(&mut message, MAX_LINE_BYTES);
+        message.truncate(message.floor_char_boundary(MAX_LINE_BYTES));
         self.journal.log(level, LogStream::Log, message);
         Ok(())
     }

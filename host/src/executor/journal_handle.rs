@@ -7,7 +7,8 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::Error;
-use crate::journal::{Call, Cursor, LogLevel, LogLine, LogStream, Outcome, wall_clock_ns};
+use crate::clock;
+use crate::journal::{Call, Cursor, LogLevel, LogLine, LogStream, Outcome};
 
 /// Most entries one workflow's journal may hold. A workflow that needs more is
 /// failed with [`Error::JournalFull`] rather than growing without bound
@@ -38,13 +39,13 @@ impl JournalHandle {
             return Err(Error::JournalFull { limit: MAX_JOURNAL_ENTRIES }.into());
         }
         let outcome = live();
-        cursor.record(call, outcome.clone(), wall_clock_ns());
+        cursor.record(call, outcome.clone(), clock::now_ns());
         Ok(outcome)
     }
 
     /// Adds a log line written now (dropped while replaying).
     pub(crate) fn log(&self, level: LogLevel, stream: LogStream, message: String) {
-        self.lock().log(LogLine { at_ns: wall_clock_ns(), level, stream, message });
+        self.lock().log(LogLine { at_ns: clock::now_ns(), level, stream, message });
     }
 
     /// The cursor itself.

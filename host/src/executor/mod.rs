@@ -289,8 +289,6 @@ fn classify(
         Err(trap) => {
             if let Some(suspend) = trap.downcast_ref::<Suspend>() {
                 RunOutcome::Suspended { wake_at_ns: suspend.wake_at_ns }
-            } else if let Some(diverged) = trap.downcast_ref::<Nondeterminism>() {
-                RunOutcome::Stuck(diverged.clone())
             } else if let Some(exit) = trap.downcast_ref::<wasmtime_wasi::I32Exit>() {
                 RunOutcome::Failed(format!(
                     "the workflow exited with status {} instead of returning from run",

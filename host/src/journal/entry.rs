@@ -46,8 +46,8 @@ pub enum Call {
 /// What the host answered to a [`Call`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
-    /// A clock reading in ns (since the Unix epoch for wall clocks; since an
-    /// arbitrary per-workflow origin for the monotonic clock).
+    /// A clock reading in ns since the Unix epoch (the monotonic clock reads
+    /// the wall clock too, never going back from its last reading).
     Time {
         /// The reading in ns.
         ns: u64,

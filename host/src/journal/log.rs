@@ -93,17 +93,3 @@ pub struct LogLine {
     /// The text, without a trailing newline.
     pub message: String,
 }
-
-/// Cuts `text` to at most `max_bytes` bytes on a character boundary; whether
-/// anything was cut.
-pub fn truncate_at_char(text: &mut String, max_bytes: usize) -> bool {
-    if text.len() <= max_bytes {
-        return false;
-    }
-    let mut end = max_bytes;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
-    true
-}

@@ -15,13 +15,4 @@ mod log;
 pub use codec::Error;
 pub use cursor::{Cursor, MAX_LOG_LINES_PER_RUN, Nondeterminism};
 pub use entry::{Call, Entry, EntryKind, Outcome};
-pub use log::{LogLevel, LogLine, LogStream, truncate_at_char};
-
-/// Nanoseconds since the Unix epoch according to the host's wall clock.
-///
-/// Saturates at `u64::MAX` (year 2554) and reads 0 before 1970.
-pub fn wall_clock_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
+pub use log::{LogLevel, LogLine, LogStream};

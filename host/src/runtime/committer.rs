@@ -19,6 +19,24 @@ const MAX_BATCH: usize = 256;
 
 type Ack = oneshot::Sender<Result<(), Arc<store::Error>>>;
 
+/// Why a commit did not happen.
+#[derive(Debug)]
+pub(super) enum CommitError {
+    /// The batch's transaction failed; nothing of it was written.
+    Store(Arc<store::Error>),
+    /// The writer has stopped (shutdown).
+    Stopped,
+}
+
+impl From<CommitError> for super::Error {
+    fn from(error: CommitError) -> Self {
+        match error {
+            CommitError::Store(error) => Self::Store(error),
+            CommitError::Stopped => Self::ShuttingDown,
+        }
+    }
+}
+
 /// Handle to the writer task.
 pub(super) struct Committer {
     queue: mpsc::Sender<(RunCommit, Ack)>,
@@ -50,13 +68,12 @@ impl Committer {
     /// Commits `commit` durably, together with whatever else is queued.
     ///
     /// # Errors
-    /// The store's error if the batch's transaction failed (nothing of the
-    /// batch was written), or [`store::Error::Corrupt`] if the writer has stopped.
-    pub(super) async fn commit(&self, commit: RunCommit) -> Result<(), Arc<store::Error>> {
-        let stopped = || Arc::new(store::Error::Corrupt("the journal writer has stopped".into()));
+    /// [`CommitError::Store`] if the transaction failed (nothing of the run
+    /// was written), [`CommitError::Stopped`] if the writer has stopped.
+    pub(super) async fn commit(&self, commit: RunCommit) -> Result<(), CommitError> {
         let (ack, acked) = oneshot::channel();
-        self.queue.send((commit, ack)).await.map_err(|_| stopped())?;
-        acked.await.map_err(|_| stopped())?
+        self.queue.send((commit, ack)).await.map_err(|_| CommitError::Stopped)?;
+        acked.await.map_err(|_| CommitError::Stopped)?.map_err(CommitError::Store)
     }
 }
 
@@ -65,40 +82,44 @@ async fn write_batches(
     mut requests: mpsc::Receiver<(RunCommit, Ack)>,
     stop: CancellationToken,
 ) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut commits = Vec::with_capacity(MAX_BATCH);
+    let mut acks = Vec::with_capacity(MAX_BATCH);
     loop {
         let first = tokio::select! {
             request = requests.recv() => request,
             () = stop.cancelled() => requests.try_recv().ok(),
         };
-        let Some(request) = first else { break };
-        batch.push(request);
-        while batch.len() < MAX_BATCH {
-            let Ok(request) = requests.try_recv() else { break };
-            batch.push(request);
+        let Some((commit, ack)) = first else { break };
+        commits.push(commit);
+        acks.push(ack);
+        while commits.len() < MAX_BATCH {
+            let Ok((commit, ack)) = requests.try_recv() else { break };
+            commits.push(commit);
+            acks.push(ack);
         }
-        write_batch(store.as_ref(), &mut batch).await;
+        write_batch(store.as_ref(), &mut commits, &mut acks).await;
     }
 }
 
-/// Commits `batch` in one transaction. If that fails for a reason other than
-/// the database being unavailable, commits each run on its own, so one bad
-/// commit (say, a workflow another run already finished) fails only its own run.
-async fn write_batch(store: &dyn Store, batch: &mut Vec<(RunCommit, Ack)>) {
-    let commits: Vec<RunCommit> = batch.iter().map(|(commit, _)| commit.clone()).collect();
-    let result = store.commit(&commits).await.map_err(Arc::new);
+/// Commits `commits` in one transaction and answers `acks` (one per commit).
+/// If that fails for a reason other than the database being unavailable,
+/// commits each run on its own, so one bad commit (say, a workflow another
+/// run already finished) fails only its own run.
+async fn write_batch(store: &dyn Store, commits: &mut Vec<RunCommit>, acks: &mut Vec<Ack>) {
+    let result = store.commit(commits).await.map_err(Arc::new);
     let unavailable = result.as_ref().is_err_and(|error| error.is_unavailable());
-    if result.is_ok() || batch.len() == 1 || unavailable {
+    if result.is_ok() || commits.len() == 1 || unavailable {
         if let Err(error) = &result {
-            tracing::warn!(%error, "commit failed");
+            tracing::warn!(%error, runs = commits.len(), "commit failed");
         }
-        for (_, ack) in batch.drain(..) {
+        commits.clear();
+        for ack in acks.drain(..) {
             // A run that stopped waiting has nothing left to do with the answer.
             let _ = ack.send(result.clone());
         }
         return;
     }
-    for (commit, ack) in batch.drain(..) {
+    for (commit, ack) in commits.drain(..).zip(acks.drain(..)) {
         let result = store.commit(std::slice::from_ref(&commit)).await.map_err(Arc::new);
         if let Err(error) = &result {
             tracing::warn!(%error, workflow = %commit.workflow_id, "commit failed");

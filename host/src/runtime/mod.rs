@@ -29,7 +29,8 @@ use self::committer::Committer;
 use crate::engine::{self, Engine, EngineLimits};
 use crate::executor::{self, Executor};
 use crate::ids::{ComponentDigest, WorkflowId};
-use crate::store::{self, ComponentRecord, Created, NewWorkflow, Store, WorkflowRecord};
+use crate::journal::Entry;
+use crate::store::{self, ComponentRecord, Created, NewWorkflow, Store, StoredEntry, WorkflowRecord};
 
 /// How many settled workflows a slow result waiter may miss before it
 /// re-reads the store anyway.
@@ -69,17 +70,44 @@ pub enum Error {
     /// A workflow with this id exists with another component or input.
     #[error("workflow {0} already exists with a different component or input")]
     WorkflowIdConflict(WorkflowId),
-    /// A component could not be prepared or instantiated: the executor's
-    /// error says whether the bytes are at fault (not a workflow component)
-    /// or the host is (every instance slot busy).
+    /// Uploaded bytes are not a workflow component: not wasm, a core module,
+    /// invalid, another world, or too big for the instance limits.
+    #[error("{0}")]
+    InvalidComponent(String),
+    /// Every instance slot is busy with running workflows; try again.
+    #[error("every instance slot is busy with running workflows")]
+    NoInstanceSlot,
+    /// The host is shutting down and takes no more work.
+    #[error("the host is shutting down")]
+    ShuttingDown,
+    /// The executor failed for a host-side reason (linking, a compilation
+    /// thread that died).
     #[error(transparent)]
-    Executor(#[from] executor::Error),
+    Executor(executor::Error),
     /// The engine could not be built.
     #[error(transparent)]
     Engine(#[from] engine::Error),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] Arc<store::Error>),
+}
+
+impl From<executor::Error> for Error {
+    /// Sorts executor errors by who is at fault: the component, or the host.
+    fn from(error: executor::Error) -> Self {
+        use executor::Error as E;
+        match error {
+            E::Compile(_) | E::WrongWorld(_) | E::Instantiate(_) => Self::InvalidComponent(error.to_string()),
+            E::NoInstanceSlot => Self::NoInstanceSlot,
+            E::NotPrepared(_)
+            | E::Link(_)
+            | E::CompileInterrupted(_)
+            | E::CorruptJournal { .. }
+            | E::CpuLimit { .. }
+            | E::JournalFull { .. }
+            | E::RandomTooLarge { .. } => Self::Executor(error),
+        }
+    }
 }
 
 impl From<store::Error> for Error {
@@ -146,8 +174,8 @@ impl Runtime {
     /// need not) and stores it under its digest, pointing `name` at it if given.
     ///
     /// # Errors
-    /// [`Error::Executor`] saying what is wrong with the bytes;
-    /// [`Error::Store`].
+    /// [`Error::InvalidComponent`] saying what is wrong with the bytes;
+    /// [`Error::Executor`] for a host-side failure; [`Error::Store`].
     pub async fn register_component(
         &self,
         bytes: Bytes,
@@ -226,6 +254,23 @@ impl Runtime {
                 }
             }
         }
+    }
+
+    /// Journal entries of workflow `id` with `seq > after` (from the start
+    /// when `None`), in order, at most `limit`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownWorkflow`]; [`Error::Store`], including a payload that
+    /// does not decode.
+    pub async fn journal(
+        &self,
+        id: &WorkflowId,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, Error> {
+        let store = &self.inner.store;
+        store.workflow(id).await?.ok_or_else(|| Error::UnknownWorkflow(id.to_string()))?;
+        Ok(StoredEntry::decode_all(&store.journal(id, after, limit).await?)?)
     }
 
     /// Begins shutdown: stops scheduling, cancels runs in flight (they replay

@@ -11,9 +11,9 @@ use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{Error, Inner};
+use crate::clock;
 use crate::executor::{self, RunOutcome, RunReport};
 use crate::ids::WorkflowId;
-use crate::journal::truncate_at_char;
 use crate::store::{RunCommit, StatusUpdate, StoredEntry, WorkflowRecord};
 
 /// Longest the loop sleeps without looking at the store: the fallback for
@@ -50,7 +50,7 @@ pub(super) async fn run(inner: Arc<Inner>) {
 
 /// Starts runs for due workflows; returns how long to wait before looking again.
 async fn dispatch_due(inner: &Arc<Inner>) -> Result<Duration, Error> {
-    let now_ms = crate::store::now_ms();
+    let now_ms = clock::now_ms();
     let free = inner.run_slots.available_permits();
     if free == 0 {
         // A finishing run frees a slot and nudges the loop.
@@ -103,16 +103,16 @@ impl Drop for ActiveRun {
 
 /// One run: load, replay and continue, commit.
 async fn run_workflow(inner: &Inner, id: &WorkflowId) -> Result<(), Error> {
-    let Some(workflow) = inner.store.claim(id, crate::store::now_ms()).await? else { return Ok(()) };
+    let Some(workflow) = inner.store.claim(id, clock::now_ms()).await? else { return Ok(()) };
     let commit = match load_and_run(inner, &workflow).await? {
-        Some(Ok(report)) => commit_for(workflow.id, report),
-        Some(Err(error)) => RunCommit {
+        Run::Reported(report) => commit_for(workflow.id, report),
+        Run::Unrunnable(error) => RunCommit {
             workflow_id: workflow.id,
             entries: Vec::new(),
             logs: Vec::new(),
             update: StatusUpdate::Failed { error },
         },
-        None => return Ok(()),
+        Run::Cancelled => return Ok(()),
     };
     let status = commit.update.status();
     let new_entries = commit.entries.len();
@@ -127,37 +127,49 @@ async fn run_workflow(inner: &Inner, id: &WorkflowId) -> Result<(), Error> {
     Ok(())
 }
 
-/// Prepares the component, loads the journal and runs. `Some(Err(message))`
-/// when the workflow cannot run at all (its component or journal is
-/// unusable), `None` when shutdown cancelled the run.
-async fn load_and_run(
-    inner: &Inner,
-    workflow: &WorkflowRecord,
-) -> Result<Option<Result<RunReport, String>>, Error> {
+/// How a run attempt went, short of host-side errors.
+enum Run {
+    /// The executor ran the workflow.
+    Reported(RunReport),
+    /// The workflow cannot run at all: its component or journal is unusable.
+    /// It fails with this message.
+    Unrunnable(String),
+    /// Shutdown cancelled the run; it replays at the next start.
+    Cancelled,
+}
+
+/// Prepares the component, loads the journal and runs.
+async fn load_and_run(inner: &Inner, workflow: &WorkflowRecord) -> Result<Run, Error> {
     let digest = &workflow.component;
     if !inner.executor.is_prepared(digest) {
         let Some(bytes) = inner.store.component_bytes(digest).await? else {
-            return Ok(Some(Err(format!("component {digest} is missing from the store"))));
+            return Ok(Run::Unrunnable(format!("component {digest} is missing from the store")));
         };
         match inner.executor.prepare(digest, bytes.into()).await {
             Ok(()) => {}
             Err(error @ executor::Error::NoInstanceSlot) => return Err(error.into()),
-            Err(error) => return Ok(Some(Err(error.to_string()))),
+            Err(error) => return Ok(Run::Unrunnable(error.to_string())),
         }
     }
     let stored = inner.store.journal(&workflow.id, None, u32::MAX).await?;
-    let recorded = match stored.iter().map(StoredEntry::decode).collect::<Result<Vec<_>, _>>() {
+    let recorded = match StoredEntry::decode_all(&stored) {
         Ok(recorded) => recorded,
-        Err(error) => return Ok(Some(Err(format!("cannot read the journal: {error}")))),
+        Err(error) => return Ok(Run::Unrunnable(format!("cannot read the journal: {error}"))),
     };
+    if let Some((expected, entry)) = recorded.iter().enumerate().find(|(i, entry)| entry.seq != *i as u64) {
+        return Ok(Run::Unrunnable(format!(
+            "the journal has a gap: expected seq {expected}, found {}",
+            entry.seq
+        )));
+    }
     tokio::select! {
         report = inner.executor.run(digest, &workflow.input, recorded) => match report {
-            Ok(report) => Ok(Some(Ok(report))),
+            Ok(report) => Ok(Run::Reported(report)),
             // No instance to be had now: a host-side condition, retried.
             Err(error @ executor::Error::NoInstanceSlot) => Err(error.into()),
-            Err(error) => Ok(Some(Err(error.to_string()))),
+            Err(error) => Ok(Run::Unrunnable(error.to_string())),
         },
-        () = inner.shutdown.cancelled() => Ok(None),
+        () = inner.shutdown.cancelled() => Ok(Run::Cancelled),
     }
 }
 
@@ -194,7 +206,8 @@ fn commit_for(workflow_id: WorkflowId, report: RunReport) -> RunCommit {
 
 /// `text` cut to at most `max` bytes, saying so.
 fn truncate(mut text: String, max: usize) -> String {
-    if truncate_at_char(&mut text, max) {
+    if text.len() > max {
+        text.truncate(text.floor_char_boundary(max));
         text.push_str(" [truncated]");
     }
     text

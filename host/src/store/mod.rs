@@ -24,7 +24,6 @@ pub use model::{
     WorkflowRecord, WorkflowStatus,
 };
 pub use sql::SqlStore;
-pub(crate) use sql::now_ms;
 
 /// A failure of the database or of what it holds.
 #[derive(Debug, thiserror::Error)]
@@ -63,14 +62,15 @@ impl Error {
             | sqlx::Error::WorkerCrashed => true,
             // SQLSTATE classes 08 (connection), 53 (resources), 57 (operator
             // intervention), 55000 (database not accepting connections);
-            // SQLite's BUSY (5) and LOCKED (6).
+            // SQLite's BUSY (5) and LOCKED (6), whose extended codes keep the
+            // primary code in the low byte.
             sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+                let sqlite_primary = code.parse::<i32>().ok().map(|extended| extended & 0xff);
                 code.starts_with("08")
                     || code.starts_with("53")
                     || code.starts_with("57")
                     || code == "55000"
-                    || code == "5"
-                    || code == "6"
+                    || matches!(sqlite_primary, Some(5 | 6))
             }),
             _ => false,
         }
@@ -82,8 +82,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What the host keeps in its database.
 ///
-/// Every method is one transaction. Methods that read return `Ok(None)` (or an
-/// empty list) for unknown ids rather than an error.
+/// Every method that writes is atomic. Methods that read return `Ok(None)` (or
+/// an empty list) for unknown ids rather than an error.
+///
+/// # Errors
+/// Every method fails with [`Error::Database`] when the database does
+/// ([`Error::is_unavailable`] tells whether retrying may help) and with
+/// [`Error::Corrupt`] for a row this build cannot read; [`Store::commit`]
+/// also with [`Error::AlreadyFinal`].
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers (`SELECT 1`).

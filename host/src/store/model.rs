@@ -8,7 +8,8 @@ use crate::journal::{self, Entry, LogLevel, LogLine, LogStream};
 pub struct ComponentRecord {
     /// Content digest.
     pub digest: ComponentDigest,
-    /// The name it was last pushed under, if any.
+    /// A name that points at it, if any (the first in sort order when
+    /// several do; a name points at the digest last pushed under it).
     pub name: Option<String>,
     /// Size of the component binary in bytes.
     pub size_bytes: u64,
@@ -156,6 +157,21 @@ impl StoredEntry {
             payload: journal::codec::encode(&entry.call, &entry.outcome),
             recorded_at_ns: entry.recorded_at_ns,
         }
+    }
+
+    /// Decodes rows read by [`Store::journal`](super::Store::journal).
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`](super::Error::Corrupt) naming the first row whose
+    /// payload does not decode.
+    pub fn decode_all(rows: &[Self]) -> Result<Vec<Entry>, super::Error> {
+        rows.iter()
+            .map(|row| {
+                row.decode().map_err(|error| {
+                    super::Error::Corrupt(format!("journal entry {} ({}): {error}", row.seq, row.kind))
+                })
+            })
+            .collect()
     }
 
     /// Decodes the payload back into an entry.

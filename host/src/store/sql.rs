@@ -12,6 +12,7 @@ use super::{
     ComponentRecord, Created, Error, LogRecord, NewWorkflow, Result, RunCommit, StatusUpdate, Store,
     StoredEntry, WorkflowFilter, WorkflowRecord, WorkflowStatus,
 };
+use crate::clock;
 use crate::ids::{ComponentDigest, WorkflowId};
 use crate::journal::LogLine;
 
@@ -24,7 +25,9 @@ const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 const WORKFLOW_COLUMNS: &str =
     "ordinal, id, component, status, input, output, error, wake_at_ms, created_at_ms, updated_at_ms";
-const COMPONENT_COLUMNS: &str = "digest, name, size_bytes, created_at_ms";
+/// A component's columns, with the first of the names pointing at it.
+const COMPONENT_COLUMNS: &str = "digest, size_bytes, created_at_ms,
+    (SELECT MIN(n.name) FROM component_names n WHERE n.digest = components.digest) AS name";
 
 /// The SQL store; see the module docs.
 #[derive(Debug, Clone)]
@@ -83,14 +86,13 @@ impl Store for SqlStore {
         name: Option<&str>,
         bytes: &[u8],
     ) -> Result<Created<ComponentRecord>> {
-        let now = now_ms();
+        let now = clock::now_ms();
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO components (digest, name, size_bytes, bytes, created_at_ms)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (digest) DO NOTHING",
+            "INSERT INTO components (digest, size_bytes, bytes, created_at_ms)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO NOTHING",
         )
         .bind(digest.as_str())
-        .bind(name)
         .bind(to_i64(bytes.len() as u64))
         .bind(bytes)
         .bind(now)
@@ -99,11 +101,6 @@ impl Store for SqlStore {
         .rows_affected()
             == 1;
         if let Some(name) = name {
-            sqlx::query("UPDATE components SET name = $1 WHERE digest = $2")
-                .bind(name)
-                .bind(digest.as_str())
-                .execute(&mut *tx)
-                .await?;
             sqlx::query(
                 "INSERT INTO component_names (name, digest, updated_at_ms) VALUES ($1, $2, $3)
                  ON CONFLICT (name) DO UPDATE SET digest = excluded.digest, updated_at_ms = excluded.updated_at_ms",
@@ -156,7 +153,7 @@ impl Store for SqlStore {
     }
 
     async fn create_workflow(&self, new: &NewWorkflow) -> Result<Created<WorkflowRecord>> {
-        let now = now_ms();
+        let now = clock::now_ms();
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO workflows (id, component, input, status, created_at_ms, updated_at_ms)
@@ -305,7 +302,7 @@ impl Store for SqlStore {
     }
 
     async fn commit(&self, batch: &[RunCommit]) -> Result<()> {
-        let now = now_ms();
+        let now = clock::now_ms();
         let mut tx = self.pool.begin().await?;
         for run in batch {
             let id = run.workflow_id.as_str();
@@ -396,11 +393,6 @@ fn workflow_from_row(row: &AnyRow) -> Result<WorkflowRecord> {
 /// same on SQLite so both backends store the same thing.
 fn storable(text: &str) -> std::borrow::Cow<'_, str> {
     if text.contains('\0') { text.replace('\0', "\u{fffd}").into() } else { text.into() }
-}
-
-/// Current time in ms since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    to_i64(crate::journal::wall_clock_ns() / 1_000_000)
 }
 
 /// Unsigned quantities are stored in signed 64-bit columns; values past
