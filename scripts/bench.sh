@@ -20,4 +20,8 @@ echo "### end to end: hello workflows through duro serve"
 echo "| backend | workflows | in flight | throughput | p50 start→result | p99 |"
 echo "| --- | --- | --- | --- | --- | --- |"
 target/release/duro-bench e2e
-target/release/duro-bench e2e --database "$DATABASE_URL"
+# A database of its own on the PostgreSQL server, dropped afterwards.
+bench_db="duro_bench_$$"
+psql -q "$DATABASE_URL" -c "CREATE DATABASE $bench_db"
+target/release/duro-bench e2e --database "${DATABASE_URL%/*}/$bench_db"
+psql -q "$DATABASE_URL" -c "DROP DATABASE $bench_db WITH (FORCE)"

@@ -20,8 +20,8 @@ start_server() {
     "$duro" serve --listen "127.0.0.1:$port" --database "sqlite://$work/duro.db" >>"$work/serve.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 1 200); do
-        "$duro" component list >/dev/null 2>&1 && return 0
         kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log"; echo "duro serve exited" >&2; exit 1; }
+        "$duro" component list >/dev/null 2>&1 && return 0
         sleep 0.05
     done
     echo "duro serve did not come up; see $work/serve.log" >&2
@@ -35,7 +35,11 @@ start_server
 "$duro" workflow start countdown --id countdown-demo --input '{"n":3,"seconds":2}'
 
 echo "== waiting for the second timer (tick 1 done), then kill -9"
-until [ "$("$duro" --json workflow journal countdown-demo | grep -c '"seq"')" -ge 3 ]; do sleep 0.1; done
+for attempt in $(seq 1 300); do
+    [ "$("$duro" --json workflow journal countdown-demo | grep -c '"seq"')" -ge 3 ] && break
+    [ "$attempt" = 300 ] && { echo "the countdown did not reach its second timer; see $work/serve.log" >&2; exit 1; }
+    sleep 0.1
+done
 "$duro" workflow get countdown-demo | grep -E '^(status|wake_at)'
 kill -9 "$server_pid"
 wait "$server_pid" 2>/dev/null || true

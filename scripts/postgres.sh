@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # start_throwaway_postgres: starts a private PostgreSQL cluster on a free
 # loopback port, exports DATABASE_URL for it, and removes it when the calling
-# script exits. PostgreSQL refuses to run as root, so under root the cluster
-# belongs to the `postgres` user.
+# script exits (it takes the EXIT trap). PostgreSQL refuses to run as root,
+# so under root the cluster belongs to the `postgres` user.
 
 start_throwaway_postgres() {
     local bin
-    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
     if [ -z "$bin" ]; then
         echo "PostgreSQL binaries not found; installing them" >&2
         apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
@@ -18,6 +18,8 @@ start_throwaway_postgres() {
         run=(runuser -u postgres --)
     fi
     PG_DIR=$(mktemp -d /tmp/duro-pg.XXXXXX)
+    PG_STOP=(true)
+    trap 'stop_throwaway_postgres' EXIT
     chmod 755 "$PG_DIR"
     [ "$(id -u)" = 0 ] && chown postgres "$PG_DIR"
     local port
@@ -26,7 +28,6 @@ start_throwaway_postgres() {
     "${run[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
         -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
     PG_STOP=("${run[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -m immediate stop)
-    trap 'stop_throwaway_postgres' EXIT
     export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
     echo "throwaway PostgreSQL at $DATABASE_URL" >&2
 }

@@ -16,6 +16,7 @@ on_sqlite_and_postgres!(
     split_stdout_line_is_logged_once_across_a_suspension,
 );
 
+#[cfg(feature = "postgres-tests")]
 #[tokio::test]
 async fn database_outage_answers_503_and_loses_nothing_postgres() {
     let database = Database::postgres().await;
@@ -210,9 +211,18 @@ async fn repeated_sigkills_under_load_lose_nothing(database: Database) {
         server.start_workflow("countdown", &format!("count-{n}"), json!({ "n": 2, "seconds": 2 })).await;
         server.start_workflow("misbehave", &format!("short-{n}"), json!({ "short_sleeps": 15 })).await;
     }
-    // Crash at fixed moments spread over the workflows' lives.
-    for pause_ms in [150, 1900, 700, 2100] {
+    // Crash at fixed moments spread over the workflows' lives; the first
+    // three certainly find workflows in flight.
+    for (crash, pause_ms) in [150, 1900, 700, 2100].into_iter().enumerate() {
         tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+        let (_, listed) = server.get("/v1/workflows?limit=100").await;
+        let unfinished = listed["workflows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["status"] == "running" || w["status"] == "sleeping")
+            .count();
+        assert!(crash == 3 || unfinished > 0, "crash {crash} would hit no workflow");
         server.crash_and_restart().await;
     }
 

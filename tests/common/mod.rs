@@ -92,7 +92,7 @@ impl Drop for Database {
 }
 
 /// Declares each named `async fn(Database)` as two tests, `sqlite::NAME` and
-/// `postgres::NAME`, one per storage backend.
+/// `postgres::NAME` (with the `postgres-tests` feature), one per backend.
 macro_rules! on_sqlite_and_postgres {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -101,6 +101,7 @@ macro_rules! on_sqlite_and_postgres {
                 super::$test(crate::common::Database::sqlite()).await;
             })*
         }
+        #[cfg(feature = "postgres-tests")]
         mod postgres {
             $(#[tokio::test]
             async fn $test() {
@@ -131,13 +132,14 @@ impl Drop for TempDir {
     }
 }
 
-/// A running `duro serve` process.
+/// A running `duro serve` process, listening on a port the system picked.
 pub struct Server {
     child: Child,
     pub base: String,
     database_url: String,
     extra_args: Vec<String>,
     log: PathBuf,
+    _log_dir: TempDir,
     http: reqwest::Client,
 }
 
@@ -147,37 +149,45 @@ impl Server {
     }
 
     pub async fn start_with(database: &Database, extra_args: &[&str]) -> Self {
-        let port = free_port();
-        let log = std::env::temp_dir().join(format!("duro-serve-{port}.log"));
+        let log_dir = TempDir::new();
+        let log = log_dir.path().join("serve.log");
         let mut server = Self {
-            child: spawn(port, &database.url, extra_args, &log),
-            base: format!("http://127.0.0.1:{port}"),
+            child: spawn(&database.url, extra_args, &log),
+            base: String::new(),
             database_url: database.url.clone(),
             extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
             log,
+            _log_dir: log_dir,
             // No connection reuse: a server may close a connection after
             // refusing a large body, and a reused one would fail the next request.
             http: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(),
         };
-        server.wait_healthy().await;
+        server.wait_healthy(0).await;
         server
     }
 
-    async fn wait_healthy(&mut self) {
+    /// Waits for the server's "listening" line (written after `log_offset`
+    /// bytes of its log) and then for `/healthz` to answer.
+    async fn wait_healthy(&mut self, log_offset: usize) {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
-            let health = self.http.get(format!("{}/healthz", self.base)).send().await;
-            if health.is_ok_and(|response| response.status().is_success()) {
-                return;
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let address = log
+                .get(log_offset..)
+                .and_then(|new| new.split("address=").nth(1))
+                .and_then(|rest| rest.split_whitespace().next());
+            if let Some(address) = address {
+                self.base = format!("http://{address}");
+                let health = self.http.get(format!("{}/healthz", self.base)).send().await;
+                if health.is_ok_and(|response| response.status().is_success()) {
+                    return;
+                }
             }
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!(
-                    "duro serve exited with {status}: {}",
-                    std::fs::read_to_string(&self.log).unwrap_or_default()
-                );
+                panic!("duro serve exited with {status}: {log}");
             }
-            assert!(Instant::now() < deadline, "duro serve did not become healthy");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(Instant::now() < deadline, "duro serve did not become healthy: {log}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -208,12 +218,13 @@ impl Server {
         self.restart().await;
     }
 
-    /// Starts the server again on the same port and database (after it stopped).
+    /// Starts the server again on the same database (after it stopped); it
+    /// may listen on another port.
     pub async fn restart(&mut self) {
-        let port = self.base.rsplit(':').next().unwrap().parse().unwrap();
+        let log_offset = std::fs::metadata(&self.log).map_or(0, |m| m.len() as usize);
         let args: Vec<&str> = self.extra_args.iter().map(String::as_str).collect();
-        self.child = spawn(port, &self.database_url, &args, &self.log);
-        self.wait_healthy().await;
+        self.child = spawn(&self.database_url, &args, &self.log);
+        self.wait_healthy(log_offset).await;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -287,10 +298,10 @@ impl Drop for Server {
     }
 }
 
-fn spawn(port: u16, database_url: &str, extra_args: &[&str], log: &Path) -> Child {
+fn spawn(database_url: &str, extra_args: &[&str], log: &Path) -> Child {
     let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
     Command::new(env!("CARGO_BIN_EXE_duro"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", database_url])
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", database_url])
         .args(extra_args)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
@@ -298,10 +309,6 @@ fn spawn(port: u16, database_url: &str, extra_args: &[&str], log: &Path) -> Chil
         .stderr(log_file)
         .spawn()
         .unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn decode(response: reqwest::Response) -> (u16, Value) {
