@@ -70,12 +70,8 @@ impl ComponentDigest {
     /// The digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
         let hash = Sha256::digest(bytes);
-        let mut text = String::with_capacity(7 + 64);
-        text.push_str("sha256:");
-        for byte in hash {
-            text.push_str(&format!("{byte:02x}"));
-        }
-        Self(text)
+        let hex: String = hash.iter().map(|byte| format!("{byte:02x}")).collect();
+        Self(format!("sha256:{hex}"))
     }
 
     /// Parses `sha256:<hex>`; `None` for anything else (such as a component name).

@@ -8,7 +8,7 @@ use crate::journal::{Call, Entry, Outcome};
 use crate::store::{ComponentRecord, LogRecord, WorkflowRecord};
 
 /// `1700000000123` ms → `"2023-11-14T22:13:20.123Z"`.
-pub(super) fn time_ms(ms: i64) -> String {
+fn time_ms(ms: i64) -> String {
     let ms = u64::try_from(ms).unwrap_or(0);
     humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
