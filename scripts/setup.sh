@@ -17,5 +17,5 @@ done
 # workflow (release: small and fast to compile in the host).
 build_all() {
     cargo build --locked -p duro-host
-    cargo build --locked --release --target wasm32-wasip2 -p hello -p countdown -p misbehave
+    cargo build --locked --release --target wasm32-wasip2 -p hello -p countdown -p misbehave -p hostile
 }

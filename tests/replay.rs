@@ -8,14 +8,21 @@ mod common;
 use std::time::Duration;
 
 use duro_host::engine::{Engine, EngineLimits};
-use duro_host::executor::{Executor, RunOutcome, RunReport};
+use std::sync::Arc;
+
+use duro_host::executor::{CheckpointPolicy, Executor, ExecutorConfig, NoCheckpoints, RunOutcome, RunReport};
 use duro_host::ids::ComponentDigest;
-use duro_host::journal::{Call, Entry, Outcome};
+use duro_host::journal::{Call, Entry, Outcome, Usage};
 use serde_json::Value;
 
 async fn prepared(names: &[&str]) -> (Executor, Vec<ComponentDigest>) {
-    let executor =
-        Executor::new(Engine::new(EngineLimits::default()).unwrap(), Duration::from_secs(5)).unwrap();
+    // No database here: the whole journal stays in the report.
+    let config = ExecutorConfig {
+        inline_sleep_max: Duration::from_secs(5),
+        checkpoints: CheckpointPolicy { max_entries: usize::MAX, interval: Duration::MAX },
+        ..ExecutorConfig::default()
+    };
+    let executor = Executor::new(Engine::new(EngineLimits::default()).unwrap(), config).unwrap();
     let mut digests = Vec::new();
     for name in names {
         let bytes = common::example(name);
@@ -24,6 +31,10 @@ async fn prepared(names: &[&str]) -> (Executor, Vec<ComponentDigest>) {
         digests.push(digest);
     }
     (executor, digests)
+}
+
+async fn run(executor: &Executor, digest: &ComponentDigest, input: &str, recorded: Vec<Entry>) -> RunReport {
+    executor.run(digest, input, recorded, Usage::default(), Arc::new(NoCheckpoints)).await.unwrap()
 }
 
 fn output(report: &RunReport) -> Value {
@@ -49,11 +60,11 @@ const COUNTDOWN_INPUT: &str = r#"{"n":3,"seconds":0}"#;
 #[tokio::test]
 async fn replaying_a_whole_journal_reproduces_the_output_and_records_nothing() {
     let (executor, digests) = prepared(&["countdown"]).await;
-    let first = executor.run(&digests[0], COUNTDOWN_INPUT, Vec::new()).await.unwrap();
+    let first = run(&executor, &digests[0], COUNTDOWN_INPUT, Vec::new()).await;
     assert_eq!(first.entries.len(), 6);
     assert_eq!(first.logs.len(), 6, "3 log calls and 3 stdout lines");
 
-    let replayed = executor.run(&digests[0], COUNTDOWN_INPUT, first.entries.clone()).await.unwrap();
+    let replayed = run(&executor, &digests[0], COUNTDOWN_INPUT, first.entries.clone()).await;
     assert_eq!(output(&replayed), output(&first));
     assert!(replayed.entries.is_empty(), "replay re-recorded {:?}", replayed.entries);
     // Lines written before the last entry are not written again. Lines after
@@ -66,10 +77,10 @@ async fn replaying_a_whole_journal_reproduces_the_output_and_records_nothing() {
 #[tokio::test]
 async fn replay_resumed_at_every_seq_continues_the_same_journal() {
     let (executor, digests) = prepared(&["countdown"]).await;
-    let first = executor.run(&digests[0], COUNTDOWN_INPUT, Vec::new()).await.unwrap();
+    let first = run(&executor, &digests[0], COUNTDOWN_INPUT, Vec::new()).await;
     for cut in 0..=first.entries.len() {
         let prefix = first.entries[..cut].to_vec();
-        let resumed = executor.run(&digests[0], COUNTDOWN_INPUT, prefix.clone()).await.unwrap();
+        let resumed = run(&executor, &digests[0], COUNTDOWN_INPUT, prefix.clone()).await;
         let journal: Vec<Entry> = prefix.iter().chain(&resumed.entries).cloned().collect();
         let seqs: Vec<u64> = journal.iter().map(|entry| entry.seq).collect();
         assert_eq!(seqs, (0..6).collect::<Vec<u64>>(), "cut {cut}");
@@ -86,22 +97,22 @@ async fn replay_resumed_at_every_seq_continues_the_same_journal() {
 async fn std_system_time_is_journaled() {
     let (executor, digests) = prepared(&["hello"]).await;
     let input = r#"{"name":"Ada"}"#;
-    let first = executor.run(&digests[0], input, Vec::new()).await.unwrap();
+    let first = run(&executor, &digests[0], input, Vec::new()).await;
     assert_eq!(first.entries.len(), 1);
     assert_eq!(first.entries[0].call, Call::WasiWallClock);
     let Outcome::Time { ns } = first.entries[0].outcome else { panic!("{:?}", first.entries[0]) };
     assert_eq!(output(&first)["at_ns"], ns);
     assert_eq!(output(&first)["greeting"], "Hello, Ada!");
 
-    let replayed = executor.run(&digests[0], input, first.entries.clone()).await.unwrap();
+    let replayed = run(&executor, &digests[0], input, first.entries.clone()).await;
     assert_eq!(output(&replayed), output(&first));
 }
 
 #[tokio::test]
 async fn other_component_on_a_recorded_journal_is_stuck() {
     let (executor, digests) = prepared(&["countdown", "hello"]).await;
-    let countdown = executor.run(&digests[0], COUNTDOWN_INPUT, Vec::new()).await.unwrap();
-    let report = executor.run(&digests[1], r#"{"name":"Ada"}"#, countdown.entries).await.unwrap();
+    let countdown = run(&executor, &digests[0], COUNTDOWN_INPUT, Vec::new()).await;
+    let report = run(&executor, &digests[1], r#"{"name":"Ada"}"#, countdown.entries).await;
     let RunOutcome::Stuck(diverged) = report.outcome else {
         panic!("expected stuck, got {:?}", report.outcome)
     };
@@ -114,7 +125,7 @@ async fn other_component_on_a_recorded_journal_is_stuck() {
 #[tokio::test]
 async fn input_the_workflow_rejects_fails_it_with_the_message() {
     let (executor, digests) = prepared(&["hello"]).await;
-    let report = executor.run(&digests[0], r#"{"nom":"Ada"}"#, Vec::new()).await.unwrap();
+    let report = run(&executor, &digests[0], r#"{"nom":"Ada"}"#, Vec::new()).await;
     let RunOutcome::Failed(error) = report.outcome else {
         panic!("expected failure, got {:?}", report.outcome)
     };
@@ -126,12 +137,12 @@ async fn input_the_workflow_rejects_fails_it_with_the_message() {
 async fn random_bytes_are_journaled_per_call_and_replayed() {
     let (executor, digests) = prepared(&["misbehave"]).await;
     let input = r#"{"random_bytes":64}"#;
-    let first = executor.run(&digests[0], input, Vec::new()).await.unwrap();
+    let first = run(&executor, &digests[0], input, Vec::new()).await;
     let bytes = output(&first);
     assert_eq!(bytes.as_array().unwrap().len(), 64);
     // One entry per host call, not per byte.
     assert!((1..=8).contains(&first.entries.len()), "{:?}", first.entries);
-    let replayed = executor.run(&digests[0], input, first.entries.clone()).await.unwrap();
+    let replayed = run(&executor, &digests[0], input, first.entries.clone()).await;
     assert_eq!(output(&replayed), bytes);
     assert!(replayed.entries.is_empty());
 }

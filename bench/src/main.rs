@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use duro_host::engine::{Engine, EngineLimits};
-use duro_host::executor::{Executor, RunOutcome};
+use duro_host::executor::{CheckpointPolicy, Executor, ExecutorConfig, NoCheckpoints, RunOutcome};
 use duro_host::ids::ComponentDigest;
+use duro_host::journal::Usage;
 use serde_json::json;
 
 #[derive(Parser)]
@@ -67,7 +68,16 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn executor(examples: &std::path::Path, runs: u32) -> anyhow::Result<()> {
-    let executor = Executor::new(Engine::new(EngineLimits::default())?, Duration::from_secs(1))?;
+    // No database here: a policy that never checkpoints keeps every entry
+    // in the report.
+    let config = ExecutorConfig {
+        checkpoints: CheckpointPolicy { max_entries: usize::MAX, interval: Duration::MAX },
+        ..ExecutorConfig::default()
+    };
+    let executor = Executor::new(Engine::new(EngineLimits::default())?, config)?;
+    let run = |digest, input, recorded| {
+        executor.run(digest, input, recorded, Usage::default(), Arc::new(NoCheckpoints))
+    };
     let mut digests = Vec::new();
     for name in ["hello", "countdown"] {
         let bytes =
@@ -81,7 +91,7 @@ async fn executor(examples: &std::path::Path, runs: u32) -> anyhow::Result<()> {
     let hello_input = r#"{"name":"Ada"}"#;
     let started = Instant::now();
     for _ in 0..runs {
-        let report = executor.run(&digests[0], hello_input, Vec::new()).await?;
+        let report = run(&digests[0], hello_input, Vec::new()).await?;
         if !matches!(report.outcome, RunOutcome::Completed(_)) {
             bail!("hello did not complete: {:?}", report.outcome);
         }
@@ -92,10 +102,10 @@ async fn executor(examples: &std::path::Path, runs: u32) -> anyhow::Result<()> {
     );
 
     let countdown_input = r#"{"n":3,"seconds":0}"#;
-    let journal = executor.run(&digests[1], countdown_input, Vec::new()).await?.entries;
+    let journal = run(&digests[1], countdown_input, Vec::new()).await?.entries;
     let started = Instant::now();
     for _ in 0..runs {
-        let report = executor.run(&digests[1], countdown_input, journal.clone()).await?;
+        let report = run(&digests[1], countdown_input, journal.clone()).await?;
         if !report.entries.is_empty() {
             bail!("replay recorded new entries");
         }

@@ -1,5 +1,7 @@
 //! [`Error`]: every way an API request fails, and its HTTP rendering.
 
+use std::time::Duration;
+
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -22,6 +24,17 @@ pub enum Error {
     /// Known route, other method.
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The request was not answered within its time limit (the duration); its
+    /// handler was dropped. 503, so clients may retry.
+    #[error(
+        "the request was not answered within {}; it was cancelled and may be repeated",
+        humantime::format_duration(*.0)
+    )]
+    RequestTimeout(Duration),
+    /// A middleware layer failed in a way that has no variant of its own; the
+    /// API's layers cannot, so this is a bug. 500.
+    #[error("middleware failed: {0}")]
+    Layer(tower::BoxError),
     /// A runtime operation refused.
     #[error(transparent)]
     Runtime(#[from] runtime::Error),
@@ -66,6 +79,10 @@ impl Error {
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::RequestTimeout(_) => {
+                return (StatusCode::SERVICE_UNAVAILABLE, "request_timeout", self.to_string());
+            }
+            Self::Layer(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Self::Runtime(error) => match error {
                 R::UnknownComponent(_) => (StatusCode::NOT_FOUND, "component_not_found"),
                 R::UnknownWorkflow(_) => (StatusCode::NOT_FOUND, "workflow_not_found"),
@@ -82,7 +99,7 @@ impl Error {
                     let message = "the database is unavailable; try again".to_owned();
                     return (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", message);
                 }
-                R::Executor(_) | R::Engine(_) | R::Store(_) => {
+                R::Executor(_) | R::Replay(_) | R::Engine(_) | R::Store(_) => {
                     (StatusCode::INTERNAL_SERVER_ERROR, "internal")
                 }
             },

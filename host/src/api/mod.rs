@@ -6,6 +6,11 @@
 //! every failure is an [`Error`] rendered as
 //! `{"error":{"code":"…","message":"…"}}` with a fitting status.
 //!
+//! Every request is bounded in time: one still unanswered after
+//! [`ApiLimits::request_timeout`] (default 30 s) is dropped and answered 503
+//! `request_timeout`. The long poll `GET /v1/workflows/{id}/result?wait=` waits
+//! up to 300 s by itself, so its bound is that cap plus 10 s instead.
+//!
 //! | route | answer |
 //! | --- | --- |
 //! | `POST /v1/components[?name=N]` | store a component (body: its bytes) |
@@ -24,15 +29,19 @@ mod extract;
 mod views;
 mod workflows;
 
+use std::time::Duration;
+
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use tower::{BoxError, ServiceBuilder};
 
 pub use error::Error;
 
 use crate::runtime::Runtime;
 
-/// Size limits of API requests.
+/// Size and time limits of API requests.
 #[derive(Debug, Clone, Copy)]
 pub struct ApiLimits {
     /// Largest component upload, in bytes (default 64 MiB).
@@ -40,13 +49,30 @@ pub struct ApiLimits {
     /// Largest JSON request body (a workflow start with its input), in bytes
     /// (default 1 MiB).
     pub max_json_bytes: usize,
+    /// Longest time to answer one request, reading its body included
+    /// (default 30 s). A request still unanswered then is dropped and
+    /// answered 503 `request_timeout`; a start or an upload may have taken
+    /// effect all the same, and repeating it (with the same workflow `id`) is
+    /// safe. Does not apply to the long poll of the result endpoint, which is
+    /// bounded by its largest wait plus 10 s (310 s), or by this timeout if
+    /// that is longer.
+    pub request_timeout: Duration,
 }
 
 impl Default for ApiLimits {
     fn default() -> Self {
-        Self { max_component_bytes: 64 << 20, max_json_bytes: 1 << 20 }
+        Self {
+            max_component_bytes: 64 << 20,
+            max_json_bytes: 1 << 20,
+            request_timeout: Duration::from_secs(30),
+        }
     }
 }
+
+/// Time the result endpoint's long poll may take beyond its largest wait
+/// (300 s) to read the store and answer, before it too is answered 503
+/// `request_timeout`.
+const LONG_POLL_MARGIN: Duration = Duration::from_secs(10);
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -56,7 +82,10 @@ struct AppState {
 
 /// The API's router.
 pub fn app(runtime: Runtime, limits: ApiLimits) -> Router {
-    Router::new()
+    let long_poll_timeout =
+        (Duration::from_secs_f64(workflows::MAX_WAIT_SECONDS) + LONG_POLL_MARGIN).max(limits.request_timeout);
+    let long_poll = Router::new().route("/v1/workflows/{id}/result", get(workflows::result));
+    let bounded = Router::new()
         .route(
             "/v1/components",
             post(components::push)
@@ -66,16 +95,37 @@ pub fn app(runtime: Runtime, limits: ApiLimits) -> Router {
         .route("/v1/components/{key}", get(components::get))
         .route("/v1/workflows", post(workflows::start).get(workflows::list))
         .route("/v1/workflows/{id}", get(workflows::get))
-        .route("/v1/workflows/{id}/result", get(workflows::result))
         .route("/v1/workflows/{id}/journal", get(workflows::journal))
         .route("/v1/workflows/{id}/logs", get(workflows::logs))
         .route("/healthz", get(healthz))
-        .fallback(|| async { Error::NotFound("no such route".into()) })
+        .fallback(|| async { Error::NotFound("no such route".into()) });
+    with_timeout(bounded, limits.request_timeout)
+        .merge(with_timeout(long_poll, long_poll_timeout))
+        // After the merge, so that it reaches the long poll's route as well.
         .method_not_allowed_fallback(|| async {
             Error::MethodNotAllowed("method not allowed on this route".into())
         })
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
         .with_state(AppState { runtime })
+}
+
+/// `router` with each request bounded by `limit`: a request still unanswered
+/// then is dropped (its handler future with it) and answered with
+/// [`Error::RequestTimeout`].
+fn with_timeout(router: Router<AppState>, limit: Duration) -> Router<AppState> {
+    router.layer(
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(move |error: BoxError| async move {
+                if error.is::<tower::timeout::error::Elapsed>() {
+                    Error::RequestTimeout(limit)
+                } else {
+                    // The routes inside cannot fail (axum's `Infallible`), so
+                    // the timeout is the only layer error there is.
+                    Error::Layer(error)
+                }
+            }))
+            .timeout(limit),
+    )
 }
 
 /// `GET /healthz`: `{"status":"ok"}` when the database answers, the usual

@@ -18,8 +18,12 @@ use crate::store::{WorkflowFilter, WorkflowRecord, WorkflowStatus};
 const WORKFLOW_PAGE: (u32, u32) = (50, 500);
 /// Default and largest page of journal and log listings.
 const ENTRY_PAGE: (u32, u32) = (1000, 10_000);
+/// Most stored payload bytes in one page of journal entries (past the
+/// first entry): a page of large entries stops early, and the caller goes on
+/// with `after` set to the last `seq` it got.
+const JOURNAL_PAGE_BYTES: u64 = 4 << 20;
 /// Longest long poll of the result endpoint, in seconds.
-const MAX_WAIT_SECONDS: f64 = 300.0;
+pub(super) const MAX_WAIT_SECONDS: f64 = 300.0;
 
 /// Body of `POST /v1/workflows`.
 #[derive(Deserialize)]
@@ -133,7 +137,8 @@ pub(super) struct PageQuery {
 }
 
 /// `GET /v1/workflows/{id}/journal[?after=SEQ&limit=N]`: `{"entries":[…]}`,
-/// entries with `seq > after` in order.
+/// entries with `seq > after` in order, at most `limit` (default 1,000,
+/// at most 10,000) and about 4 MiB of stored payload.
 pub(super) async fn journal(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -141,7 +146,8 @@ pub(super) async fn journal(
 ) -> Result<Json<Value>, Error> {
     // A negative `after` means "from the start", like no `after` at all.
     let after = query.after.and_then(|seq| u64::try_from(seq).ok());
-    let entries = state.runtime.journal(&parse_id(&id)?, after, page_size(query.limit, ENTRY_PAGE)).await?;
+    let limit = page_size(query.limit, ENTRY_PAGE);
+    let entries = state.runtime.journal(&parse_id(&id)?, after, limit, JOURNAL_PAGE_BYTES).await?;
     Ok(Json(json!({ "entries": entries.iter().map(views::entry).collect::<Vec<_>>() })))
 }
 

@@ -6,6 +6,7 @@
 //! exit status 1; bad arguments exit with 2 (clap).
 
 mod client;
+mod limits;
 mod serve;
 
 use std::path::PathBuf;

@@ -1,13 +1,22 @@
 //! `duro serve`: the host process.
+//!
+//! On ctrl-c or SIGTERM it shuts down in a bounded time, at most about 25 s:
+//! it begins the runtime's shutdown (long polls answer at once), gives the
+//! HTTP server up to [`HTTP_DRAIN_GRACE`] (5 s) to finish the requests in
+//! flight, then stops waiting for connections that stay open and shuts the
+//! runtime down, which takes up to 10 s for runs to stop and 10 s more to
+//! commit what they finished.
 
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use tokio_util::sync::CancellationToken;
 
+use super::limits::LimitArgs;
 use crate::api::{self, ApiLimits};
-use crate::engine::EngineLimits;
-use crate::runtime::{Runtime, RuntimeConfig};
+use crate::runtime::Runtime;
 use crate::store;
 
 /// Options of `duro serve`.
@@ -22,18 +31,27 @@ pub(super) struct ServeArgs {
     /// Largest component upload, in bytes.
     #[arg(long, default_value_t = ApiLimits::default().max_component_bytes)]
     max_component_bytes: usize,
-    /// Largest linear memory of one workflow instance, in MiB.
-    #[arg(long, default_value_t = EngineLimits::default().max_memory_bytes >> 20)]
-    max_memory_mib: usize,
-    /// Most wasm CPU time one activation of a workflow may use, in ms.
-    #[arg(long, default_value_t = 10_000)]
-    cpu_limit_ms: u64,
-    /// Timers due within this many ms wait in memory; longer ones suspend the
-    /// workflow until its wake-up time.
-    #[arg(long, default_value_t = 1_000)]
-    inline_sleep_max_ms: u64,
+    /// Longest time to answer one API request, in ms; slower ones get 503
+    /// `request_timeout`. The result long poll (`?wait=`, at most 300 s) is
+    /// bounded separately, by 310 s.
+    #[arg(
+        long,
+        default_value_t = ApiLimits::default().request_timeout.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(1..),
+    )]
+    request_timeout_ms: u64,
+    /// Limits of workflows and runs.
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
+/// Longest time the HTTP server may take, once a shutdown signal arrives, to
+/// finish the requests in flight. A client can hold a connection open for as
+/// long as it likes, so after this the server is dropped and shutdown goes on.
+const HTTP_DRAIN_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves until ctrl-c or SIGTERM, then shuts down within about 25 s (see the
+/// module docs).
 pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -46,35 +64,42 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = store::connect(&args.database)
         .await
         .with_context(|| format!("cannot open database {}", redact(&args.database)))?;
-    let max_memory_bytes = args
-        .max_memory_mib
-        .checked_mul(1 << 20)
-        .with_context(|| format!("--max-memory-mib {} is too large", args.max_memory_mib))?;
-    let config = RuntimeConfig {
-        limits: EngineLimits {
-            max_memory_bytes,
-            cpu_per_activation: Duration::from_millis(args.cpu_limit_ms),
-            ..EngineLimits::default()
-        },
-        inline_sleep_max: Duration::from_millis(args.inline_sleep_max_ms),
-    };
+    let config = args.limits.runtime_config()?;
     let runtime = Runtime::start(store, config).context("cannot start the runtime")?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr().context("cannot read the listening address")?;
     tracing::info!(%address, database = %redact(&args.database), "duro listening");
-    let limits = ApiLimits { max_component_bytes: args.max_component_bytes, ..ApiLimits::default() };
-    // On a signal, stop the runtime first so that long polls answer at once
-    // and the HTTP server can drain.
-    let stopping = runtime.clone();
-    axum::serve(listener, api::app(runtime.clone(), limits))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            stopping.begin_shutdown();
-        })
-        .await
-        .context("HTTP server failed")?;
+    let limits = ApiLimits {
+        max_component_bytes: args.max_component_bytes,
+        request_timeout: Duration::from_millis(args.request_timeout_ms),
+        ..ApiLimits::default()
+    };
+    {
+        let drain = CancellationToken::new();
+        let server = axum::serve(listener, api::app(runtime.clone(), limits))
+            .with_graceful_shutdown(drain.clone().cancelled_owned())
+            .into_future();
+        tokio::pin!(server);
+        tokio::select! {
+            result = &mut server => result.context("HTTP server failed")?,
+            () = shutdown_signal() => {
+                // Stop the runtime first so that long polls answer at once and
+                // the HTTP server can drain; then wait for it, but not for ever.
+                runtime.begin_shutdown();
+                drain.cancel();
+                match tokio::time::timeout(HTTP_DRAIN_GRACE, &mut server).await {
+                    Ok(result) => result.context("HTTP server failed")?,
+                    Err(_) => tracing::warn!(
+                        "HTTP connections still open after {HTTP_DRAIN_GRACE:?}; no longer waiting for them"
+                    ),
+                }
+            }
+        }
+        // The server future drops here: the listener is closed, and connections
+        // still open end with the process.
+    }
     runtime.shutdown().await;
     tracing::info!("duro stopped");
     Ok(())

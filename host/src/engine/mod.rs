@@ -14,8 +14,8 @@ use std::time::Duration;
 use wasmtime::component::Component;
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-/// How often the epoch ticks; the unit of [`EngineLimits::cpu_per_activation`]
-/// checks and of cooperative yields by running guests.
+/// How often the epoch ticks: how often CPU limits are checked and running
+/// guests yield to other tasks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Most core instances one workflow component may create.
@@ -33,16 +33,28 @@ pub struct EngineLimits {
     /// Most instances alive at once across the process (default 256); each
     /// running workflow holds one, sleeping workflows hold none.
     pub max_instances: u32,
-    /// Most wasm execution time one activation (one replay-and-continue of a
-    /// workflow) may use (default 10 s), counted in [`EPOCH_TICK`]s during
-    /// which the guest ran: waits in host calls and time spent descheduled do
-    /// not count. A run that goes over fails with a clear error.
+    /// Most live wasm execution time one activation (one replay-and-continue
+    /// of a workflow) may use (default 10 s), measured from the epoch ticks
+    /// at which the guest was running: waits in host calls and time spent
+    /// descheduled do not count, the host's own work in a call does. Replay
+    /// of journaled steps is not charged here. A run that goes over fails
+    /// with a clear error.
     pub cpu_per_activation: Duration,
+    /// Most wasm execution time replaying the journal may take in one
+    /// activation (default 300 s). Each recorded activation stayed within
+    /// [`Self::cpu_per_activation`], so this is a safety net: going over is a
+    /// host-side condition, retried later, never a workflow failure.
+    pub replay_cpu_per_activation: Duration,
 }
 
 impl Default for EngineLimits {
     fn default() -> Self {
-        Self { max_memory_bytes: 64 << 20, max_instances: 256, cpu_per_activation: Duration::from_secs(10) }
+        Self {
+            max_memory_bytes: 64 << 20,
+            max_instances: 256,
+            cpu_per_activation: Duration::from_secs(10),
+            replay_cpu_per_activation: Duration::from_secs(300),
+        }
     }
 }
 

@@ -1,16 +1,14 @@
 //! Host-side bindings for the `duro:workflow/workflow` world, generated from `wit/`.
 //!
-//! `sleep` is async (it may wait in memory) and every import is trappable so
-//! that a non-determinism error or a suspension can unwind the guest.
+//! Every import is async (a journaled call may wait for a checkpoint to
+//! commit, `sleep` may wait in memory) and trappable, so that a
+//! non-determinism error, a budget or a suspension can unwind the guest.
 #![allow(missing_docs, unreachable_pub)]
 
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "duro:workflow/workflow",
-    imports: {
-        "duro:workflow/runtime.sleep": async | trappable,
-        default: trappable,
-    },
+    imports: { default: async | trappable },
     exports: { default: async },
 });
 

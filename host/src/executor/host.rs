@@ -1,7 +1,8 @@
 //! [`RunState`]: the data of one run's wasmtime `Store`, and the
 //! implementation of the `duro:workflow/runtime` imports on it.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
@@ -9,18 +10,27 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::Error;
 use super::bindings::{Level, RuntimeHost};
+use super::checkpoint::{CHECKPOINT_BYTES, CheckpointError, CheckpointPolicy, Checkpointer};
+use super::cpu::CpuMeter;
 use super::journal_handle::JournalHandle;
-use super::wasi::{MAX_LINE_BYTES, MAX_RANDOM_BYTES};
+use super::wasi::MAX_LINE_BYTES;
 use crate::clock;
 use crate::journal::{Call, LogLevel, LogStream, Outcome};
 
-/// A timer whose remaining wait exceeds the inline limit: the run unwinds, its
-/// `Store` is dropped and the workflow sleeps as a row until `wake_at_ns`.
+/// A timer whose remaining wait exceeds the inline limit (or whose run gives
+/// up its slot): the run unwinds, its `Store` is dropped and the workflow
+/// sleeps as a row until `wake_at_ns`.
 #[derive(Debug, thiserror::Error)]
 #[error("workflow suspended until {wake_at_ns} ns since the Unix epoch")]
 pub(crate) struct Suspend {
     pub(crate) wake_at_ns: u64,
 }
+
+/// A checkpoint failed: the run unwinds and the runtime decides what the
+/// failure means for the workflow.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub(crate) struct Abandon(pub(crate) CheckpointError);
 
 /// Everything a run's `Store` holds.
 pub(crate) struct RunState {
@@ -28,32 +38,41 @@ pub(crate) struct RunState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
-    /// Timers due within this wait in memory; longer ones suspend the run.
-    pub(crate) inline_sleep_max: Duration,
-    /// Epoch ticks in which this activation ran wasm: its CPU time in
-    /// [`EPOCH_TICK`](crate::engine::EPOCH_TICK)s.
-    pub(crate) cpu_ticks: u64,
-    /// Set after a host call waited; the next epoch check is not charged.
-    pub(crate) waited: bool,
+    pub(crate) cpu: CpuMeter,
+    settings: RunSettings,
+    checkpointer: Arc<dyn Checkpointer>,
+    last_checkpoint: Instant,
     /// The last monotonic clock reading the guest saw, replayed or live.
     last_monotonic_ns: u64,
+}
+
+/// The executor's settings that each run applies.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunSettings {
+    /// Timers due within this wait in memory; longer ones suspend the run.
+    pub(crate) inline_sleep_max: Duration,
+    pub(crate) checkpoints: CheckpointPolicy,
 }
 
 impl RunState {
     pub(crate) fn new(
         journal: JournalHandle,
         wasi: WasiCtx,
+        table: ResourceTable,
         limits: StoreLimits,
-        inline_sleep_max: Duration,
+        cpu: CpuMeter,
+        settings: RunSettings,
+        checkpointer: Arc<dyn Checkpointer>,
     ) -> Self {
         Self {
             journal,
             wasi,
-            table: ResourceTable::new(),
+            table,
             limits,
-            inline_sleep_max,
-            cpu_ticks: 0,
-            waited: false,
+            cpu,
+            settings,
+            checkpointer,
+            last_checkpoint: Instant::now(),
             last_monotonic_ns: 0,
         }
     }
@@ -61,47 +80,79 @@ impl RunState {
     /// A journaled clock reading in ns. The live monotonic clock reads the
     /// wall clock (comparable across hosts), never going back from the last
     /// reading this workflow saw.
-    pub(crate) fn journaled_time(&mut self, call: Call) -> wasmtime::Result<u64> {
+    pub(crate) async fn journaled_time(&mut self, call: Call) -> wasmtime::Result<u64> {
         let floor = match call {
             Call::WasiMonotonicClock => self.last_monotonic_ns,
             _ => 0,
         };
-        let ns = match self.journal.call(call.clone(), || Outcome::Time { ns: clock::now_ns().max(floor) })? {
+        let live = || Outcome::Time { ns: clock::now_ns().max(floor) };
+        let ns = match self.journal.call(call.clone(), SMALL_ENTRY_BYTES, live)? {
             Outcome::Time { ns } => ns,
             outcome => return Err(Error::CorruptJournal { call, outcome }.into()),
         };
         if call == Call::WasiMonotonicClock {
             self.last_monotonic_ns = ns;
         }
+        self.checkpoint_if_due().await?;
         Ok(ns)
     }
 
     /// A journaled random number.
-    pub(crate) fn journaled_random_u64(&mut self) -> wasmtime::Result<u64> {
+    pub(crate) async fn journaled_random_u64(&mut self) -> wasmtime::Result<u64> {
         let live = || Outcome::Random { value: rand_core::Rng::next_u64(&mut wasmtime_wasi::thread_rng()) };
-        match self.journal.call(Call::RandomU64, live)? {
-            Outcome::Random { value } => Ok(value),
-            outcome => Err(Error::CorruptJournal { call: Call::RandomU64, outcome }.into()),
-        }
+        let value = match self.journal.call(Call::RandomU64, SMALL_ENTRY_BYTES, live)? {
+            Outcome::Random { value } => value,
+            outcome => return Err(Error::CorruptJournal { call: Call::RandomU64, outcome }.into()),
+        };
+        self.checkpoint_if_due().await?;
+        Ok(value)
     }
 
-    /// `len` journaled random bytes, one entry for the whole request.
-    pub(crate) fn journaled_random_bytes(&mut self, len: u64) -> wasmtime::Result<Vec<u8>> {
-        if len > MAX_RANDOM_BYTES {
-            return Err(Error::RandomTooLarge { len, limit: MAX_RANDOM_BYTES }.into());
-        }
+    /// `len` journaled random bytes, one entry for the whole request; a
+    /// request over the entry or journal budget is refused before any byte
+    /// is generated.
+    pub(crate) async fn journaled_random_bytes(&mut self, len: u64) -> wasmtime::Result<Vec<u8>> {
         let call = Call::WasiRandomBytes { len };
         let live = || {
             let mut bytes = vec![0; usize::try_from(len).unwrap_or(0)];
             rand_core::Rng::fill_bytes(&mut wasmtime_wasi::thread_rng(), &mut bytes);
             Outcome::Bytes(bytes)
         };
-        match self.journal.call(call.clone(), live)? {
-            Outcome::Bytes(bytes) if bytes.len() as u64 == len => Ok(bytes),
-            outcome => Err(Error::CorruptJournal { call, outcome }.into()),
+        let bytes = match self.journal.call(call.clone(), len.saturating_add(SMALL_ENTRY_BYTES), live)? {
+            Outcome::Bytes(bytes) if bytes.len() as u64 == len => bytes,
+            outcome => return Err(Error::CorruptJournal { call, outcome }.into()),
+        };
+        self.checkpoint_if_due().await?;
+        Ok(bytes)
+    }
+
+    /// Commits what the run recorded if the [`CheckpointPolicy`] says so.
+    ///
+    /// # Errors
+    /// [`Abandon`] if the commit failed: the run must stop.
+    async fn checkpoint_if_due(&mut self) -> wasmtime::Result<()> {
+        let due = {
+            let (entries, lines, bytes) = self.journal.lock().pending_size();
+            let policy = self.settings.checkpoints;
+            entries + lines > 0
+                && (entries >= policy.max_entries
+                    || bytes >= CHECKPOINT_BYTES
+                    || self.last_checkpoint.elapsed() >= policy.interval)
+        };
+        if !due {
+            return Ok(());
         }
+        let (entries, logs) = self.journal.lock().take_pending();
+        let committed = self.checkpointer.commit(entries, logs).await;
+        self.cpu.resume();
+        committed.map_err(Abandon)?;
+        self.last_checkpoint = Instant::now();
+        Ok(())
     }
 }
+
+/// A bound on the payload of a clock or random-number entry, in bytes.
+const SMALL_ENTRY_BYTES: u64 = 32;
 
 impl WasiView for RunState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
@@ -110,34 +161,36 @@ impl WasiView for RunState {
 }
 
 impl RuntimeHost for RunState {
-    fn now(&mut self) -> wasmtime::Result<u64> {
-        self.journaled_time(Call::Now)
+    async fn now(&mut self) -> wasmtime::Result<u64> {
+        self.journaled_time(Call::Now).await
     }
 
-    fn random_u64(&mut self) -> wasmtime::Result<u64> {
-        self.journaled_random_u64()
+    async fn random_u64(&mut self) -> wasmtime::Result<u64> {
+        self.journaled_random_u64().await
     }
 
     async fn sleep(&mut self, duration_ns: u64) -> wasmtime::Result<()> {
         let call = Call::Sleep { duration_ns };
         let live = || Outcome::Timer { wake_at_ns: clock::now_ns().saturating_add(duration_ns) };
-        let wake_at_ns = match self.journal.call(call.clone(), live)? {
+        let wake_at_ns = match self.journal.call(call.clone(), SMALL_ENTRY_BYTES, live)? {
             Outcome::Timer { wake_at_ns } => wake_at_ns,
             outcome => return Err(Error::CorruptJournal { call, outcome }.into()),
         };
         let remaining = Duration::from_nanos(wake_at_ns.saturating_sub(clock::now_ns()));
-        if remaining.is_zero() {
-            return Ok(());
-        }
-        if remaining > self.inline_sleep_max {
+        if !remaining.is_zero()
+            && (remaining > self.settings.inline_sleep_max || self.checkpointer.slots_contended())
+        {
             return Err(Suspend { wake_at_ns }.into());
         }
-        tokio::time::sleep(remaining).await;
-        self.waited = true;
+        self.checkpoint_if_due().await?;
+        if !remaining.is_zero() {
+            tokio::time::sleep(remaining).await;
+            self.cpu.resume();
+        }
         Ok(())
     }
 
-    fn log(&mut self, level: Level, mut message: String) -> wasmtime::Result<()> {
+    async fn log(&mut self, level: Level, mut message: String) -> wasmtime::Result<()> {
         let level = match level {
             Level::Trace => LogLevel::Trace,
             Level::Debug => LogLevel::Debug,
@@ -147,6 +200,6 @@ impl RuntimeHost for RunState {
         };
         message.truncate(message.floor_char_boundary(MAX_LINE_BYTES));
         self.journal.log(level, LogStream::Log, message);
-        Ok(())
+        self.checkpoint_if_due().await
     }
 }

@@ -10,11 +10,6 @@ use super::Error;
 use crate::clock;
 use crate::journal::{Call, Cursor, LogLevel, LogLine, LogStream, Outcome};
 
-/// Most entries one workflow's journal may hold. A workflow that needs more is
-/// failed with [`Error::JournalFull`] rather than growing without bound
-/// (Temporal caps a history at 51,200 events for the same reason).
-pub const MAX_JOURNAL_ENTRIES: u64 = 100_000;
-
 /// A clone of the run's cursor; see the module docs.
 #[derive(Clone, Debug)]
 pub(crate) struct JournalHandle(Arc<Mutex<Cursor>>);
@@ -25,21 +20,27 @@ impl JournalHandle {
     }
 
     /// Replays `call`, or performs it with `live` and records the outcome.
+    /// `payload_bytes` is the size the entry will have, or a bound on it:
+    /// a call that cannot fit the journal's budget is refused before `live`
+    /// does any work.
     ///
     /// # Errors
     /// [`Nondeterminism`](crate::journal::Nondeterminism) if the journal
-    /// recorded another call here; [`Error::JournalFull`] past
-    /// [`MAX_JOURNAL_ENTRIES`]. Both end the run when returned from a host call.
-    pub(crate) fn call(&self, call: Call, live: impl FnOnce() -> Outcome) -> wasmtime::Result<Outcome> {
+    /// recorded another call here; [`Error::Budget`] if the entry does not
+    /// fit. Both end the run when returned from a host call.
+    pub(crate) fn call(
+        &self,
+        call: Call,
+        payload_bytes: u64,
+        live: impl FnOnce() -> Outcome,
+    ) -> wasmtime::Result<Outcome> {
         let mut cursor = self.lock();
         if let Some(recorded) = cursor.replay(&call)? {
             return Ok(recorded);
         }
-        if cursor.len() >= MAX_JOURNAL_ENTRIES {
-            return Err(Error::JournalFull { limit: MAX_JOURNAL_ENTRIES }.into());
-        }
+        cursor.admit(&call, payload_bytes).map_err(Error::Budget)?;
         let outcome = live();
-        cursor.record(call, outcome.clone(), clock::now_ns());
+        cursor.record(call, outcome.clone(), clock::now_ns()).map_err(Error::Budget)?;
         Ok(outcome)
     }
 

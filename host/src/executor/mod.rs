@@ -3,36 +3,46 @@
 //! diverges or suspends on a timer, and hand back what the run recorded.
 //!
 //! - [`Executor`] holds the linker and the prepared (compiled, linked,
-//!   type-checked) components, cached by digest so a component is compiled
-//!   once per process.
+//!   type-checked) components, cached by digest (least recently used evicted
+//!   past a memory budget) so a component is compiled once while in use.
 //! - [`RunReport`] is what a run leaves: its [`RunOutcome`] plus the entries and
-//!   log lines it recorded live, which the caller commits.
+//!   log lines it recorded live since its last checkpoint, which the caller
+//!   commits.
+//! - [`Checkpointer`] is how a run commits progress before it ends.
 //!
-//! The executor never touches the database: the runtime loads the journal and
-//! commits the report, so every durable write goes through one place.
+//! Every run is bounded whatever its guest does: memory (instance memory,
+//! journal and log budgets, host resources), live CPU time and replay CPU
+//! time, and the bytes and time of each host call. The executor never touches
+//! the database: the runtime loads the journal and commits checkpoints and
+//! reports, so every durable write goes through one place.
 
 mod bindings;
+mod cache;
+mod checkpoint;
+mod cpu;
 mod host;
 mod journal_handle;
 mod wasi;
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use wasmtime::component::{HasSelf, Linker};
+use tokio::sync::Semaphore;
+use wasmtime::component::{HasSelf, Linker, ResourceTable, ResourceTableError};
 use wasmtime::{StoreLimitsBuilder, UpdateDeadline};
 
-pub use self::journal_handle::MAX_JOURNAL_ENTRIES;
-pub use self::wasi::MAX_RANDOM_BYTES;
+pub use self::checkpoint::{CheckpointError, CheckpointPolicy, Checkpointer};
+pub use self::wasi::WRITE_PERMIT_BYTES;
 
 use self::bindings::{Workflow, WorkflowPre};
-use self::host::{RunState, Suspend};
+use self::cache::CompiledCache;
+use self::cpu::CpuMeter;
+use self::host::{Abandon, RunSettings, RunState, Suspend};
 use self::journal_handle::JournalHandle;
-use crate::engine::{self, EPOCH_TICK, Engine};
+use crate::engine::{self, Engine};
 use crate::ids::ComponentDigest;
-use crate::journal::{Call, Cursor, Entry, LogLine, Nondeterminism, Outcome};
+use crate::journal::{Budget, BudgetExceeded, Call, Cursor, Entry, LogLine, Nondeterminism, Outcome, Usage};
 
 /// Why a component cannot run, or why a run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +66,13 @@ pub enum Error {
     /// condition, the run is retried.
     #[error("no instance slot is free; all are taken by running workflows")]
     NoInstanceSlot,
+    /// Compiling took longer than [`ExecutorConfig::compile_timeout`]; the
+    /// compilation finishes in the background, holding its slot.
+    #[error("compiling the component took longer than {limit:?}")]
+    CompileTimeout {
+        /// The limit.
+        limit: Duration,
+    },
     /// Compilation was interrupted (its thread panicked or was cancelled).
     #[error("compilation was interrupted: {0}")]
     CompileInterrupted(String),
@@ -71,29 +88,60 @@ pub enum Error {
         /// The outcome found.
         outcome: Outcome,
     },
-    /// The activation ran wasm for longer than the CPU limit (raised inside
-    /// the guest as a trap; the workflow fails).
+    /// The activation ran live wasm for longer than the CPU limit (raised
+    /// inside the guest as a trap; the workflow fails).
     #[error("the workflow used more than {limit:?} of CPU time in one activation")]
     CpuLimit {
         /// The limit it went over.
         limit: Duration,
     },
-    /// The journal reached [`MAX_JOURNAL_ENTRIES`] (raised inside the guest as
-    /// a trap; the workflow fails).
-    #[error("the journal is full: a workflow may record at most {limit} entries")]
-    JournalFull {
-        /// The limit.
-        limit: u64,
+    /// Replaying the journal took longer than the replay budget (raised
+    /// inside the guest as a trap; a host-side condition, retried later).
+    #[error("replaying the journal used more than {limit:?} of CPU time")]
+    ReplayCpuLimit {
+        /// The budget it went over.
+        limit: Duration,
     },
-    /// A `wasi:random` request over [`MAX_RANDOM_BYTES`] (raised inside the
+    /// A live call would take the journal past a budget (raised inside the
     /// guest as a trap; the workflow fails).
-    #[error("the workflow asked for {len} random bytes at once; the limit is {limit}")]
-    RandomTooLarge {
-        /// Bytes requested.
-        len: u64,
-        /// The limit.
-        limit: u64,
-    },
+    #[error(transparent)]
+    Budget(BudgetExceeded),
+}
+
+/// How the executor runs workflows: limits and policies every run applies.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecutorConfig {
+    /// Timers due within this are awaited in memory; longer ones suspend the
+    /// run (default 1 s).
+    pub inline_sleep_max: Duration,
+    /// Journal and log budgets per workflow.
+    pub budget: Budget,
+    /// When a run commits its progress.
+    pub checkpoints: CheckpointPolicy,
+    /// Most host resources (stream handles, pollables) one instance may hold
+    /// at once (default 1,024); one more traps.
+    pub max_resources: usize,
+    /// Compiled code kept for prepared components, in bytes (default
+    /// 1 GiB); the least recently used are evicted past it.
+    pub compiled_cache_bytes: usize,
+    /// Most components compiled at once (default 2); more wait their turn.
+    pub max_compiles: usize,
+    /// Longest a component may take to compile (default 60 s).
+    pub compile_timeout: Duration,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        Self {
+            inline_sleep_max: Duration::from_secs(1),
+            budget: Budget::default(),
+            checkpoints: CheckpointPolicy::default(),
+            max_resources: 1_024,
+            compiled_cache_bytes: 1 << 30,
+            max_compiles: 2,
+            compile_timeout: Duration::from_secs(60),
+        }
+    }
 }
 
 /// How a run ended.
@@ -112,6 +160,13 @@ pub enum RunOutcome {
         /// When the timer fires.
         wake_at_ns: u64,
     },
+    /// Replay trapped or ran out of its CPU budget: the recorded execution
+    /// never did that, so it is a host-side condition (a lowered limit, say),
+    /// not the workflow's failure. The message says what happened; the run
+    /// is retried later.
+    ReplayFailed(String),
+    /// A checkpoint could not be committed; the run stopped there.
+    CheckpointFailed(CheckpointError),
 }
 
 /// What a run leaves behind for the caller to commit.
@@ -130,54 +185,71 @@ pub struct Executor {
     engine: Engine,
     linker: Linker<RunState>,
     /// Prepared components. A std `Mutex`: held only for a map operation.
-    prepared: Mutex<HashMap<ComponentDigest, WorkflowPre<RunState>>>,
-    /// Held while preparing, so that runs of a component not yet prepared
-    /// (say at recovery) compile it once, not once each. Compilation uses
-    /// every core anyway.
-    preparing: tokio::sync::Mutex<()>,
-    inline_sleep_max: Duration,
+    prepared: Mutex<CompiledCache<WorkflowPre<RunState>>>,
+    /// One permit per compilation allowed at once; a compilation holds its
+    /// permit until its thread ends, even when its caller stopped waiting.
+    compile_slots: Arc<Semaphore>,
+    config: ExecutorConfig,
 }
 
 impl Executor {
-    /// An executor on `engine`. Timers due within `inline_sleep_max` are
-    /// awaited in memory; longer ones suspend the run.
+    /// An executor on `engine`, running workflows as `config` says.
     ///
     /// # Errors
     /// [`Error::Link`] if the host functions cannot be added to the linker.
-    pub fn new(engine: Engine, inline_sleep_max: Duration) -> Result<Self, Error> {
+    pub fn new(engine: Engine, config: ExecutorConfig) -> Result<Self, Error> {
         let mut linker = Linker::new(engine.wasmtime());
         wasi::add_to_linker(&mut linker).map_err(Error::Link)?;
         Workflow::add_to_linker::<_, HasSelf<RunState>>(&mut linker, |state| state).map_err(Error::Link)?;
         Ok(Self {
             engine,
             linker,
-            prepared: Mutex::default(),
-            preparing: Default::default(),
-            inline_sleep_max,
+            prepared: Mutex::new(CompiledCache::new(config.compiled_cache_bytes)),
+            compile_slots: Arc::new(Semaphore::new(config.max_compiles.max(1))),
+            config,
         })
     }
 
     /// Whether `digest` is prepared, so [`Self::run`] can use it.
     pub fn is_prepared(&self, digest: &ComponentDigest) -> bool {
-        self.lock_prepared().contains_key(digest)
+        self.lock_prepared().contains(digest)
     }
 
-    /// Compiles `bytes` (on a blocking thread), checks that they implement the
-    /// `workflow` world and can be instantiated within the pool's limits, and
-    /// caches the result under `digest`.
+    /// Prepared components and the bytes of their compiled code.
+    pub fn compiled_usage(&self) -> (usize, usize) {
+        self.lock_prepared().usage()
+    }
+
+    /// Compiles `bytes` (on a blocking thread, at most
+    /// [`ExecutorConfig::max_compiles`] at once, waiting for a turn), checks
+    /// that they implement the `workflow` world and can be instantiated
+    /// within the pool's limits, and caches the result under `digest`.
     ///
     /// # Errors
     /// [`Error::Compile`] for bytes that are not a valid component,
-    /// [`Error::WrongWorld`] for a component of another world,
-    /// [`Error::Instantiate`] for one that cannot be instantiated.
+    /// [`Error::CompileTimeout`] if compiling takes longer than
+    /// [`ExecutorConfig::compile_timeout`], [`Error::WrongWorld`] for a
+    /// component of another world, [`Error::Instantiate`] for one that
+    /// cannot be instantiated.
     pub async fn prepare(&self, digest: &ComponentDigest, bytes: Bytes) -> Result<(), Error> {
-        let _preparing = self.preparing.lock().await;
         if self.is_prepared(digest) {
             return Ok(());
         }
-        let engine = self.engine.clone();
-        let component = tokio::task::spawn_blocking(move || engine.compile(&bytes))
+        let slot = self
+            .compile_slots
+            .clone()
+            .acquire_owned()
             .await
+            .map_err(|_| Error::CompileInterrupted("the compiler is closed".into()))?;
+        let engine = self.engine.clone();
+        let compiling = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            engine.compile(&bytes)
+        });
+        let limit = self.config.compile_timeout;
+        let component = tokio::time::timeout(limit, compiling)
+            .await
+            .map_err(|_| Error::CompileTimeout { limit })?
             .map_err(|join| Error::CompileInterrupted(join.to_string()))??;
         let instance_pre =
             self.linker.instantiate_pre(&component).map_err(|e| Error::WrongWorld(format!("{e:#}")))?;
@@ -185,17 +257,23 @@ impl Executor {
         // Instantiating once (without calling `run`) catches components that
         // exceed the per-instance limits now rather than at their first run.
         // With every slot busy the check is skipped: the first run will tell.
-        let mut store = self.new_store(JournalHandle::new(Cursor::default())).0;
+        let journal = JournalHandle::new(Cursor::default());
+        let mut store = self.new_store(journal, Arc::new(NoCheckpoints)).0;
         match workflow_pre.instantiate_async(&mut store).await.map_err(instantiate_error) {
             Ok(_) | Err(Error::NoInstanceSlot) => {}
             Err(error) => return Err(error),
         }
-        self.lock_prepared().insert(digest.clone(), workflow_pre);
+        let code = component.image_range();
+        let code_bytes = (code.end as usize).saturating_sub(code.start as usize);
+        self.lock_prepared().insert(digest.clone(), workflow_pre, code_bytes);
         Ok(())
     }
 
     /// Runs the prepared component `digest` with `input` (JSON text), first
-    /// replaying `recorded` (the workflow's journal, dense from seq 0).
+    /// replaying `recorded` (the workflow's journal, dense from seq 0), for a
+    /// workflow that has stored `usage` so far. Progress is committed through
+    /// `checkpointer` as the [`CheckpointPolicy`] says; what is left when the
+    /// run ends is in the report.
     ///
     /// Guest failures are outcomes, not errors: see [`RunOutcome`].
     ///
@@ -208,57 +286,57 @@ impl Executor {
         digest: &ComponentDigest,
         input: &str,
         recorded: Vec<Entry>,
+        usage: Usage,
+        checkpointer: Arc<dyn Checkpointer>,
     ) -> Result<RunReport, Error> {
         let workflow_pre =
-            self.lock_prepared().get(digest).cloned().ok_or_else(|| Error::NotPrepared(digest.clone()))?;
-        let journal = JournalHandle::new(Cursor::new(recorded));
-        let (mut store, stdout, stderr) = self.new_store(journal.clone());
+            self.lock_prepared().get(digest).ok_or_else(|| Error::NotPrepared(digest.clone()))?;
+        let journal = JournalHandle::new(Cursor::new(recorded, self.config.budget, usage));
+        let (mut store, stdout, stderr) = self.new_store(journal.clone(), checkpointer);
         let workflow = workflow_pre.instantiate_async(&mut store).await.map_err(instantiate_error)?;
         let result = workflow.call_run(&mut store, input).await;
         drop(store);
         stdout.flush_partial();
         stderr.flush_partial();
-        let outcome = classify(result, &journal, &stderr.tail());
+        let outcome = classify(result, &journal, &stderr.tail(), self.config.max_resources);
         let (entries, logs) = journal.lock().take_pending();
         Ok(RunReport { outcome, entries, logs })
     }
 
-    /// A fresh `Store` for one run, under the memory and CPU limits, with the
-    /// guest's stdout and stderr.
+    /// A fresh `Store` for one run, under the memory, CPU and resource
+    /// limits, with the guest's stdout and stderr.
     fn new_store(
         &self,
         journal: JournalHandle,
+        checkpointer: Arc<dyn Checkpointer>,
     ) -> (wasmtime::Store<RunState>, wasi::GuestOutput, wasi::GuestOutput) {
         let limits = self.engine.limits();
         let (wasi, stdout, stderr) = wasi::context(&journal);
         let store_limits =
             StoreLimitsBuilder::new().memory_size(limits.max_memory_bytes).trap_on_grow_failure(true).build();
-        let state = RunState::new(journal, wasi, store_limits, self.inline_sleep_max);
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(self.config.max_resources);
+        let cpu = CpuMeter::new(limits.cpu_per_activation, limits.replay_cpu_per_activation);
+        let settings = RunSettings {
+            inline_sleep_max: self.config.inline_sleep_max,
+            checkpoints: self.config.checkpoints,
+        };
+        let state = RunState::new(journal, wasi, table, store_limits, cpu, settings, checkpointer);
         let mut store = wasmtime::Store::new(self.engine.wasmtime(), state);
         store.limiter(|state| &mut state.limits);
-        // Every epoch tick in which wasm runs costs one tick of the CPU budget;
-        // in between, the guest yields so other runs make progress.
-        let limit = limits.cpu_per_activation;
-        let limit_ticks = limit.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1);
+        // At every epoch tick in which wasm runs, charge the time it ran and
+        // yield, so other runs make progress.
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |mut context| {
+        store.epoch_deadline_callback(|mut context| {
             let state = context.data_mut();
-            // The first check after a wait in a host call finds the deadline
-            // passed during the wait: that tick is not the guest's.
-            if std::mem::take(&mut state.waited) {
-                return Ok(UpdateDeadline::Yield(1));
-            }
-            state.cpu_ticks += 1;
-            if u128::from(state.cpu_ticks) > limit_ticks {
-                Err(Error::CpuLimit { limit }.into())
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
+            let replaying = state.journal.lock().is_replaying();
+            state.cpu.charge(replaying)?;
+            Ok(UpdateDeadline::YieldCustom(1, state.cpu.yield_now()))
         });
         (store, stdout, stderr)
     }
 
-    fn lock_prepared(&self) -> std::sync::MutexGuard<'_, HashMap<ComponentDigest, WorkflowPre<RunState>>> {
+    fn lock_prepared(&self) -> std::sync::MutexGuard<'_, CompiledCache<WorkflowPre<RunState>>> {
         self.prepared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -275,6 +353,7 @@ fn classify(
     result: wasmtime::Result<Result<String, String>>,
     journal: &JournalHandle,
     stderr_tail: &[String],
+    max_resources: usize,
 ) -> RunOutcome {
     let mut cursor = journal.lock();
     if let Some(diverged) = cursor.divergence() {
@@ -289,22 +368,51 @@ fn classify(
         Err(trap) => {
             if let Some(suspend) = trap.downcast_ref::<Suspend>() {
                 RunOutcome::Suspended { wake_at_ns: suspend.wake_at_ns }
+            } else if let Some(Abandon(error)) = trap.downcast_ref::<Abandon>() {
+                RunOutcome::CheckpointFailed(error.clone())
+            } else if cursor.is_replaying() {
+                RunOutcome::ReplayFailed(format!(
+                    "replay stopped before the end of the journal: {}",
+                    describe_trap(&trap, stderr_tail, max_resources)
+                ))
             } else if let Some(exit) = trap.downcast_ref::<wasmtime_wasi::I32Exit>() {
                 RunOutcome::Failed(format!(
                     "the workflow exited with status {} instead of returning from run",
                     exit.0
                 ))
             } else {
-                RunOutcome::Failed(describe_trap(&trap, stderr_tail))
+                RunOutcome::Failed(describe_trap(&trap, stderr_tail, max_resources))
             }
         }
     }
 }
 
+/// A [`Checkpointer`] for runs that have no database behind them: the test
+/// instantiation at upload (which never calls `run`), and the executor's own
+/// tests and benchmarks, which set a [`CheckpointPolicy`] that never fires.
+/// A checkpoint through it fails the run.
+pub struct NoCheckpoints;
+
+#[async_trait::async_trait]
+impl Checkpointer for NoCheckpoints {
+    async fn commit(&self, _: Vec<Entry>, _: Vec<LogLine>) -> Result<(), CheckpointError> {
+        Err(CheckpointError::Failed("this run has no database to commit to".into()))
+    }
+
+    fn slots_contended(&self) -> bool {
+        false
+    }
+}
+
 /// The trap message first, then the wasm backtrace and the guest's last
 /// stderr lines (where a Rust panic prints its message).
-fn describe_trap(trap: &wasmtime::Error, stderr_tail: &[String]) -> String {
-    let mut message = trap.root_cause().to_string();
+fn describe_trap(trap: &wasmtime::Error, stderr_tail: &[String], max_resources: usize) -> String {
+    let mut message = match trap.root_cause().downcast_ref::<ResourceTableError>() {
+        Some(ResourceTableError::Full) => format!(
+            "the workflow holds more than {max_resources} host resources (stream handles, pollables) at once"
+        ),
+        _ => trap.root_cause().to_string(),
+    };
     if let Some(backtrace) = trap.downcast_ref::<wasmtime::WasmBacktrace>() {
         message.push_str("\n\n");
         message.push_str(backtrace.to_string().trim_end());

@@ -11,13 +11,16 @@
 //! - `wasi:clocks/wall-clock.now` and `monotonic-clock.now` are journaled
 //!   (so `SystemTime::now()` and `Instant::now()` replay identically);
 //! - `wasi:random` bytes and numbers, secure and insecure, are journaled, one
-//!   entry per call (at most [`MAX_RANDOM_BYTES`] per call);
+//!   entry per call (a request must fit the journal's entry budget);
 //! - `monotonic-clock.subscribe-*` (what `std::thread::sleep` uses) trap:
 //!   a real-time wait is neither durable nor replayable, so workflows use the
 //!   durable `sleep` instead;
 //! - the insecure random seed (which seeds Rust's `HashMap`) is a constant.
 //!
 //! Stdout and stderr become the workflow's log, line by line ([`GuestOutput`]).
+//! A write is bounded as WASI specifies: at most what `check-write` permits
+//! ([`WRITE_PERMIT_BYTES`]), or the guest traps, and splitting it into lines
+//! costs time linear in its length.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -36,8 +39,9 @@ use super::host::RunState;
 use super::journal_handle::JournalHandle;
 use crate::journal::{Call, LogLevel, LogStream};
 
-/// Largest `wasi:random` request served, in bytes; larger ones trap.
-pub const MAX_RANDOM_BYTES: u64 = 1 << 20;
+/// What `check-write` permits per write to stdout or stderr, in bytes; a
+/// larger `write` traps, as the WASI 0.2 `output-stream.write` precondition says.
+pub const WRITE_PERMIT_BYTES: usize = 64 << 10;
 /// How many of the guest's last stderr lines a failure message quotes.
 const STDERR_TAIL_LINES: usize = 20;
 /// Longest log line kept, in bytes: longer stdout/stderr lines are split,
@@ -73,18 +77,20 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
     linker.allow_shadowing(true);
 
     let mut wall_clock = linker.instance(&format!("wasi:clocks/wall-clock@{WASI_VERSION}"))?;
-    wall_clock.func_wrap("now", |mut store: StoreContextMut<'_, RunState>, (): ()| {
-        let ns = store.data_mut().journaled_time(Call::WasiWallClock)?;
-        let nanoseconds = u32::try_from(ns % 1_000_000_000).unwrap_or(0);
-        Ok((Datetime { seconds: ns / 1_000_000_000, nanoseconds },))
+    wall_clock.func_wrap_async("now", |mut store: StoreContextMut<'_, RunState>, (): ()| {
+        Box::new(async move {
+            let ns = store.data_mut().journaled_time(Call::WasiWallClock).await?;
+            let nanoseconds = u32::try_from(ns % 1_000_000_000).unwrap_or(0);
+            Ok((Datetime { seconds: ns / 1_000_000_000, nanoseconds },))
+        })
     })?;
     wall_clock.func_wrap("resolution", |_: StoreContextMut<'_, RunState>, (): ()| {
         Ok((Datetime { seconds: 0, nanoseconds: 1 },))
     })?;
 
     let mut monotonic = linker.instance(&format!("wasi:clocks/monotonic-clock@{WASI_VERSION}"))?;
-    monotonic.func_wrap("now", |mut store: StoreContextMut<'_, RunState>, (): ()| {
-        Ok((store.data_mut().journaled_time(Call::WasiMonotonicClock)?,))
+    monotonic.func_wrap_async("now", |mut store: StoreContextMut<'_, RunState>, (): ()| {
+        Box::new(async move { Ok((store.data_mut().journaled_time(Call::WasiMonotonicClock).await?,)) })
     })?;
     monotonic.func_wrap("resolution", |_: StoreContextMut<'_, RunState>, (): ()| Ok((1u64,)))?;
     for name in ["subscribe-instant", "subscribe-duration"] {
@@ -98,15 +104,18 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
 
     for (interface, prefix) in [("random", "get-random"), ("insecure", "get-insecure-random")] {
         let mut random = linker.instance(&format!("wasi:random/{interface}@{WASI_VERSION}"))?;
-        random.func_wrap(
+        random.func_wrap_async(
             &format!("{prefix}-bytes"),
             |mut store: StoreContextMut<'_, RunState>, (len,): (u64,)| {
-                Ok((store.data_mut().journaled_random_bytes(len)?,))
+                Box::new(async move { Ok((store.data_mut().journaled_random_bytes(len).await?,)) })
             },
         )?;
-        random.func_wrap(&format!("{prefix}-u64"), |mut store: StoreContextMut<'_, RunState>, (): ()| {
-            Ok((store.data_mut().journaled_random_u64()?,))
-        })?;
+        random.func_wrap_async(
+            &format!("{prefix}-u64"),
+            |mut store: StoreContextMut<'_, RunState>, (): ()| {
+                Box::new(async move { Ok((store.data_mut().journaled_random_u64().await?,)) })
+            },
+        )?;
     }
     linker.allow_shadowing(false);
     Ok(())
@@ -139,26 +148,41 @@ impl GuestOutput {
         Self { journal, stream, line: Arc::default(), tail }
     }
 
+    /// Appends `bytes` and logs each completed line. Linear in
+    /// `bytes.len()`: each byte is scanned for a newline once (bytes kept from
+    /// earlier writes are not scanned again) and the consumed prefix is
+    /// removed once.
     fn write(&self, bytes: &[u8]) {
         let replaying = self.journal.lock().is_replaying();
         let mut line = self.line.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut scan_from = line.bytes.len();
         line.bytes.extend_from_slice(bytes);
         if replaying {
             line.replayed = line.bytes.len();
         }
+        let mut start = 0;
         loop {
-            let (end, skip_newline) = match line.bytes.iter().position(|&b| b == b'\n') {
-                Some(end) if end <= MAX_LINE_BYTES => (end, 1),
-                _ if line.bytes.len() > MAX_LINE_BYTES => {
-                    (char_boundary_at_or_below(&line.bytes, MAX_LINE_BYTES), 0)
+            // A line ends at a newline within MAX_LINE_BYTES, or is split there.
+            let window_end = line.bytes.len().min(start + MAX_LINE_BYTES + 1);
+            let newline = line.bytes[scan_from.min(window_end)..window_end].iter().position(|&b| b == b'\n');
+            let (end, next) = match newline {
+                Some(offset) => {
+                    let end = scan_from.min(window_end) + offset;
+                    (end, end + 1)
                 }
-                _ => break,
+                None if line.bytes.len() - start > MAX_LINE_BYTES => {
+                    let end = start + char_boundary_at_or_below(&line.bytes[start..], MAX_LINE_BYTES);
+                    (end, end)
+                }
+                None => break,
             };
-            let text: Vec<u8> = line.bytes.drain(..end + skip_newline).take(end).collect();
-            let replayed = line.replayed.min(end + skip_newline);
-            line.replayed -= replayed;
-            self.emit(&text, replayed);
+            let replayed = line.replayed.saturating_sub(start).min(next - start);
+            self.emit(&line.bytes[start..end], replayed);
+            start = next;
+            scan_from = start;
         }
+        line.bytes.drain(..start);
+        line.replayed = line.replayed.saturating_sub(start);
     }
 
     /// Emits what follows the last newline, if anything.
@@ -225,6 +249,13 @@ impl StdoutStream for GuestOutput {
 #[wasmtime_wasi::async_trait]
 impl OutputStream for GuestOutput {
     fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
+        if bytes.len() > WRITE_PERMIT_BYTES {
+            return Err(StreamError::trap(&format!(
+                "the workflow wrote {} bytes to {} at once; check-write permits {WRITE_PERMIT_BYTES}",
+                bytes.len(),
+                self.stream.as_str()
+            )));
+        }
         GuestOutput::write(self, &bytes);
         Ok(())
     }
@@ -234,7 +265,7 @@ impl OutputStream for GuestOutput {
     }
 
     fn check_write(&mut self) -> Result<usize, StreamError> {
-        Ok(MAX_LINE_BYTES)
+        Ok(WRITE_PERMIT_BYTES)
     }
 }
 
@@ -261,10 +292,10 @@ impl tokio::io::AsyncWrite for GuestOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{Cursor, Entry, Outcome};
+    use crate::journal::{Budget, Cursor, Entry, Outcome, Usage};
 
     fn stdout_with(recorded: Vec<Entry>) -> (JournalHandle, GuestOutput) {
-        let journal = JournalHandle::new(Cursor::new(recorded));
+        let journal = JournalHandle::new(Cursor::new(recorded, Budget::default(), Usage::default()));
         (journal.clone(), GuestOutput::new(journal, LogStream::Stdout, None))
     }
 

@@ -40,6 +40,16 @@ pub fn encode(call: &Call, outcome: &Outcome) -> Vec<u8> {
     }
 }
 
+/// The length in bytes of the payload [`encode`] writes for `call` and
+/// `outcome`, measured without allocating it: what an entry costs against the
+/// journal's byte budget.
+pub fn encoded_len(call: &Call, outcome: &Outcome) -> u64 {
+    // Measuring cannot fail for the same reasons encoding cannot.
+    let body = postcard::serialize_with_flavor(&(call, outcome), postcard::ser_flavors::Size::default())
+        .unwrap_or(usize::MAX - 1);
+    body as u64 + 1
+}
+
 /// Decodes a payload written by [`encode`].
 ///
 /// # Errors
@@ -84,6 +94,11 @@ mod tests {
             let (decoded_call, decoded_outcome) = decode(&encode(&call, &outcome))?;
             prop_assert_eq!(decoded_call, call);
             prop_assert_eq!(decoded_outcome, outcome);
+        }
+
+        #[test]
+        fn encoded_len_is_the_encoding_length(call in any_call(), outcome in any_outcome()) {
+            prop_assert_eq!(encoded_len(&call, &outcome), encode(&call, &outcome).len() as u64);
         }
 
         #[test]

@@ -7,9 +7,10 @@
 //! call and [`Cursor::record`]s it. Recorded-live entries and log lines wait in
 //! the cursor until the run commits them ([`Cursor::take_pending`]).
 
+use std::collections::VecDeque;
 use std::fmt;
 
-use super::{Call, Entry, LogLevel, LogLine, LogStream, Outcome};
+use super::{Call, Entry, LogLevel, LogLine, LogStream, Outcome, codec};
 
 /// A replayed workflow made a different call than the one its journal
 /// recorded at `seq`: its code or its inputs changed under it.
@@ -40,36 +41,128 @@ impl fmt::Display for Nondeterminism {
     }
 }
 
-/// Most log lines one run keeps; past it lines are counted, not kept, so a
-/// guest printing in a loop cannot exhaust the host's memory.
-pub const MAX_LOG_LINES_PER_RUN: usize = 10_000;
+/// The byte and count budgets of one workflow's journal and log.
+///
+/// They bound what a run holds in memory whatever the guest does: the entries
+/// it replays and records, and the log lines it writes. A call past a journal
+/// budget fails the workflow ([`BudgetExceeded`]); log lines past a log budget
+/// are counted, not kept, and one last line says how many were dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Most entries a journal may hold (default 100,000; Temporal caps a
+    /// history at 51,200 events for the same reason).
+    pub max_entries: u64,
+    /// Most payload bytes a journal may hold, summed over its entries
+    /// (default 64 MiB).
+    pub max_journal_bytes: u64,
+    /// Largest payload of one entry, in bytes (default 1 MiB).
+    pub max_entry_bytes: u64,
+    /// Most log lines one run keeps (default 10,000).
+    pub max_log_lines_per_run: usize,
+    /// Most log bytes (message text) a workflow keeps over its whole life
+    /// (default 16 MiB).
+    pub max_log_bytes: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self {
+            max_entries: 100_000,
+            max_journal_bytes: 64 << 20,
+            max_entry_bytes: 1 << 20,
+            max_log_lines_per_run: 10_000,
+            max_log_bytes: 16 << 20,
+        }
+    }
+}
+
+/// A live call would take the journal past its [`Budget`]; the workflow fails
+/// with this message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BudgetExceeded {
+    /// The journal holds [`Budget::max_entries`] entries.
+    #[error("the journal is full: a workflow may record at most {limit} entries")]
+    Entries {
+        /// The limit.
+        limit: u64,
+    },
+    /// One entry's payload would be over [`Budget::max_entry_bytes`].
+    #[error("{call} would record {bytes} bytes; one journal entry may hold at most {limit} bytes")]
+    EntryBytes {
+        /// The call, as the guest made it.
+        call: String,
+        /// The entry's size (or the size asked for).
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The journal's payloads would sum to more than [`Budget::max_journal_bytes`].
+    #[error(
+        "the journal is full: {call} would take it to {bytes} bytes; a workflow may record at most {limit} bytes"
+    )]
+    JournalBytes {
+        /// The call, as the guest made it.
+        call: String,
+        /// The journal's size with the new entry.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// What a workflow had already stored when a run began: the inputs of the
+/// per-workflow budgets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Log bytes (message text) stored by earlier runs.
+    pub log_bytes: u64,
+}
 
 /// Replay position and pending writes of one run; see the module docs.
 #[derive(Debug, Default)]
 pub struct Cursor {
-    /// Entries committed before this run, in `seq` order.
-    recorded: Vec<Entry>,
+    /// Committed entries not yet replayed, in `seq` order; each is dropped
+    /// once replayed, so memory shrinks as replay proceeds.
+    recorded: VecDeque<Entry>,
     /// `seq` of the next call.
     next_seq: u64,
+    budget: Budget,
+    /// Payload bytes of the whole journal: committed and pending.
+    journal_bytes: u64,
+    /// Log bytes of the workflow: stored and pending.
+    log_bytes: u64,
     /// Entries recorded live in this run and not yet committed.
     pending: Vec<Entry>,
+    /// Payload bytes of `pending`.
+    pending_bytes: u64,
     /// Log lines written live in this run and not yet committed.
     pending_logs: Vec<LogLine>,
-    /// Live log lines dropped past [`MAX_LOG_LINES_PER_RUN`].
-    dropped_logs: usize,
+    /// Log lines kept in this run, committed or not.
+    logged_lines: usize,
+    /// Live log lines dropped past a log budget, and their bytes.
+    dropped_logs: (u64, u64),
     /// The first divergence, once found: later calls fail with it too.
     diverged: Option<Nondeterminism>,
 }
 
 impl Cursor {
-    /// A cursor that replays `recorded`, which must be dense from seq 0.
-    pub fn new(recorded: Vec<Entry>) -> Self {
-        Self { recorded, ..Self::default() }
+    /// A cursor that replays `recorded`, which must be dense from seq 0, under
+    /// `budget`, for a workflow that has stored `usage` so far.
+    pub fn new(recorded: Vec<Entry>, budget: Budget, usage: Usage) -> Self {
+        let journal_bytes =
+            recorded.iter().map(|entry| codec::encoded_len(&entry.call, &entry.outcome)).sum();
+        Self {
+            recorded: recorded.into(),
+            budget,
+            journal_bytes,
+            log_bytes: usage.log_bytes,
+            ..Self::default()
+        }
     }
 
     /// Number of entries in the journal so far: recorded, replayed and new.
     pub fn len(&self) -> u64 {
-        self.next_seq.max(self.recorded.len() as u64)
+        self.next_seq + self.recorded.len() as u64
     }
 
     /// Whether the journal has no entries yet.
@@ -77,10 +170,15 @@ impl Cursor {
         self.len() == 0
     }
 
+    /// Payload bytes of the whole journal so far.
+    pub fn journal_bytes(&self) -> u64 {
+        self.journal_bytes
+    }
+
     /// Whether recorded entries remain, i.e. the guest is re-executing steps
     /// whose effects (including log lines) already happened.
     pub fn is_replaying(&self) -> bool {
-        self.recorded_index() < self.recorded.len()
+        !self.recorded.is_empty()
     }
 
     /// Checks `call` against the journal.
@@ -96,7 +194,7 @@ impl Cursor {
         if let Some(diverged) = &self.diverged {
             return Err(diverged.clone());
         }
-        let Some(entry) = self.recorded.get(self.recorded_index()) else {
+        let Some(entry) = self.recorded.front() else {
             return Ok(None);
         };
         if entry.call != *call {
@@ -109,26 +207,82 @@ impl Cursor {
             return Err(diverged);
         }
         self.next_seq += 1;
-        Ok(Some(entry.outcome.clone()))
+        Ok(self.recorded.pop_front().map(|entry| entry.outcome))
     }
 
-    /// Records the outcome of a live call, at `recorded_at_ns` (ns since the Unix epoch).
-    pub fn record(&mut self, call: Call, outcome: Outcome, recorded_at_ns: u64) {
+    /// Checks, before a live call is performed, that an entry for `call`
+    /// whose payload will be about `payload_bytes` fits the budget, so a
+    /// request that cannot be recorded is refused before the host does the work.
+    ///
+    /// # Errors
+    /// [`BudgetExceeded`] naming the budget.
+    pub fn admit(&self, call: &Call, payload_bytes: u64) -> Result<(), BudgetExceeded> {
+        let Budget { max_entries, max_journal_bytes, max_entry_bytes, .. } = self.budget;
+        if self.len() >= max_entries {
+            return Err(BudgetExceeded::Entries { limit: max_entries });
+        }
+        if payload_bytes > max_entry_bytes {
+            return Err(BudgetExceeded::EntryBytes {
+                call: call.to_string(),
+                bytes: payload_bytes,
+                limit: max_entry_bytes,
+            });
+        }
+        let bytes = self.journal_bytes.saturating_add(payload_bytes);
+        if bytes > max_journal_bytes {
+            return Err(BudgetExceeded::JournalBytes {
+                call: call.to_string(),
+                bytes,
+                limit: max_journal_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Records the outcome of a live call, at `recorded_at_ns` (ns since the
+    /// Unix epoch).
+    ///
+    /// # Errors
+    /// [`BudgetExceeded`] if the entry does not fit the budget; nothing is recorded.
+    pub fn record(
+        &mut self,
+        call: Call,
+        outcome: Outcome,
+        recorded_at_ns: u64,
+    ) -> Result<(), BudgetExceeded> {
+        let bytes = codec::encoded_len(&call, &outcome);
+        self.admit(&call, bytes)?;
+        self.journal_bytes += bytes;
+        self.pending_bytes += bytes;
         self.pending.push(Entry { seq: self.next_seq, call, outcome, recorded_at_ns });
         self.next_seq += 1;
+        Ok(())
     }
 
     /// Keeps `line` for the log unless the guest is replaying, in which case
-    /// the line was stored by the run that first wrote it.
+    /// the line was stored by the run that first wrote it. Past a log budget
+    /// the line is counted, not kept.
     pub fn log(&mut self, line: LogLine) {
         if self.is_replaying() || self.diverged.is_some() {
             return;
         }
-        if self.pending_logs.len() < MAX_LOG_LINES_PER_RUN {
+        let bytes = line.message.len() as u64;
+        if self.logged_lines < self.budget.max_log_lines_per_run
+            && self.log_bytes.saturating_add(bytes) <= self.budget.max_log_bytes
+        {
+            self.logged_lines += 1;
+            self.log_bytes += bytes;
             self.pending_logs.push(line);
         } else {
-            self.dropped_logs += 1;
+            self.dropped_logs.0 += 1;
+            self.dropped_logs.1 += bytes;
         }
+    }
+
+    /// Entries and log lines recorded live and not yet taken, and the
+    /// entries' payload bytes: what a checkpoint would commit.
+    pub fn pending_size(&self) -> (usize, usize, u64) {
+        (self.pending.len(), self.pending_logs.len(), self.pending_bytes)
     }
 
     /// Called when the guest returned from `run`: a journal with entries left
@@ -141,7 +295,7 @@ impl Cursor {
         if let Some(diverged) = &self.diverged {
             return Err(diverged.clone());
         }
-        match self.recorded.get(self.recorded_index()) {
+        match self.recorded.front() {
             None => Ok(()),
             Some(entry) => {
                 let diverged =
@@ -158,27 +312,26 @@ impl Cursor {
     }
 
     /// Takes the entries and log lines recorded live since the last call, for
-    /// the caller to commit.
-    /// Lines dropped past the per-run limit are summed up in one last line.
+    /// the caller to commit. Lines dropped past a log budget are summed up in
+    /// one last line.
     pub fn take_pending(&mut self) -> (Vec<Entry>, Vec<LogLine>) {
         let mut logs = std::mem::take(&mut self.pending_logs);
-        if self.dropped_logs > 0 {
+        let (lines, bytes) = std::mem::take(&mut self.dropped_logs);
+        if lines > 0 {
             let at_ns = logs.last().map_or(0, |line| line.at_ns);
             logs.push(LogLine {
                 at_ns,
                 level: LogLevel::Warn,
                 stream: LogStream::Log,
                 message: format!(
-                    "{} more log lines dropped: a run keeps at most {MAX_LOG_LINES_PER_RUN}",
-                    std::mem::take(&mut self.dropped_logs)
+                    "{lines} more log lines ({bytes} bytes) dropped: a run keeps at most {} lines and a \
+                     workflow at most {} bytes of log",
+                    self.budget.max_log_lines_per_run, self.budget.max_log_bytes
                 ),
             });
         }
+        self.pending_bytes = 0;
         (std::mem::take(&mut self.pending), logs)
-    }
-
-    fn recorded_index(&self) -> usize {
-        usize::try_from(self.next_seq).unwrap_or(usize::MAX)
     }
 }
 
@@ -203,7 +356,7 @@ mod tests {
 
     #[test]
     fn replay_returns_recorded_outcomes_then_goes_live() {
-        let mut cursor = Cursor::new(recorded());
+        let mut cursor = Cursor::new(recorded(), Budget::default(), Usage::default());
         assert_eq!(cursor.replay(&Call::Now), Ok(Some(Outcome::Time { ns: 10 })));
         assert_eq!(
             cursor.replay(&Call::Sleep { duration_ns: 5 }),
@@ -211,7 +364,7 @@ mod tests {
         );
         assert!(!cursor.is_replaying());
         assert_eq!(cursor.replay(&Call::RandomU64), Ok(None));
-        cursor.record(Call::RandomU64, Outcome::Random { value: 7 }, 99);
+        cursor.record(Call::RandomU64, Outcome::Random { value: 7 }, 99).unwrap();
         let (pending, _) = cursor.take_pending();
         assert_eq!(
             pending,
@@ -227,7 +380,7 @@ mod tests {
 
     #[test]
     fn changed_sleep_duration_is_nondeterministic() {
-        let mut cursor = Cursor::new(recorded());
+        let mut cursor = Cursor::new(recorded(), Budget::default(), Usage::default());
         cursor.replay(&Call::Now).ok();
         let error = cursor.replay(&Call::Sleep { duration_ns: 6 });
         let expected = Nondeterminism {
@@ -247,7 +400,7 @@ mod tests {
 
     #[test]
     fn returning_early_is_nondeterministic() {
-        let mut cursor = Cursor::new(recorded());
+        let mut cursor = Cursor::new(recorded(), Budget::default(), Usage::default());
         cursor.replay(&Call::Now).ok();
         assert_eq!(
             cursor.finish(),
@@ -257,7 +410,7 @@ mod tests {
 
     #[test]
     fn log_lines_written_during_replay_are_dropped() {
-        let mut cursor = Cursor::new(recorded());
+        let mut cursor = Cursor::new(recorded(), Budget::default(), Usage::default());
         cursor.log(line("first run wrote this"));
         cursor.replay(&Call::Now).ok();
         cursor.replay(&Call::Sleep { duration_ns: 5 }).ok();
@@ -267,17 +420,54 @@ mod tests {
     }
 
     #[test]
-    fn log_lines_past_the_limit_are_counted_not_kept() {
-        let mut cursor = Cursor::new(Vec::new());
-        for _ in 0..MAX_LOG_LINES_PER_RUN + 5 {
+    fn log_lines_past_the_per_run_limit_are_counted_not_kept() {
+        let budget = Budget { max_log_lines_per_run: 3, ..Budget::default() };
+        let mut cursor = Cursor::new(Vec::new(), budget, Usage::default());
+        for _ in 0..5 {
             cursor.log(line("spam"));
         }
         let (_, logs) = cursor.take_pending();
-        assert_eq!(logs.len(), MAX_LOG_LINES_PER_RUN + 1);
+        assert_eq!(logs.len(), 4);
         assert_eq!(
-            logs[MAX_LOG_LINES_PER_RUN].message,
-            "5 more log lines dropped: a run keeps at most 10000"
+            logs[3].message,
+            "2 more log lines (8 bytes) dropped: a run keeps at most 3 lines and a workflow at most 16777216 bytes of log"
         );
+    }
+
+    #[test]
+    fn log_bytes_count_what_earlier_runs_stored() {
+        let budget = Budget { max_log_bytes: 10, ..Budget::default() };
+        let mut cursor = Cursor::new(Vec::new(), budget, Usage { log_bytes: 4 });
+        cursor.log(line("123456"));
+        cursor.log(line("7"));
+        let (_, logs) = cursor.take_pending();
+        assert_eq!(logs[0], line("123456"));
+        assert!(logs[1].message.starts_with("1 more log lines (1 bytes) dropped"), "{:?}", logs[1]);
+    }
+
+    #[test]
+    fn journal_budgets_refuse_entries_that_do_not_fit() {
+        let budget =
+            Budget { max_entries: 3, max_journal_bytes: 25, max_entry_bytes: 20, ..Budget::default() };
+        let mut cursor = Cursor::new(recorded(), budget, Usage::default());
+        let used = cursor.journal_bytes();
+        assert!(used > 5 && used < 20, "{used}");
+        let big = Outcome::Bytes(vec![0; 30]);
+        let call = Call::WasiRandomBytes { len: 30 };
+        assert!(matches!(
+            cursor.admit(&call, 30),
+            Err(BudgetExceeded::EntryBytes { bytes: 30, limit: 20, .. })
+        ));
+        assert!(matches!(cursor.record(call, big, 0), Err(BudgetExceeded::EntryBytes { .. })));
+        let call = Call::WasiRandomBytes { len: 16 };
+        let error = cursor.admit(&call, 20).unwrap_err();
+        assert!(matches!(error, BudgetExceeded::JournalBytes { limit: 25, .. }), "{error}");
+        cursor.record(Call::Now, Outcome::Time { ns: 1 }, 0).unwrap();
+        assert_eq!(
+            cursor.record(Call::Now, Outcome::Time { ns: 1 }, 0),
+            Err(BudgetExceeded::Entries { limit: 3 })
+        );
+        assert_eq!(cursor.pending_size().0, 1);
     }
 
     #[test]
@@ -288,21 +478,21 @@ mod tests {
         let calls = [Call::Now, Call::RandomU64, Call::Sleep { duration_ns: 3 }, Call::WasiWallClock];
         let first_answer = |seq: u64| Outcome::Time { ns: seq * 100 };
         let second_answer = |seq: u64| Outcome::Time { ns: seq * 100 + 1 };
-        let mut live = Cursor::new(Vec::new());
+        let mut live = Cursor::new(Vec::new(), Budget::default(), Usage::default());
         for call in &calls {
             assert_eq!(live.replay(call), Ok(None));
-            live.record(call.clone(), first_answer(live.next_seq), 0);
+            live.record(call.clone(), first_answer(live.next_seq), 0).unwrap();
         }
         let (full, _) = live.take_pending();
         for cut in 0..=full.len() {
-            let mut cursor = Cursor::new(full[..cut].to_vec());
+            let mut cursor = Cursor::new(full[..cut].to_vec(), Budget::default(), Usage::default());
             let mut seen = Vec::new();
             for call in &calls {
                 let outcome = match cursor.replay(call) {
                     Ok(Some(outcome)) => outcome,
                     Ok(None) => {
                         let outcome = second_answer(cursor.next_seq);
-                        cursor.record(call.clone(), outcome.clone(), 0);
+                        cursor.record(call.clone(), outcome.clone(), 0).unwrap();
                         outcome
                     }
                     Err(error) => panic!("cut {cut}: {error}"),

@@ -13,6 +13,6 @@ mod entry;
 mod log;
 
 pub use codec::Error;
-pub use cursor::{Cursor, MAX_LOG_LINES_PER_RUN, Nondeterminism};
+pub use cursor::{Budget, BudgetExceeded, Cursor, Nondeterminism, Usage};
 pub use entry::{Call, Entry, EntryKind, Outcome};
 pub use log::{LogLevel, LogLine, LogStream};

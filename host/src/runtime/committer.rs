@@ -17,24 +17,18 @@ use crate::store::{self, RunCommit, Store};
 /// Most run commits written in one transaction.
 const MAX_BATCH: usize = 256;
 
-type Ack = oneshot::Sender<Result<(), Arc<store::Error>>>;
+/// The writer's answer: `Ok`, or the error and the commit handed back, so
+/// the caller can retry it without having kept a copy.
+type Ack = oneshot::Sender<Result<(), (store::Error, RunCommit)>>;
 
 /// Why a commit did not happen.
 #[derive(Debug)]
 pub(super) enum CommitError {
-    /// The batch's transaction failed; nothing of it was written.
-    Store(Arc<store::Error>),
+    /// The transaction failed; nothing of the commit was written. The
+    /// commit comes back for a retry.
+    Store(store::Error, Box<RunCommit>),
     /// The writer has stopped (shutdown).
     Stopped,
-}
-
-impl From<CommitError> for super::Error {
-    fn from(error: CommitError) -> Self {
-        match error {
-            CommitError::Store(error) => Self::Store(error),
-            CommitError::Stopped => Self::ShuttingDown,
-        }
-    }
 }
 
 /// Handle to the writer task.
@@ -73,7 +67,10 @@ impl Committer {
     pub(super) async fn commit(&self, commit: RunCommit) -> Result<(), CommitError> {
         let (ack, acked) = oneshot::channel();
         self.queue.send((commit, ack)).await.map_err(|_| CommitError::Stopped)?;
-        acked.await.map_err(|_| CommitError::Stopped)?.map_err(CommitError::Store)
+        acked
+            .await
+            .map_err(|_| CommitError::Stopped)?
+            .map_err(|(error, commit)| CommitError::Store(error, Box::new(commit)))
     }
 }
 
@@ -103,27 +100,37 @@ async fn write_batches(
 
 /// Commits `commits` in one transaction and answers `acks` (one per commit).
 /// If that fails for a reason other than the database being unavailable,
-/// commits each run on its own, so one bad commit (say, a workflow another
-/// run already finished) fails only its own run.
+/// commits each run on its own, so one bad commit (a stale run, say) fails
+/// only its own run.
 async fn write_batch(store: &dyn Store, commits: &mut Vec<RunCommit>, acks: &mut Vec<Ack>) {
-    let result = store.commit(commits).await.map_err(Arc::new);
-    let unavailable = result.as_ref().is_err_and(|error| error.is_unavailable());
-    if result.is_ok() || commits.len() == 1 || unavailable {
-        if let Err(error) = &result {
-            tracing::warn!(%error, runs = commits.len(), "commit failed");
+    let result = store.commit(commits).await;
+    let error = match result {
+        Ok(()) => {
+            commits.clear();
+            for ack in acks.drain(..) {
+                // A run that stopped waiting has nothing left to do with the answer.
+                let _ = ack.send(Ok(()));
+            }
+            return;
         }
-        commits.clear();
-        for ack in acks.drain(..) {
-            // A run that stopped waiting has nothing left to do with the answer.
-            let _ = ack.send(result.clone());
+        Err(error) => error,
+    };
+    if commits.len() == 1 || error.is_unavailable() {
+        tracing::warn!(%error, runs = commits.len(), "commit failed");
+        let shared = Arc::new(error);
+        for (commit, ack) in commits.drain(..).zip(acks.drain(..)) {
+            let _ = ack.send(Err((store::Error::Shared(shared.clone()), commit)));
         }
         return;
     }
     for (commit, ack) in commits.drain(..).zip(acks.drain(..)) {
-        let result = store.commit(std::slice::from_ref(&commit)).await.map_err(Arc::new);
-        if let Err(error) = &result {
-            tracing::warn!(%error, workflow = %commit.workflow_id, "commit failed");
-        }
+        let result = match store.commit(std::slice::from_ref(&commit)).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                tracing::warn!(%error, workflow = %commit.workflow_id, "commit failed");
+                Err((error, commit))
+            }
+        };
         let _ = ack.send(result);
     }
 }

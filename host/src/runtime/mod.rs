@@ -3,20 +3,27 @@
 //! [`Runtime`] owns the executor, the store and three background pieces:
 //!
 //! - the scheduler (`scheduler`) picks up due workflows: at start every
-//!   non-final workflow (recovery), then new ones and woken timers; a sleeping
+//!   non-final workflow (recovery), then new ones and woken timers, taken
+//!   from two queues in turn so neither starves the other; a sleeping
 //!   workflow is a row with a `wake_at`, not a task;
-//! - each run replays the workflow's journal in the executor and hands its
-//!   [`RunReport`](crate::executor::RunReport) to the committer;
-//! - the committer (`committer`) writes the reports of concurrent runs in
-//!   one transaction (group commit).
+//! - each run (`run`) prepares the component once, replays the workflow's
+//!   journal in the executor, commits checkpoints as it goes, and hands its
+//!   [`RunReport`](crate::executor::RunReport) to the committer; a commit
+//!   the database could not take now is retried with backoff;
+//! - the committer (`committer`) writes the commits of concurrent runs in
+//!   one transaction (group commit), each compared and set against the
+//!   state its run continued from.
 //!
-//! Shutdown cancels the scheduler and the runs in flight (a run that has not
-//! committed is simply replayed at the next start) and waits for the tasks.
+//! Shutdown cancels the scheduler and the runs in flight (a run replays from
+//! its last commit at the next start) and waits for the tasks.
 
 mod committer;
+mod run;
 mod scheduler;
+mod stats;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -25,9 +32,12 @@ use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use self::stats::Stats;
+
 use self::committer::Committer;
+use self::stats::Counters;
 use crate::engine::{self, Engine, EngineLimits};
-use crate::executor::{self, Executor};
+use crate::executor::{self, Executor, ExecutorConfig};
 use crate::ids::{ComponentDigest, WorkflowId};
 use crate::journal::Entry;
 use crate::store::{self, ComponentRecord, Created, NewWorkflow, Store, StoredEntry, WorkflowRecord};
@@ -39,20 +49,14 @@ const SETTLED_BACKLOG: usize = 1024;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Settings of a [`Runtime`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct RuntimeConfig {
     /// Limits of every workflow instance; `max_instances` also caps how many
     /// workflows run at once.
     pub limits: EngineLimits,
-    /// Timers due within this are awaited in memory; longer ones suspend the
-    /// workflow, freeing its instance (default 1 s).
-    pub inline_sleep_max: Duration,
-}
-
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        Self { limits: EngineLimits::default(), inline_sleep_max: Duration::from_secs(1) }
-    }
+    /// How runs are executed: inline sleeps, budgets, checkpoints, the
+    /// compiled-component cache.
+    pub executor: ExecutorConfig,
 }
 
 /// Errors of runtime operations, each a distinct answer for the API.
@@ -84,6 +88,10 @@ pub enum Error {
     /// thread that died).
     #[error(transparent)]
     Executor(executor::Error),
+    /// Replaying a workflow's journal failed (a trap or the replay CPU
+    /// budget): a host-side condition, the run is retried later.
+    #[error("{0}")]
+    Replay(String),
     /// The engine could not be built.
     #[error(transparent)]
     Engine(#[from] engine::Error),
@@ -97,15 +105,17 @@ impl From<executor::Error> for Error {
     fn from(error: executor::Error) -> Self {
         use executor::Error as E;
         match error {
-            E::Compile(_) | E::WrongWorld(_) | E::Instantiate(_) => Self::InvalidComponent(error.to_string()),
+            E::Compile(_) | E::WrongWorld(_) | E::Instantiate(_) | E::CompileTimeout { .. } => {
+                Self::InvalidComponent(error.to_string())
+            }
             E::NoInstanceSlot => Self::NoInstanceSlot,
             E::NotPrepared(_)
             | E::Link(_)
             | E::CompileInterrupted(_)
             | E::CorruptJournal { .. }
             | E::CpuLimit { .. }
-            | E::JournalFull { .. }
-            | E::RandomTooLarge { .. } => Self::Executor(error),
+            | E::ReplayCpuLimit { .. }
+            | E::Budget(_) => Self::Executor(error),
         }
     }
 }
@@ -134,6 +144,17 @@ struct Inner {
     run_slots: Arc<Semaphore>,
     /// Workflows with a run in flight in this process.
     active: Mutex<HashSet<WorkflowId>>,
+    /// Workflows whose last run failed for a host-side reason: when they may
+    /// run again, and how many times in a row that happened.
+    backoff: Mutex<HashMap<WorkflowId, run::Backoff>>,
+    /// Set by the scheduler when due workflows wait for an instance slot:
+    /// runs then give up their slot at their next inline wait.
+    slots_contended: AtomicBool,
+    /// Serialises preparing one component (fetching its bytes, compiling):
+    /// runs of a component not yet compiled, say at recovery, fetch and
+    /// compile it once, while other components prepare beside it.
+    preparing: Mutex<HashMap<ComponentDigest, Arc<tokio::sync::Mutex<()>>>>,
+    counters: Counters,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 }
@@ -146,7 +167,7 @@ impl Runtime {
     /// [`Error::Engine`] or [`Error::Executor`] if wasmtime cannot be set up.
     pub fn start(store: Arc<dyn Store>, config: RuntimeConfig) -> Result<Self, Error> {
         let engine = Engine::new(config.limits)?;
-        let executor = Executor::new(engine, config.inline_sleep_max)?;
+        let executor = Executor::new(engine, config.executor)?;
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         let committer = Committer::spawn(store.clone());
@@ -158,6 +179,10 @@ impl Runtime {
             settled: broadcast::Sender::new(SETTLED_BACKLOG),
             run_slots: Arc::new(Semaphore::new(config.limits.max_instances as usize)),
             active: Default::default(),
+            backoff: Default::default(),
+            slots_contended: AtomicBool::new(false),
+            preparing: Default::default(),
+            counters: Counters::default(),
             shutdown,
             tasks,
         });
@@ -168,6 +193,17 @@ impl Runtime {
     /// The store, for reads.
     pub fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
+    }
+
+    /// Counters of what the host has done since it started, and what it holds.
+    pub fn stats(&self) -> Stats {
+        let (compiled_components, compiled_bytes) = self.inner.executor.compiled_usage();
+        self.inner.counters.snapshot(
+            self.inner.lock_active().len(),
+            lock(&self.inner.backoff).len(),
+            compiled_components,
+            compiled_bytes,
+        )
     }
 
     /// Validates `bytes` as a workflow component, compiles it (so the first run
@@ -226,7 +262,10 @@ impl Runtime {
         Ok(created)
     }
 
-    /// The workflow `id` once its status is final, or as it is when `wait` ends.
+    /// The workflow `id` once its status is final, or as it is when the wait
+    /// ends: after `wait`, when shutdown begins, or when no more workflows can
+    /// settle. The record is read from the store after the wait ends, never
+    /// from before it.
     ///
     /// # Errors
     /// [`Error::UnknownWorkflow`], [`Error::Store`].
@@ -234,30 +273,34 @@ impl Runtime {
         let deadline = tokio::time::Instant::now() + wait;
         // Subscribe before reading, so a workflow settling in between is seen.
         let mut settled = self.inner.settled.subscribe();
+        let mut wait_ended = false;
         loop {
             let record =
                 self.inner.store.workflow(id).await?.ok_or_else(|| Error::UnknownWorkflow(id.to_string()))?;
-            if record.status.is_final() {
+            // A record read once the deadline has passed is as it is when the
+            // wait ends, so `wait=0` reads only once.
+            if record.status.is_final() || wait_ended || tokio::time::Instant::now() >= deadline {
                 return Ok(record);
             }
-            // Read the store again only when this workflow settled (or when
-            // too many others settled to tell).
-            loop {
+            // Read the store again when this workflow settled (or when too
+            // many others settled to tell), and one last time when the wait ends.
+            wait_ended = loop {
                 tokio::select! {
                     settled_id = tokio::time::timeout_at(deadline, settled.recv()) => match settled_id {
-                        Ok(Ok(settled_id)) if settled_id == *id => break,
+                        Ok(Ok(settled_id)) if settled_id == *id => break false,
                         Ok(Ok(_)) => continue,
-                        Ok(Err(broadcast::error::RecvError::Lagged(_))) => break,
-                        Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => return Ok(record),
+                        Ok(Err(broadcast::error::RecvError::Lagged(_))) => break false,
+                        Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => break true,
                     },
-                    () = self.inner.shutdown.cancelled() => return Ok(record),
+                    () = self.inner.shutdown.cancelled() => break true,
                 }
-            }
+            };
         }
     }
 
     /// Journal entries of workflow `id` with `seq > after` (from the start
-    /// when `None`), in order, at most `limit`.
+    /// when `None`), in order, at most `limit` and, past the first, at most
+    /// `max_bytes` of stored payload.
     ///
     /// # Errors
     /// [`Error::UnknownWorkflow`]; [`Error::Store`], including a payload that
@@ -267,10 +310,11 @@ impl Runtime {
         id: &WorkflowId,
         after: Option<u64>,
         limit: u32,
+        max_bytes: u64,
     ) -> Result<Vec<Entry>, Error> {
         let store = &self.inner.store;
         store.workflow(id).await?.ok_or_else(|| Error::UnknownWorkflow(id.to_string()))?;
-        Ok(StoredEntry::decode_all(&store.journal(id, after, limit).await?)?)
+        Ok(StoredEntry::decode_all(&store.journal(id, after, limit, max_bytes).await?)?)
     }
 
     /// Begins shutdown: stops scheduling, cancels runs in flight (they replay
@@ -294,7 +338,13 @@ impl Runtime {
 
 impl Inner {
     fn lock_active(&self) -> std::sync::MutexGuard<'_, HashSet<WorkflowId>> {
-        // Held only for a set operation; a panic elsewhere cannot corrupt a HashSet insert.
-        self.active.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.active)
     }
+}
+
+/// Locks one of the runtime's std mutexes. Each is held only for a map or
+/// set operation, never across an `.await`, and a panic elsewhere cannot
+/// leave a map half-updated, so a poisoned lock is used as is.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -20,8 +20,8 @@ use async_trait::async_trait;
 use crate::ids::{ComponentDigest, WorkflowId};
 
 pub use model::{
-    ComponentRecord, Created, LogRecord, NewWorkflow, RunCommit, StatusUpdate, StoredEntry, WorkflowFilter,
-    WorkflowRecord, WorkflowStatus,
+    ComponentRecord, Created, DueWorkflows, LogRecord, NewWorkflow, RunCommit, StatusUpdate, StoredEntry,
+    WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
 };
 pub use sql::SqlStore;
 
@@ -40,10 +40,22 @@ pub enum Error {
     /// A row holds a value this build cannot read.
     #[error("corrupt row: {0}")]
     Corrupt(String),
-    /// A run's commit found its workflow already final: another run of the
-    /// same workflow finished first. Nothing of the batch was written.
-    #[error("workflow {0} was already finished by another run")]
-    AlreadyFinal(WorkflowId),
+    /// A run's commit found its workflow no longer in the state the run
+    /// continued from: another run moved it on (or finished it). Nothing of
+    /// the batch was written.
+    #[error(
+        "stale commit for workflow {workflow}: it continues from {expected}, but the workflow has moved on"
+    )]
+    Stale {
+        /// The workflow.
+        workflow: WorkflowId,
+        /// The state the commit expected.
+        expected: WorkflowState,
+    },
+    /// One failure reported to several callers (the runs of a failed group
+    /// commit).
+    #[error(transparent)]
+    Shared(Arc<Error>),
 }
 
 impl Error {
@@ -52,7 +64,11 @@ impl Error {
     /// shutting down, locked) rather than a fault of the request or the data:
     /// the same request may succeed later.
     pub fn is_unavailable(&self) -> bool {
-        let Self::Database(error) = self else { return false };
+        let error = match self {
+            Self::Database(error) => error,
+            Self::Shared(error) => return error.is_unavailable(),
+            _ => return false,
+        };
         match error {
             sqlx::Error::Io(_)
             | sqlx::Error::PoolTimedOut
@@ -77,6 +93,17 @@ impl Error {
     }
 }
 
+impl Error {
+    /// Whether this is an [`Error::Stale`] commit.
+    pub fn is_stale(&self) -> bool {
+        match self {
+            Self::Stale { .. } => true,
+            Self::Shared(error) => error.is_stale(),
+            _ => false,
+        }
+    }
+}
+
 /// Shorthand for results of this layer.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -89,7 +116,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Every method fails with [`Error::Database`] when the database does
 /// ([`Error::is_unavailable`] tells whether retrying may help) and with
 /// [`Error::Corrupt`] for a row this build cannot read; [`Store::commit`]
-/// also with [`Error::AlreadyFinal`].
+/// also with [`Error::Stale`].
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers (`SELECT 1`).
@@ -125,36 +152,52 @@ pub trait Store: Send + Sync + 'static {
     /// Workflows matching `filter`, newest first.
     async fn list_workflows(&self, filter: &WorkflowFilter) -> Result<Vec<WorkflowRecord>>;
 
-    /// Up to `limit` workflows that should run now: status `running`, or
-    /// `sleeping` with `wake_at_ms <= now_ms`; the earliest wake-ups first.
-    async fn due_workflows(&self, now_ms: i64, limit: u32) -> Result<Vec<WorkflowId>>;
+    /// Workflows that should run now, up to `limit` in each queue: `sleeping`
+    /// ones with `wake_at_ms <= now_ms` (earliest first) and `running` ones
+    /// (oldest first). Each queue is one index range scan, so the cost grows
+    /// with `limit`, not with the number of workflows.
+    async fn due_workflows(&self, now_ms: i64, limit: u32) -> Result<DueWorkflows>;
 
     /// Claims a due workflow for a run: a `sleeping` workflow whose `wake_at_ms`
-    /// has passed becomes `running`. Returns the workflow if it is now
-    /// `running`, `None` if it is not due (final, asleep, or unknown).
+    /// has passed becomes `running` (a new revision). Returns the workflow if
+    /// it is now `running`, `None` if it is not due (final, asleep, or unknown).
     async fn claim(&self, id: &WorkflowId, now_ms: i64) -> Result<Option<WorkflowRecord>>;
+
+    /// Notes on a `running` workflow why its last run could not proceed (a
+    /// host-side condition it will be retried after), shown as its `error`
+    /// until it ends. Changes neither its state nor its revision.
+    async fn note_retry(&self, id: &WorkflowId, error: &str) -> Result<()>;
 
     /// The earliest `wake_at_ms` of any sleeping workflow.
     async fn next_wake_at_ms(&self) -> Result<Option<i64>>;
 
     /// Journal entries of `id` with `seq > after` (all when `None`), in
-    /// `seq` order, at most `limit`.
-    async fn journal(&self, id: &WorkflowId, after: Option<u64>, limit: u32) -> Result<Vec<StoredEntry>>;
+    /// `seq` order, at most `limit` and, past the first, at most `max_bytes`
+    /// of payload in all.
+    async fn journal(
+        &self,
+        id: &WorkflowId,
+        after: Option<u64>,
+        limit: u32,
+        max_bytes: u64,
+    ) -> Result<Vec<StoredEntry>>;
 
     /// Log lines of `id` with `ordinal > after`, oldest first, at most `limit`.
     async fn logs(&self, id: &WorkflowId, after: Option<i64>, limit: u32) -> Result<Vec<LogRecord>>;
 
     /// Applies the commits of several runs in one transaction (group commit):
-    /// appends their journal entries and log lines and updates their status.
+    /// for each, compares the workflow's state with the one it continues from
+    /// and sets the next ([`RunCommit::next_state`]), appends its journal
+    /// entries and log lines, and records its status.
     ///
     /// Text is stored with NUL characters replaced by U+FFFD, since
     /// PostgreSQL's TEXT cannot hold them.
     ///
     /// # Errors
-    /// Any failure rolls back the whole batch. An entry whose `(workflow, seq)`
-    /// already exists is such a failure, and so is a workflow that is already
-    /// final ([`Error::AlreadyFinal`]): a journal is never written twice and a
-    /// final status never changes.
+    /// Any failure rolls back the whole batch. A workflow no longer in the
+    /// expected state is such a failure ([`Error::Stale`]), and so is an
+    /// entry whose `(workflow, seq)` already exists: a journal is never
+    /// written twice and a final status never changes.
     async fn commit(&self, batch: &[RunCommit]) -> Result<()>;
 }
 

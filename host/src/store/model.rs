@@ -109,6 +109,34 @@ pub struct WorkflowRecord {
     pub updated_at_ms: i64,
     /// Insertion order; the pagination cursor of [`WorkflowFilter`].
     pub ordinal: i64,
+    /// Where the workflow's durable state stands: what a commit continues from.
+    pub state: WorkflowState,
+    /// Log bytes (message text) stored so far, for the per-workflow log budget.
+    pub log_bytes: u64,
+}
+
+/// The part of a workflow's row that a commit compares and sets.
+///
+/// Every write of a run ([`Store::claim`](super::Store::claim),
+/// [`Store::commit`](super::Store::commit)) names the state it continues from
+/// and applies only if the row still holds exactly that state; `revision`
+/// grows by one with each such write, so a run that lost track (a stale run,
+/// later a host whose lease expired) can never overwrite a newer state, even
+/// one that came back to the same status and `next_seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkflowState {
+    /// Status.
+    pub status: WorkflowStatus,
+    /// `seq` of the next journal entry: the number of entries stored.
+    pub next_seq: u64,
+    /// Writes applied to the row by runs so far.
+    pub revision: u64,
+}
+
+impl std::fmt::Display for WorkflowState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at seq {}, revision {}", self.status.as_str(), self.next_seq, self.revision)
+    }
 }
 
 /// A workflow to create.
@@ -133,6 +161,16 @@ pub struct WorkflowFilter {
     pub before: Option<i64>,
     /// Page size.
     pub limit: u32,
+}
+
+/// Workflows that should run now, in two queues that the scheduler
+/// interleaves, each oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DueWorkflows {
+    /// Sleeping workflows whose timer has fired, earliest `wake_at` first.
+    pub timers: Vec<WorkflowId>,
+    /// `running` workflows (new, woken, or interrupted), by ordinal.
+    pub ready: Vec<WorkflowId>,
 }
 
 /// A journal row: an entry with its payload still encoded.
@@ -196,6 +234,8 @@ pub struct LogRecord {
 /// The status a run leaves its workflow in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatusUpdate {
+    /// A checkpoint: the workflow stays `running`, its progress committed.
+    Running,
     /// The workflow waits for a timer until `wake_at_ms` (ms since the Unix epoch).
     Sleeping {
         /// Wake-up time.
@@ -222,6 +262,7 @@ impl StatusUpdate {
     /// The status this update sets.
     pub fn status(&self) -> WorkflowStatus {
         match self {
+            Self::Running => WorkflowStatus::Running,
             Self::Sleeping { .. } => WorkflowStatus::Sleeping,
             Self::Completed { .. } => WorkflowStatus::Completed,
             Self::Failed { .. } => WorkflowStatus::Failed,
@@ -235,12 +276,26 @@ impl StatusUpdate {
 pub struct RunCommit {
     /// The workflow.
     pub workflow_id: WorkflowId,
-    /// Entries recorded live in this run, dense and following the stored ones.
+    /// The state the run continues from; the commit applies only if the
+    /// workflow is still in it.
+    pub expected: WorkflowState,
+    /// Entries recorded live in this run, dense from `expected.next_seq`.
     pub entries: Vec<StoredEntry>,
     /// Log lines written live in this run.
     pub logs: Vec<LogLine>,
     /// The workflow's new status.
     pub update: StatusUpdate,
+}
+
+impl RunCommit {
+    /// The state the workflow is in once this commit applies.
+    pub fn next_state(&self) -> WorkflowState {
+        WorkflowState {
+            status: self.update.status(),
+            next_seq: self.expected.next_seq + self.entries.len() as u64,
+            revision: self.expected.revision + 1,
+        }
+    }
 }
 
 pub(super) fn parse_level(text: &str) -> Result<LogLevel, super::Error> {

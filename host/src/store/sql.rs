@@ -9,8 +9,8 @@ use sqlx::{AnyPool, Row};
 
 use super::model::{parse_level, parse_stream};
 use super::{
-    ComponentRecord, Created, Error, LogRecord, NewWorkflow, Result, RunCommit, StatusUpdate, Store,
-    StoredEntry, WorkflowFilter, WorkflowRecord, WorkflowStatus,
+    ComponentRecord, Created, DueWorkflows, Error, LogRecord, NewWorkflow, Result, RunCommit, StatusUpdate,
+    Store, StoredEntry, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
 };
 use crate::clock;
 use crate::ids::{ComponentDigest, WorkflowId};
@@ -24,15 +24,28 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/p
 const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 const WORKFLOW_COLUMNS: &str =
-    "ordinal, id, component, status, input, output, error, wake_at_ms, created_at_ms, updated_at_ms";
+    "ordinal, id, component, status, input, output, error, wake_at_ms, created_at_ms,
+    updated_at_ms, next_seq, revision, log_bytes";
 /// A component's columns, with the first of the names pointing at it.
 const COMPONENT_COLUMNS: &str = "digest, size_bytes, created_at_ms,
     (SELECT MIN(n.name) FROM component_names n WHERE n.digest = components.digest) AS name";
 
+/// Most rows one multi-row `INSERT` writes.
+const INSERT_CHUNK_ROWS: usize = 200;
+/// Payload bytes past which a multi-row `INSERT` is sent without waiting for
+/// more rows, so one statement stays a few MiB at most.
+const INSERT_CHUNK_BYTES: usize = 1 << 20;
+
 /// The SQL store; see the module docs.
+///
+/// Two connection pools: `write` serves the writes of runs and starts
+/// (commits, claims, creations), `read` serves the API's and the scheduler's
+/// reads, so a burst of reads can never leave the committer waiting for a
+/// connection.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
-    pool: AnyPool,
+    read: AnyPool,
+    write: AnyPool,
 }
 
 impl SqlStore {
@@ -42,41 +55,47 @@ impl SqlStore {
     /// As [`super::connect`].
     pub async fn connect(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let (url, migrator, max_connections) = if let Some(path) = url.strip_prefix("sqlite:") {
-            // Create the file if missing. One writer at a time is all SQLite
-            // allows, and the runtime's group commit funnels writes anyway.
+        let (url, migrator, sizes) = if let Some(path) = url.strip_prefix("sqlite:") {
+            // Create the file if missing. SQLite allows one writer at a time
+            // and the runtime's group commit funnels writes anyway.
             let path = path.trim_start_matches("//");
             let url = if path.contains('?') || path == ":memory:" {
                 format!("sqlite:{path}")
             } else {
                 format!("sqlite://{path}?mode=rwc")
             };
-            (url, &SQLITE_MIGRATOR, if path == ":memory:" { 1 } else { 4 })
+            (url, &SQLITE_MIGRATOR, if path == ":memory:" { None } else { Some((4, 2)) })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            (url.to_owned(), &POSTGRES_MIGRATOR, 8)
+            (url.to_owned(), &POSTGRES_MIGRATOR, Some((8, 4)))
         } else {
             return Err(Error::UnsupportedUrl(url.to_owned()));
         };
-        let mut options =
-            AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(ACQUIRE_TIMEOUT);
-        if max_connections == 1 {
-            // An in-memory SQLite database lives as long as its one connection.
-            options = options.min_connections(1).idle_timeout(None).max_lifetime(None);
-        }
-        let pool = options.connect(&url).await?;
+        let options = |max_connections| {
+            AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(ACQUIRE_TIMEOUT)
+        };
+        let (read, write) = match sizes {
+            Some((read, write)) => (options(read).connect(&url).await?, options(write).connect(&url).await?),
+            None => {
+                // An in-memory SQLite database lives as long as its one
+                // connection, which both pools must share.
+                let pool =
+                    options(1).min_connections(1).idle_timeout(None).max_lifetime(None).connect(&url).await?;
+                (pool.clone(), pool)
+            }
+        };
         if url.starts_with("sqlite:") {
             // WAL lets readers (the API) run beside the writer; it persists in the file.
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&write).await?;
         }
-        migrator.run(&pool).await?;
-        Ok(Self { pool })
+        migrator.run(&write).await?;
+        Ok(Self { read, write })
     }
 }
 
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
     }
 
@@ -87,7 +106,7 @@ impl Store for SqlStore {
         bytes: &[u8],
     ) -> Result<Created<ComponentRecord>> {
         let now = clock::now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO components (digest, size_bytes, bytes, created_at_ms)
              VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO NOTHING",
@@ -130,7 +149,7 @@ impl Store for SqlStore {
              OR digest = (SELECT digest FROM component_names WHERE name = $1)"
         ))
         .bind(digest_or_name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.read)
         .await?;
         row.as_ref().map(component_from_row).transpose()
     }
@@ -138,7 +157,7 @@ impl Store for SqlStore {
     async fn component_bytes(&self, digest: &ComponentDigest) -> Result<Option<Vec<u8>>> {
         let row = sqlx::query("SELECT bytes FROM components WHERE digest = $1")
             .bind(digest.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
         Ok(row.map(|row| row.try_get("bytes")).transpose()?)
     }
@@ -147,14 +166,14 @@ impl Store for SqlStore {
         let rows = sqlx::query(&format!(
             "SELECT {COMPONENT_COLUMNS} FROM components ORDER BY created_at_ms DESC, digest"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         rows.iter().map(component_from_row).collect()
     }
 
     async fn create_workflow(&self, new: &NewWorkflow) -> Result<Created<WorkflowRecord>> {
         let now = clock::now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO workflows (id, component, input, status, created_at_ms, updated_at_ms)
              VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING",
@@ -180,48 +199,68 @@ impl Store for SqlStore {
     async fn workflow(&self, id: &WorkflowId) -> Result<Option<WorkflowRecord>> {
         let row = sqlx::query(&format!("SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = $1"))
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(workflow_from_row).transpose()
     }
 
     async fn list_workflows(&self, filter: &WorkflowFilter) -> Result<Vec<WorkflowRecord>> {
-        // NULL parameters switch a condition off, so one statement serves every filter.
-        let rows = sqlx::query(&format!(
-            "SELECT {WORKFLOW_COLUMNS} FROM workflows
-             WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR component = $2)
-               AND ($3 IS NULL OR ordinal < $3)
-             ORDER BY ordinal DESC LIMIT $4"
-        ))
-        .bind(filter.status.map(WorkflowStatus::as_str))
-        .bind(filter.component.as_ref().map(ComponentDigest::as_str))
-        .bind(filter.before)
-        .bind(i64::from(filter.limit))
-        .fetch_all(&self.pool)
-        .await?;
+        // Only the conditions asked for are in the statement, so each filter
+        // is an index range scan (`(status, ordinal)`, `(component, ordinal)`
+        // or the primary key), read backwards from the cursor.
+        let mut conditions = Vec::new();
+        let mut binds = Vec::new();
+        if let Some(status) = filter.status {
+            binds.push(Bind::Text(status.as_str()));
+            conditions.push(format!("status = ${}", binds.len()));
+        }
+        if let Some(component) = &filter.component {
+            binds.push(Bind::Text(component.as_str()));
+            conditions.push(format!("component = ${}", binds.len()));
+        }
+        if let Some(before) = filter.before {
+            binds.push(Bind::Int(before));
+            conditions.push(format!("ordinal < ${}", binds.len()));
+        }
+        binds.push(Bind::Int(i64::from(filter.limit)));
+        let sql = list_workflows_sql(&conditions, binds.len());
+        let mut query = sqlx::query(&sql);
+        for bind in binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text),
+                Bind::Int(value) => query.bind(value),
+            };
+        }
+        let rows = query.fetch_all(&self.read).await?;
         rows.iter().map(workflow_from_row).collect()
     }
 
-    async fn due_workflows(&self, now_ms: i64, limit: u32) -> Result<Vec<WorkflowId>> {
-        let rows = sqlx::query(
-            "SELECT id FROM workflows
-             WHERE status = $1 OR (status = $2 AND wake_at_ms <= $3)
-             ORDER BY COALESCE(wake_at_ms, 0), ordinal LIMIT $4",
+    async fn due_workflows(&self, now_ms: i64, limit: u32) -> Result<DueWorkflows> {
+        let timers = sqlx::query(
+            "SELECT id FROM workflows WHERE status = $1 AND wake_at_ms <= $2 ORDER BY wake_at_ms LIMIT $3",
         )
-        .bind(WorkflowStatus::Running.as_str())
         .bind(WorkflowStatus::Sleeping.as_str())
         .bind(now_ms)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
-        rows.iter().map(|row| Ok(WorkflowId::from_stored(row.try_get("id")?))).collect()
+        let ready = sqlx::query("SELECT id FROM workflows WHERE status = $1 ORDER BY ordinal LIMIT $2")
+            .bind(WorkflowStatus::Running.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await?;
+        let ids = |rows: Vec<AnyRow>| -> Result<Vec<WorkflowId>> {
+            rows.iter().map(|row| Ok(WorkflowId::from_stored(row.try_get("id")?))).collect()
+        };
+        Ok(DueWorkflows { timers: ids(timers)?, ready: ids(ready)? })
     }
 
     async fn claim(&self, id: &WorkflowId, now_ms: i64) -> Result<Option<WorkflowRecord>> {
-        // Waking a due sleeper is a write; a workflow already `running` (new,
-        // or interrupted by a crash) is only read, which costs no commit.
+        // Waking a due sleeper is a write (a new revision); a workflow already
+        // `running` (new, or interrupted by a crash) is only read, which
+        // costs no commit.
         let woken = sqlx::query(&format!(
-            "UPDATE workflows SET status = $1, wake_at_ms = NULL, updated_at_ms = $4
+            "UPDATE workflows SET status = $1, wake_at_ms = NULL, updated_at_ms = $4, revision = revision + 1
              WHERE id = $3 AND status = $2 AND wake_at_ms <= $4
              RETURNING {WORKFLOW_COLUMNS}"
         ))
@@ -229,7 +268,7 @@ impl Store for SqlStore {
         .bind(WorkflowStatus::Sleeping.as_str())
         .bind(id.as_str())
         .bind(now_ms)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.write)
         .await?;
         let row = match woken {
             Some(row) => Some(row),
@@ -239,30 +278,53 @@ impl Store for SqlStore {
                 ))
                 .bind(id.as_str())
                 .bind(WorkflowStatus::Running.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.write)
                 .await?
             }
         };
         row.as_ref().map(workflow_from_row).transpose()
     }
 
+    async fn note_retry(&self, id: &WorkflowId, error: &str) -> Result<()> {
+        sqlx::query("UPDATE workflows SET error = $1 WHERE id = $2 AND status = $3")
+            .bind(storable(error).as_ref())
+            .bind(id.as_str())
+            .bind(WorkflowStatus::Running.as_str())
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     async fn next_wake_at_ms(&self) -> Result<Option<i64>> {
         let row = sqlx::query("SELECT MIN(wake_at_ms) AS wake_at_ms FROM workflows WHERE status = $1")
             .bind(WorkflowStatus::Sleeping.as_str())
-            .fetch_one(&self.pool)
+            .fetch_one(&self.read)
             .await?;
         Ok(row.try_get("wake_at_ms")?)
     }
 
-    async fn journal(&self, id: &WorkflowId, after: Option<u64>, limit: u32) -> Result<Vec<StoredEntry>> {
+    async fn journal(
+        &self,
+        id: &WorkflowId,
+        after: Option<u64>,
+        limit: u32,
+        max_bytes: u64,
+    ) -> Result<Vec<StoredEntry>> {
+        // A running sum of payload sizes stops the page at `max_bytes`; the
+        // first entry is always included, so a page is never empty.
         let rows = sqlx::query(
-            "SELECT seq, kind, payload, recorded_at_ns FROM journal
-             WHERE workflow_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            "SELECT seq, kind, payload, recorded_at_ns FROM (
+                 SELECT seq, kind, payload, recorded_at_ns, LENGTH(payload) AS size,
+                        SUM(LENGTH(payload)) OVER (ORDER BY seq) AS total
+                 FROM journal WHERE workflow_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+             ) page
+             WHERE total <= $4 OR total = size ORDER BY seq",
         )
         .bind(id.as_str())
         .bind(after.map_or(-1, to_i64))
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .bind(to_i64(max_bytes))
+        .fetch_all(&self.read)
         .await?;
         rows.iter()
             .map(|row| {
@@ -284,7 +346,7 @@ impl Store for SqlStore {
         .bind(id.as_str())
         .bind(after.unwrap_or(0))
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         rows.iter()
             .map(|row| {
@@ -303,64 +365,143 @@ impl Store for SqlStore {
 
     async fn commit(&self, batch: &[RunCommit]) -> Result<()> {
         let now = clock::now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write.begin().await?;
         for run in batch {
-            let id = run.workflow_id.as_str();
-            for entry in &run.entries {
-                sqlx::query(
-                    "INSERT INTO journal (workflow_id, seq, kind, payload, recorded_at_ns)
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(id)
-                .bind(to_i64(entry.seq))
-                .bind(entry.kind.as_str())
-                .bind(entry.payload.as_slice())
-                .bind(to_i64(entry.recorded_at_ns))
-                .execute(&mut *tx)
-                .await?;
-            }
-            for line in &run.logs {
-                sqlx::query(
-                    "INSERT INTO logs (workflow_id, at_ns, level, stream, message) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(id)
-                .bind(to_i64(line.at_ns))
-                .bind(line.level.as_str())
-                .bind(line.stream.as_str())
-                .bind(storable(&line.message).as_ref())
-                .execute(&mut *tx)
-                .await?;
-            }
+            // Compare and set first: a stale run writes nothing.
             let (output, error, wake_at_ms) = match &run.update {
+                StatusUpdate::Running => (None, None, None),
                 StatusUpdate::Sleeping { wake_at_ms } => (None, None, Some(*wake_at_ms)),
                 StatusUpdate::Completed { output } => (Some(storable(output)), None, None),
                 StatusUpdate::Failed { error } | StatusUpdate::Stuck { error } => {
                     (None, Some(storable(error)), None)
                 }
             };
+            let log_bytes: u64 = run.logs.iter().map(|line| storable(&line.message).len() as u64).sum();
+            let next = run.next_state();
             let updated = sqlx::query(
-                "UPDATE workflows SET status = $1, output = $2, error = $3, wake_at_ms = $4, updated_at_ms = $5
-                 WHERE id = $6 AND status NOT IN ($7, $8, $9)",
+                "UPDATE workflows SET status = $1, output = $2, error = $3, wake_at_ms = $4, updated_at_ms = $5,
+                     next_seq = $6, revision = $7, log_bytes = log_bytes + $8
+                 WHERE id = $9 AND status = $10 AND next_seq = $11 AND revision = $12",
             )
-            .bind(run.update.status().as_str())
+            .bind(next.status.as_str())
             .bind(output.as_deref())
             .bind(error.as_deref())
             .bind(wake_at_ms)
             .bind(now)
-            .bind(id)
-            .bind(WorkflowStatus::Completed.as_str())
-            .bind(WorkflowStatus::Failed.as_str())
-            .bind(WorkflowStatus::Stuck.as_str())
+            .bind(to_i64(next.next_seq))
+            .bind(to_i64(next.revision))
+            .bind(to_i64(log_bytes))
+            .bind(run.workflow_id.as_str())
+            .bind(run.expected.status.as_str())
+            .bind(to_i64(run.expected.next_seq))
+            .bind(to_i64(run.expected.revision))
             .execute(&mut *tx)
             .await?
             .rows_affected();
             if updated != 1 {
-                return Err(Error::AlreadyFinal(run.workflow_id.clone()));
+                return Err(Error::Stale { workflow: run.workflow_id.clone(), expected: run.expected });
             }
+            insert_entries(&mut tx, &run.workflow_id, &run.entries).await?;
+            insert_logs(&mut tx, &run.workflow_id, &run.logs).await?;
         }
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// A value bound to a statement built at run time.
+enum Bind<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// `SELECT` of a page of workflows under `conditions`, newest first; the
+/// limit is parameter `$limit_param`.
+fn list_workflows_sql(conditions: &[String], limit_param: usize) -> String {
+    let filter =
+        if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    format!("SELECT {WORKFLOW_COLUMNS} FROM workflows {filter} ORDER BY ordinal DESC LIMIT ${limit_param}")
+}
+
+/// `INSERT INTO table (columns) VALUES ($1, …), (…)` for `rows` rows.
+fn multi_row_insert(table: &str, columns: &[&str], rows: usize) -> String {
+    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..columns.len() {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", row * columns.len() + column + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Splits `items` into chunks of at most [`INSERT_CHUNK_ROWS`] rows and about
+/// [`INSERT_CHUNK_BYTES`] bytes (by `size`), each non-empty.
+fn insert_chunks<T>(items: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        bytes += size(item);
+        if i + 1 - start == INSERT_CHUNK_ROWS || bytes >= INSERT_CHUNK_BYTES {
+            chunks.push(&items[start..=i]);
+            (start, bytes) = (i + 1, 0);
+        }
+    }
+    if start < items.len() {
+        chunks.push(&items[start..]);
+    }
+    chunks
+}
+
+async fn insert_entries(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    workflow: &WorkflowId,
+    entries: &[StoredEntry],
+) -> Result<()> {
+    const COLUMNS: [&str; 5] = ["workflow_id", "seq", "kind", "payload", "recorded_at_ns"];
+    for chunk in insert_chunks(entries, |entry| entry.payload.len()) {
+        let sql = multi_row_insert("journal", &COLUMNS, chunk.len());
+        let mut query = sqlx::query(&sql);
+        for entry in chunk {
+            query = query
+                .bind(workflow.as_str())
+                .bind(to_i64(entry.seq))
+                .bind(entry.kind.as_str())
+                .bind(entry.payload.as_slice())
+                .bind(to_i64(entry.recorded_at_ns));
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_logs(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    workflow: &WorkflowId,
+    logs: &[LogLine],
+) -> Result<()> {
+    const COLUMNS: [&str; 5] = ["workflow_id", "at_ns", "level", "stream", "message"];
+    for chunk in insert_chunks(logs, |line| line.message.len()) {
+        let sql = multi_row_insert("logs", &COLUMNS, chunk.len());
+        let mut query = sqlx::query(&sql);
+        for line in chunk {
+            query = query
+                .bind(workflow.as_str())
+                .bind(to_i64(line.at_ns))
+                .bind(line.level.as_str())
+                .bind(line.stream.as_str())
+                .bind(storable(&line.message).into_owned());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 fn component_from_row(row: &AnyRow) -> Result<ComponentRecord> {
@@ -374,11 +515,12 @@ fn component_from_row(row: &AnyRow) -> Result<ComponentRecord> {
 
 fn workflow_from_row(row: &AnyRow) -> Result<WorkflowRecord> {
     let status: String = row.try_get("status")?;
+    let status = WorkflowStatus::parse(&status)
+        .ok_or_else(|| Error::Corrupt(format!("unknown workflow status {status:?}")))?;
     Ok(WorkflowRecord {
         id: WorkflowId::from_stored(row.try_get("id")?),
         component: ComponentDigest::from_stored(row.try_get("component")?),
-        status: WorkflowStatus::parse(&status)
-            .ok_or_else(|| Error::Corrupt(format!("unknown workflow status {status:?}")))?,
+        status,
         input: row.try_get("input")?,
         output: row.try_get("output")?,
         error: row.try_get("error")?,
@@ -386,6 +528,12 @@ fn workflow_from_row(row: &AnyRow) -> Result<WorkflowRecord> {
         created_at_ms: row.try_get("created_at_ms")?,
         updated_at_ms: row.try_get("updated_at_ms")?,
         ordinal: row.try_get("ordinal")?,
+        state: WorkflowState {
+            status,
+            next_seq: to_u64(row.try_get("next_seq")?),
+            revision: to_u64(row.try_get("revision")?),
+        },
+        log_bytes: to_u64(row.try_get("log_bytes")?),
     })
 }
 

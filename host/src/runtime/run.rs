@@ -1,0 +1,372 @@
+//! The life of one run: claim, prepare, load, replay and continue,
+//! checkpoint, commit.
+//!
+//! Every write of a run is compare-and-set against the workflow state it
+//! continues from ([`WorkflowState`]); the run tracks that state as its
+//! checkpoints commit. A commit the database cannot take now is retried with
+//! backoff, keeping the run's report; one it refuses for good fails the
+//! workflow with a host-side error; a stale one is dropped and counted. A
+//! run that cannot proceed for a host-side reason (the database, a trap or
+//! the CPU budget during replay) leaves the workflow `running` with the
+//! reason in its `error`, and is retried after an exponential backoff.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+
+use super::committer::CommitError;
+use super::stats::Counters;
+use super::{Error, Inner, lock};
+use crate::clock;
+use crate::executor::{self, CheckpointError, Checkpointer, RunOutcome, RunReport};
+use crate::ids::{ComponentDigest, WorkflowId};
+use crate::journal::{Entry, LogLine, Usage};
+use crate::store::{RunCommit, StatusUpdate, StoredEntry, WorkflowRecord, WorkflowState};
+
+/// Largest workflow output stored, in bytes (JSON text); larger fails the
+/// workflow. Temporal's payload limit is 2 MB; the input limit is 1 MiB.
+const MAX_OUTPUT_BYTES: usize = 1 << 20;
+/// Longest error message stored, in bytes; longer ones are cut.
+const MAX_ERROR_BYTES: usize = 64 << 10;
+/// First pause before retrying a commit the database could not take.
+const COMMIT_RETRY_FIRST: Duration = Duration::from_millis(50);
+/// Longest pause between two tries of one commit.
+const COMMIT_RETRY_MAX: Duration = Duration::from_secs(5);
+/// First backoff of a workflow whose run failed for a host-side reason; it
+/// doubles with each failure in a row.
+const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+/// Longest backoff of a workflow.
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// When a workflow whose runs failed for host-side reasons may run again.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Backoff {
+    pub(super) until: Instant,
+    failures: u32,
+}
+
+/// How long until the earliest backoff ends, if any workflow is backing off.
+pub(super) fn next_backoff_end(inner: &Inner) -> Option<Duration> {
+    let now = Instant::now();
+    lock(&inner.backoff).values().map(|backoff| backoff.until.saturating_duration_since(now)).min()
+}
+
+/// One run of workflow `id`; host-side failures are noted on the workflow
+/// and put it in backoff.
+pub(super) async fn run_workflow(inner: &Arc<Inner>, id: &WorkflowId) {
+    match attempt(inner, id).await {
+        Ok(()) => {
+            lock(&inner.backoff).remove(id);
+        }
+        Err(Error::ShuttingDown) => {}
+        Err(error) => {
+            Counters::bump(&inner.counters.host_retries);
+            let backoff = {
+                let mut backoffs = lock(&inner.backoff);
+                let failures = backoffs.get(id).map_or(0, |backoff| backoff.failures).saturating_add(1);
+                let delay = BACKOFF_FIRST.saturating_mul(1 << (failures - 1).min(16)).min(BACKOFF_MAX);
+                let backoff = Backoff { until: Instant::now() + delay, failures };
+                backoffs.insert(id.clone(), backoff);
+                delay
+            };
+            tracing::warn!(workflow = %id, %error, retry_in = ?backoff, "run failed on the host side; will retry");
+            let note = format!("retrying in {backoff:?} after a host-side failure: {error}");
+            if let Err(error) = inner.store.note_retry(id, &truncate(note, MAX_ERROR_BYTES)).await {
+                tracing::warn!(workflow = %id, %error, "cannot note the retry");
+            }
+        }
+    }
+}
+
+/// Claims, runs and commits; `Err` for host-side failures.
+async fn attempt(inner: &Arc<Inner>, id: &WorkflowId) -> Result<(), Error> {
+    let Some(workflow) = inner.store.claim(id, clock::now_ms()).await? else { return Ok(()) };
+    let checkpoints = Arc::new(RunCheckpoints {
+        inner: inner.clone(),
+        workflow_id: workflow.id.clone(),
+        state: Mutex::new(workflow.state),
+    });
+    let report = match load_and_run(inner, &workflow, checkpoints.clone()).await? {
+        Run::Reported(report) => report,
+        Run::Unrunnable(error) => {
+            let commit = failure(checkpoints.state(), &workflow.id, error);
+            return finish(inner, commit).await;
+        }
+        Run::Cancelled => return Ok(()),
+    };
+    let RunReport { outcome, entries, logs } = report;
+    let update = match outcome {
+        RunOutcome::ReplayFailed(error) => return Err(Error::Replay(error)),
+        RunOutcome::CheckpointFailed(CheckpointError::Stale(_) | CheckpointError::ShuttingDown) => {
+            return Ok(());
+        }
+        RunOutcome::CheckpointFailed(error @ CheckpointError::Failed(_)) => {
+            return finish(inner, failure(checkpoints.state(), &workflow.id, error.to_string())).await;
+        }
+        RunOutcome::Completed(output) => completed(output),
+        RunOutcome::Failed(error) => StatusUpdate::Failed { error: truncate(error, MAX_ERROR_BYTES) },
+        RunOutcome::Stuck(diverged) => StatusUpdate::Stuck { error: diverged.to_string() },
+        RunOutcome::Suspended { wake_at_ns } => StatusUpdate::Sleeping {
+            wake_at_ms: i64::try_from(wake_at_ns.div_ceil(1_000_000)).unwrap_or(i64::MAX),
+        },
+    };
+    // A stuck run commits no entries: they would continue a journal the
+    // workflow no longer follows.
+    let entries = match update {
+        StatusUpdate::Stuck { .. } => Vec::new(),
+        _ => entries.iter().map(StoredEntry::encode).collect(),
+    };
+    let commit =
+        RunCommit { workflow_id: workflow.id.clone(), expected: checkpoints.state(), entries, logs, update };
+    finish(inner, commit).await
+}
+
+/// Commits a run's last commit; announces a final status.
+async fn finish(inner: &Inner, commit: RunCommit) -> Result<(), Error> {
+    let id = commit.workflow_id.clone();
+    let status = commit.update.status();
+    let new_entries = commit.entries.len();
+    let committed = match commit_durably(inner, commit).await {
+        Committed::Yes => true,
+        Committed::Stale => return Ok(()),
+        Committed::ShuttingDown => return Err(Error::ShuttingDown),
+        Committed::Refused(error, commit) => {
+            // Fail the workflow instead, with nothing of the run's work.
+            let failed = failure(commit.expected, &id, format!("the host could not commit the run: {error}"));
+            match commit_durably(inner, failed).await {
+                Committed::Yes => false,
+                Committed::Stale => return Ok(()),
+                Committed::ShuttingDown => return Err(Error::ShuttingDown),
+                Committed::Refused(error, _) => return Err(Error::Store(Arc::new(error))),
+            }
+        }
+    };
+    let status = if committed { status } else { crate::store::WorkflowStatus::Failed };
+    if status.is_final() {
+        // No receiver means nobody is waiting for a result: nothing to do.
+        let _ = inner.settled.send(id.clone());
+        tracing::info!(workflow = %id, status = status.as_str(), new_entries, "workflow ended");
+    } else {
+        tracing::debug!(workflow = %id, status = status.as_str(), new_entries, "run suspended");
+    }
+    Ok(())
+}
+
+/// How [`commit_durably`] ended.
+enum Committed {
+    Yes,
+    /// The workflow has moved on: nothing was written (counted).
+    Stale,
+    ShuttingDown,
+    /// The database refused the commit for good (counted); it comes back.
+    Refused(crate::store::Error, Box<RunCommit>),
+}
+
+/// Commits `commit`, retrying with backoff while the database is
+/// unavailable (the commit is kept, not re-executed).
+async fn commit_durably(inner: &Inner, mut commit: RunCommit) -> Committed {
+    let mut pause = COMMIT_RETRY_FIRST;
+    loop {
+        match inner.committer.commit(commit).await {
+            Ok(()) => {
+                Counters::bump(&inner.counters.commits);
+                return Committed::Yes;
+            }
+            Err(CommitError::Stopped) => return Committed::ShuttingDown,
+            Err(CommitError::Store(error, _)) if error.is_stale() => {
+                Counters::bump(&inner.counters.stale_commits);
+                tracing::warn!(%error, "stale commit rejected");
+                return Committed::Stale;
+            }
+            Err(CommitError::Store(error, returned)) if error.is_unavailable() => {
+                Counters::bump(&inner.counters.commit_retries);
+                tracing::warn!(%error, workflow = %returned.workflow_id, retry_in = ?pause, "commit failed; retrying");
+                commit = *returned;
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = inner.shutdown.cancelled() => return Committed::ShuttingDown,
+                }
+                pause = (pause * 2).min(COMMIT_RETRY_MAX);
+            }
+            Err(CommitError::Store(error, returned)) => {
+                Counters::bump(&inner.counters.failed_commits);
+                tracing::error!(%error, workflow = %returned.workflow_id, "commit refused");
+                return Committed::Refused(error, returned);
+            }
+        }
+    }
+}
+
+/// A run's [`Checkpointer`]: commits through the group committer and keeps
+/// the state the run continues from.
+struct RunCheckpoints {
+    inner: Arc<Inner>,
+    workflow_id: WorkflowId,
+    state: Mutex<WorkflowState>,
+}
+
+impl RunCheckpoints {
+    fn state(&self) -> WorkflowState {
+        *lock(&self.state)
+    }
+}
+
+#[async_trait]
+impl Checkpointer for RunCheckpoints {
+    async fn commit(&self, entries: Vec<Entry>, logs: Vec<LogLine>) -> Result<(), CheckpointError> {
+        let commit = RunCommit {
+            workflow_id: self.workflow_id.clone(),
+            expected: self.state(),
+            entries: entries.iter().map(StoredEntry::encode).collect(),
+            logs,
+            update: StatusUpdate::Running,
+        };
+        let next = commit.next_state();
+        match commit_durably(&self.inner, commit).await {
+            Committed::Yes => {
+                Counters::bump(&self.inner.counters.checkpoints);
+                *lock(&self.state) = next;
+                Ok(())
+            }
+            Committed::Stale => {
+                Err(CheckpointError::Stale(format!("workflow {} has moved on", self.workflow_id)))
+            }
+            Committed::ShuttingDown => Err(CheckpointError::ShuttingDown),
+            Committed::Refused(error, _) => Err(CheckpointError::Failed(error.to_string())),
+        }
+    }
+
+    fn slots_contended(&self) -> bool {
+        self.inner.slots_contended.load(Ordering::Relaxed)
+    }
+}
+
+/// How a run attempt went, short of host-side errors.
+enum Run {
+    /// The executor ran the workflow.
+    Reported(RunReport),
+    /// The workflow cannot run at all: its component or journal is unusable.
+    /// It fails with this message.
+    Unrunnable(String),
+    /// Shutdown cancelled the run; it replays at the next start.
+    Cancelled,
+}
+
+/// Prepares the component, loads the journal and runs.
+async fn load_and_run(
+    inner: &Inner,
+    workflow: &WorkflowRecord,
+    checkpoints: Arc<RunCheckpoints>,
+) -> Result<Run, Error> {
+    if let Some(unrunnable) = prepare(inner, &workflow.component).await? {
+        return Ok(Run::Unrunnable(unrunnable));
+    }
+    let stored = inner.store.journal(&workflow.id, None, u32::MAX, u64::MAX).await?;
+    let recorded = match StoredEntry::decode_all(&stored) {
+        Ok(recorded) => recorded,
+        Err(error) => return Ok(Run::Unrunnable(format!("cannot read the journal: {error}"))),
+    };
+    if let Some((expected, entry)) = recorded.iter().enumerate().find(|(i, entry)| entry.seq != *i as u64) {
+        return Ok(Run::Unrunnable(format!(
+            "the journal has a gap: expected seq {expected}, found {}",
+            entry.seq
+        )));
+    }
+    if recorded.len() as u64 != workflow.state.next_seq {
+        return Ok(Run::Unrunnable(format!(
+            "the journal has {} entries but the workflow recorded {}",
+            recorded.len(),
+            workflow.state.next_seq
+        )));
+    }
+    let usage = Usage { log_bytes: workflow.log_bytes };
+    tokio::select! {
+        report = inner.executor.run(&workflow.component, &workflow.input, recorded, usage, checkpoints) => match report {
+            Ok(report) => Ok(Run::Reported(report)),
+            // No instance to be had now: a host-side condition, retried.
+            Err(error @ executor::Error::NoInstanceSlot) => Err(error.into()),
+            Err(error) => Ok(Run::Unrunnable(error.to_string())),
+        },
+        () = inner.shutdown.cancelled() => Ok(Run::Cancelled),
+    }
+}
+
+/// Makes sure `digest` is prepared: fetches its bytes and compiles it once,
+/// under a lock per component, so concurrent runs of a component not yet
+/// compiled (at recovery, say) neither fetch nor compile it twice. Returns
+/// why the component can never run, if so.
+async fn prepare(inner: &Inner, digest: &ComponentDigest) -> Result<Option<String>, Error> {
+    if inner.executor.is_prepared(digest) {
+        return Ok(None);
+    }
+    let turn = lock(&inner.preparing).entry(digest.clone()).or_default().clone();
+    let result = {
+        let _turn = turn.lock().await;
+        prepare_locked(inner, digest).await
+    };
+    let mut preparing = lock(&inner.preparing);
+    if preparing.get(digest).is_some_and(|turn| Arc::strong_count(turn) <= 2) {
+        preparing.remove(digest);
+    }
+    result
+}
+
+async fn prepare_locked(inner: &Inner, digest: &ComponentDigest) -> Result<Option<String>, Error> {
+    if inner.executor.is_prepared(digest) {
+        return Ok(None);
+    }
+    let Some(bytes) = inner.store.component_bytes(digest).await? else {
+        return Ok(Some(format!("component {digest} is missing from the store")));
+    };
+    match inner.executor.prepare(digest, bytes.into()).await {
+        Ok(()) => Ok(None),
+        Err(
+            error @ (executor::Error::NoInstanceSlot
+            | executor::Error::CompileTimeout { .. }
+            | executor::Error::CompileInterrupted(_)),
+        ) => Err(Error::Executor(error)),
+        Err(error) => Ok(Some(error.to_string())),
+    }
+}
+
+/// A commit that fails the workflow with `error`, keeping nothing of the run.
+fn failure(expected: WorkflowState, workflow_id: &WorkflowId, error: String) -> RunCommit {
+    RunCommit {
+        workflow_id: workflow_id.clone(),
+        expected,
+        entries: Vec::new(),
+        logs: Vec::new(),
+        update: StatusUpdate::Failed { error: truncate(error, MAX_ERROR_BYTES) },
+    }
+}
+
+/// The update for a run that returned `output`: completed, unless the
+/// output is too large or not JSON.
+fn completed(output: String) -> StatusUpdate {
+    if output.len() > MAX_OUTPUT_BYTES {
+        let error =
+            format!("the workflow's output is {} bytes; the limit is {MAX_OUTPUT_BYTES} bytes", output.len());
+        return StatusUpdate::Failed { error };
+    }
+    match serde_json::from_str::<serde::de::IgnoredAny>(&output) {
+        Ok(_) => StatusUpdate::Completed { output },
+        Err(error) => {
+            let shown: String = output.chars().take(200).collect();
+            StatusUpdate::Failed {
+                error: format!("the workflow returned output that is not JSON ({error}): {shown}"),
+            }
+        }
+    }
+}
+
+/// `text` cut to at most `max` bytes, saying so.
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        text.truncate(text.floor_char_boundary(max));
+        text.push_str(" [truncated]");
+    }
+    text
+}
