@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # duro's benchmarks, in release mode (the first build takes several minutes).
-# PostgreSQL rows need DATABASE_URL or start a throwaway cluster like the tests.
+# PostgreSQL rows use the server at DATABASE_URL (a database of their own on
+# it, dropped afterwards) or start a throwaway cluster like the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -25,3 +26,7 @@ bench_db="duro_bench_$$"
 psql -q "$DATABASE_URL" -c "CREATE DATABASE $bench_db"
 target/release/duro-bench e2e --database "${DATABASE_URL%/*}/$bench_db"
 psql -q "$DATABASE_URL" -c "DROP DATABASE $bench_db WITH (FORCE)"
+
+echo
+echo "### dispatch: scheduler reads, query plans and server memory, 100,000 workflows in the store"
+target/release/duro-bench dispatch --postgres "$DATABASE_URL"

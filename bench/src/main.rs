@@ -6,6 +6,10 @@
 //! - `e2e`: a real `duro serve` on SQLite or PostgreSQL; starts `--workflows`
 //!   `hello` workflows with `--concurrency` in flight over HTTP and waits for
 //!   each result: workflows per second and start-to-result latency.
+//! - `dispatch`: a store of `--workflows` (100,000) workflows on SQLite and,
+//!   with `--postgres`, on PostgreSQL: the cost of the scheduler's reads and
+//!   of listings, the plans of the scheduler's queries, and the memory of a
+//!   `duro serve` that recovered it; see [`dispatch`].
 //!
 //! Run through `scripts/bench.sh`, which builds everything in release mode.
 
@@ -21,6 +25,8 @@ use duro_host::executor::{CheckpointPolicy, Executor, ExecutorConfig, NoCheckpoi
 use duro_host::ids::ComponentDigest;
 use duro_host::journal::Usage;
 use serde_json::json;
+
+mod dispatch;
 
 #[derive(Parser)]
 struct Args {
@@ -54,6 +60,24 @@ enum Bench {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// Scheduler reads, query plans and server memory with a large store.
+    Dispatch {
+        /// The `duro` binary, for the memory measurement.
+        #[arg(long, default_value = "target/release/duro")]
+        duro: PathBuf,
+        /// URL of a PostgreSQL server (any database on it) to run on as well
+        /// as SQLite: a database of its own is created there and dropped
+        /// afterwards.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Workflows in the store: 90% completed, 9% sleeping over the next
+        /// hour, 0.5% sleeping and due, 0.5% running.
+        #[arg(long, default_value_t = 100_000)]
+        workflows: u32,
+        /// Timed calls of each query.
+        #[arg(long, default_value_t = 200)]
+        calls: u32,
+    },
 }
 
 #[tokio::main]
@@ -63,6 +87,9 @@ async fn main() -> anyhow::Result<()> {
         Bench::Executor { runs } => executor(&args.examples, runs).await,
         Bench::E2e { duro, database, workflows, concurrency } => {
             e2e(&args.examples, &duro, database, workflows, concurrency).await
+        }
+        Bench::Dispatch { duro, postgres, workflows, calls } => {
+            dispatch::dispatch(&args.examples, &duro, postgres.as_deref(), workflows, calls).await
         }
     }
 }
@@ -125,24 +152,8 @@ async fn e2e(
     let dir = std::env::temp_dir().join(format!("duro-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let database = database.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let mut server = ServerProcess(
-        Command::new(duro)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", &database])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {}", duro.display()))?,
-    );
-    let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let ready = Instant::now();
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        if ready.elapsed() > Duration::from_secs(30) {
-            bail!("server did not start");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (mut server, base) = start_server(duro, &database, &http).await?;
     let bytes = std::fs::read(examples.join("hello.wasm"))?;
     http.post(format!("{base}/v1/components?name=hello")).body(bytes).send().await?.error_for_status()?;
 
@@ -187,6 +198,36 @@ async fn e2e(
     server.0.kill()?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// Starts `duro serve` on `database` on a free loopback port and waits until
+/// it answers `/healthz`; returns the process and the server's base URL.
+async fn start_server(
+    duro: &std::path::Path,
+    database: &str,
+    http: &reqwest::Client,
+) -> anyhow::Result<(ServerProcess, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .context("cannot find a free port")?
+        .port();
+    let server = ServerProcess(
+        Command::new(duro)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", database])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", duro.display()))?,
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let ready = Instant::now();
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        if ready.elapsed() > Duration::from_secs(30) {
+            bail!("server did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok((server, base))
 }
 
 /// Kills the server when the benchmark ends, also on error.

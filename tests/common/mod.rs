@@ -62,6 +62,11 @@ impl Database {
         }
     }
 
+    /// Whether this is a PostgreSQL database (else SQLite).
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
     /// A direct connection, for tests that inspect or tamper with rows.
     pub async fn connect(&self) -> sqlx::AnyConnection {
         sqlx::any::install_default_drivers();
@@ -191,6 +196,19 @@ impl Server {
         }
     }
 
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's peak resident memory (`VmHWM` in /proc), in bytes.
+    pub fn peak_rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status.lines().find(|line| line.starts_with("VmHWM:")).unwrap();
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib * 1024
+    }
+
     /// SIGKILL: no shutdown code runs, exactly like a crash.
     pub fn kill9(&mut self) {
         self.child.kill().unwrap();
@@ -215,6 +233,13 @@ impl Server {
     /// SIGKILL, then start again on the same port and database.
     pub async fn crash_and_restart(&mut self) {
         self.kill9();
+        self.restart().await;
+    }
+
+    /// SIGKILL, then start again with other flags.
+    pub async fn crash_and_restart_with(&mut self, extra_args: &[&str]) {
+        self.kill9();
+        self.extra_args = extra_args.iter().map(|a| a.to_string()).collect();
         self.restart().await;
     }
 

@@ -11,7 +11,8 @@ UPDATE workflows SET
     log_bytes = (SELECT COALESCE(SUM(octet_length(message)), 0) FROM logs
                  WHERE logs.workflow_id = workflows.id);
 
--- Ready runs oldest first, and listings by status or component newest first,
--- are index range scans.
+-- Ready runs oldest first, and listings by status, component or both newest
+-- first, are index range scans.
 CREATE INDEX workflows_by_status_ordinal ON workflows (status, ordinal);
 CREATE INDEX workflows_by_component ON workflows (component, ordinal);
+CREATE INDEX workflows_by_component_status ON workflows (component, status, ordinal);

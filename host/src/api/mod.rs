@@ -21,7 +21,7 @@
 //! | `GET /v1/workflows/{id}/result[?wait=SECONDS]` | 200 once final, else 202 |
 //! | `GET /v1/workflows/{id}/journal[?after&limit]` | journal entries as JSON |
 //! | `GET /v1/workflows/{id}/logs[?after&limit]` | log lines |
-//! | `GET /healthz` | 200 when the database answers, else 503 |
+//! | `GET /healthz` | 200 with the runtime's counters when the database answers, else 503 |
 
 mod components;
 mod error;
@@ -128,11 +128,13 @@ fn with_timeout(router: Router<AppState>, limit: Duration) -> Router<AppState> {
     )
 }
 
-/// `GET /healthz`: `{"status":"ok"}` when the database answers, the usual
-/// 503 `database_unavailable` error when it does not.
+/// `GET /healthz`: `{"status":"ok","runtime":{…}}` when the database
+/// answers, with the runtime's counters ([`crate::runtime::Stats`]: commits,
+/// stale and failed commits, retries, runs in flight, compiled components);
+/// the usual 503 `database_unavailable` error when it does not.
 async fn healthz(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, Error> {
     state.runtime.store().ping().await?;
-    Ok(axum::Json(serde_json::json!({ "status": "ok" })))
+    Ok(axum::Json(serde_json::json!({ "status": "ok", "runtime": state.runtime.stats() })))
 }

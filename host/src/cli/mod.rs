@@ -117,7 +117,11 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // A component still compiling on a blocking thread must not hold the
+    // exit back: shutdown is bounded.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         // The reader went away (`duro workflow list | head`): nothing to report.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,

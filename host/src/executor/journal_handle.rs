@@ -44,9 +44,21 @@ impl JournalHandle {
         Ok(outcome)
     }
 
-    /// Adds a log line written now (dropped while replaying).
+    /// Adds a log line written now (dropped while replaying or past the log
+    /// budget).
     pub(crate) fn log(&self, level: LogLevel, stream: LogStream, message: String) {
         self.lock().log(LogLine { at_ns: clock::now_ns(), level, stream, message });
+    }
+
+    /// As [`Self::log`] for guest output: the text is decoded only if kept.
+    pub(crate) fn log_output(&self, stream: LogStream, bytes: &[u8]) {
+        let level = if stream == LogStream::Stderr { LogLevel::Warn } else { LogLevel::Info };
+        self.lock().log_with(bytes.len() as u64, || LogLine {
+            at_ns: clock::now_ns(),
+            level,
+            stream,
+            message: String::from_utf8_lossy(bytes).trim_end_matches('\r').to_owned(),
+        });
     }
 
     /// The cursor itself.

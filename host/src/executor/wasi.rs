@@ -37,7 +37,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 use super::host::RunState;
 use super::journal_handle::JournalHandle;
-use crate::journal::{Call, LogLevel, LogStream};
+use crate::journal::{Call, LogStream};
 
 /// What `check-write` permits per write to stdout or stderr, in bytes; a
 /// larger `write` traps, as the WASI 0.2 `output-stream.write` precondition says.
@@ -205,8 +205,8 @@ impl GuestOutput {
     /// its newline) were written during replay: the rest goes to the log; a
     /// line with nothing live left was logged by the run that first wrote it.
     fn emit(&self, line: &[u8], replayed: usize) {
-        let text = String::from_utf8_lossy(line).trim_end_matches('\r').to_owned();
         if let Some(tail) = &self.tail {
+            let text = String::from_utf8_lossy(line).trim_end_matches('\r').to_owned();
             let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
             if tail.len() == STDERR_TAIL_LINES {
                 tail.pop_front();
@@ -216,9 +216,7 @@ impl GuestOutput {
         if replayed > 0 && replayed >= line.len() {
             return;
         }
-        let live = String::from_utf8_lossy(&line[replayed..]).trim_end_matches('\r').to_owned();
-        let level = if self.stream == LogStream::Stderr { LogLevel::Warn } else { LogLevel::Info };
-        self.journal.log(level, self.stream, live);
+        self.journal.log_output(self.stream, &line[replayed..]);
     }
 }
 

@@ -55,7 +55,8 @@ pub struct Budget {
     /// Most payload bytes a journal may hold, summed over its entries
     /// (default 64 MiB).
     pub max_journal_bytes: u64,
-    /// Largest payload of one entry, in bytes (default 1 MiB).
+    /// Largest payload of one entry, in bytes (default 2 MiB, Temporal's
+    /// payload limit).
     pub max_entry_bytes: u64,
     /// Most log lines one run keeps (default 10,000).
     pub max_log_lines_per_run: usize,
@@ -69,7 +70,7 @@ impl Default for Budget {
         Self {
             max_entries: 100_000,
             max_journal_bytes: 64 << 20,
-            max_entry_bytes: 1 << 20,
+            max_entry_bytes: 2 << 20,
             max_log_lines_per_run: 10_000,
             max_log_bytes: 16 << 20,
         }
@@ -263,16 +264,22 @@ impl Cursor {
     /// the line was stored by the run that first wrote it. Past a log budget
     /// the line is counted, not kept.
     pub fn log(&mut self, line: LogLine) {
+        self.log_with(line.message.len() as u64, || line);
+    }
+
+    /// As [`Self::log`] for a line of `bytes` bytes made by `line` only if it
+    /// is kept, so a guest flooding its output past the budget costs a count,
+    /// not an allocation, per line.
+    pub fn log_with(&mut self, bytes: u64, line: impl FnOnce() -> LogLine) {
         if self.is_replaying() || self.diverged.is_some() {
             return;
         }
-        let bytes = line.message.len() as u64;
         if self.logged_lines < self.budget.max_log_lines_per_run
             && self.log_bytes.saturating_add(bytes) <= self.budget.max_log_bytes
         {
             self.logged_lines += 1;
             self.log_bytes += bytes;
-            self.pending_logs.push(line);
+            self.pending_logs.push(line());
         } else {
             self.dropped_logs.0 += 1;
             self.dropped_logs.1 += bytes;

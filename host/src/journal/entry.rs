@@ -62,8 +62,10 @@ pub enum Outcome {
         /// When the timer fires, in ns since the Unix epoch.
         wake_at_ns: u64,
     },
-    /// Random bytes.
-    Bytes(Vec<u8>),
+    /// Random bytes. Encoded as one byte string (`serde_bytes`), which in
+    /// postcard is the same layout as a sequence of `u8` but written and
+    /// measured in one step rather than byte by byte.
+    Bytes(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
 /// The kind of a [`Call`]: the `kind` column of the journal table and the

@@ -264,7 +264,12 @@ async fn load_and_run(
     if let Some(unrunnable) = prepare(inner, &workflow.component).await? {
         return Ok(Run::Unrunnable(unrunnable));
     }
-    let stored = inner.store.journal(&workflow.id, None, u32::MAX, u64::MAX).await?;
+    let stored = match inner.store.journal(&workflow.id, None, u32::MAX, u64::MAX).await {
+        Ok(stored) => stored,
+        Err(error) if error.is_unavailable() => return Err(error.into()),
+        // A row this build cannot read will not read better later.
+        Err(error) => return Ok(Run::Unrunnable(format!("cannot read the journal: {error}"))),
+    };
     let recorded = match StoredEntry::decode_all(&stored) {
         Ok(recorded) => recorded,
         Err(error) => return Ok(Run::Unrunnable(format!("cannot read the journal: {error}"))),

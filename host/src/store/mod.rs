@@ -23,7 +23,7 @@ pub use model::{
     ComponentRecord, Created, DueWorkflows, LogRecord, NewWorkflow, RunCommit, StatusUpdate, StoredEntry,
     WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
 };
-pub use sql::SqlStore;
+pub use sql::{QueryPlan, SqlStore};
 
 /// A failure of the database or of what it holds.
 #[derive(Debug, thiserror::Error)]
@@ -195,7 +195,8 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// # Errors
     /// Any failure rolls back the whole batch. A workflow no longer in the
-    /// expected state is such a failure ([`Error::Stale`]), and so is an
+    /// expected state, or expected in a final state, is such a failure
+    /// ([`Error::Stale`]), and so is an
     /// entry whose `(workflow, seq)` already exists: a journal is never
     /// written twice and a final status never changes.
     async fn commit(&self, batch: &[RunCommit]) -> Result<()>;

@@ -46,6 +46,8 @@ const INSERT_CHUNK_BYTES: usize = 1 << 20;
 pub struct SqlStore {
     read: AnyPool,
     write: AnyPool,
+    /// PostgreSQL rather than SQLite.
+    postgres: bool,
 }
 
 impl SqlStore {
@@ -88,7 +90,8 @@ impl SqlStore {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&write).await?;
         }
         migrator.run(&write).await?;
-        Ok(Self { read, write })
+        let postgres = !url.starts_with("sqlite:");
+        Ok(Self { read, write, postgres })
     }
 }
 
@@ -205,50 +208,13 @@ impl Store for SqlStore {
     }
 
     async fn list_workflows(&self, filter: &WorkflowFilter) -> Result<Vec<WorkflowRecord>> {
-        // Only the conditions asked for are in the statement, so each filter
-        // is an index range scan (`(status, ordinal)`, `(component, ordinal)`
-        // or the primary key), read backwards from the cursor.
-        let mut conditions = Vec::new();
-        let mut binds = Vec::new();
-        if let Some(status) = filter.status {
-            binds.push(Bind::Text(status.as_str()));
-            conditions.push(format!("status = ${}", binds.len()));
-        }
-        if let Some(component) = &filter.component {
-            binds.push(Bind::Text(component.as_str()));
-            conditions.push(format!("component = ${}", binds.len()));
-        }
-        if let Some(before) = filter.before {
-            binds.push(Bind::Int(before));
-            conditions.push(format!("ordinal < ${}", binds.len()));
-        }
-        binds.push(Bind::Int(i64::from(filter.limit)));
-        let sql = list_workflows_sql(&conditions, binds.len());
-        let mut query = sqlx::query(&sql);
-        for bind in binds {
-            query = match bind {
-                Bind::Text(text) => query.bind(text),
-                Bind::Int(value) => query.bind(value),
-            };
-        }
-        let rows = query.fetch_all(&self.read).await?;
+        let rows = list_statement(filter).query().fetch_all(&self.read).await?;
         rows.iter().map(workflow_from_row).collect()
     }
 
     async fn due_workflows(&self, now_ms: i64, limit: u32) -> Result<DueWorkflows> {
-        let timers = sqlx::query(
-            "SELECT id FROM workflows WHERE status = $1 AND wake_at_ms <= $2 ORDER BY wake_at_ms LIMIT $3",
-        )
-        .bind(WorkflowStatus::Sleeping.as_str())
-        .bind(now_ms)
-        .bind(i64::from(limit))
-        .fetch_all(&self.read)
-        .await?;
-        let ready = sqlx::query("SELECT id FROM workflows WHERE status = $1 ORDER BY ordinal LIMIT $2")
-            .bind(WorkflowStatus::Running.as_str())
-            .bind(i64::from(limit))
-            .fetch_all(&self.read)
-            .await?;
+        let timers = timers_statement(now_ms, limit).query().fetch_all(&self.read).await?;
+        let ready = ready_statement(limit).query().fetch_all(&self.read).await?;
         let ids = |rows: Vec<AnyRow>| -> Result<Vec<WorkflowId>> {
             rows.iter().map(|row| Ok(WorkflowId::from_stored(row.try_get("id")?))).collect()
         };
@@ -296,10 +262,7 @@ impl Store for SqlStore {
     }
 
     async fn next_wake_at_ms(&self) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT MIN(wake_at_ms) AS wake_at_ms FROM workflows WHERE status = $1")
-            .bind(WorkflowStatus::Sleeping.as_str())
-            .fetch_one(&self.read)
-            .await?;
+        let row = next_wake_statement().query().fetch_one(&self.read).await?;
         Ok(row.try_get("wake_at_ms")?)
     }
 
@@ -367,6 +330,10 @@ impl Store for SqlStore {
         let now = clock::now_ms();
         let mut tx = self.write.begin().await?;
         for run in batch {
+            // A final status never changes.
+            if run.expected.status.is_final() {
+                return Err(Error::Stale { workflow: run.workflow_id.clone(), expected: run.expected });
+            }
             // Compare and set first: a stale run writes nothing.
             let (output, error, wake_at_ms) = match &run.update {
                 StatusUpdate::Running => (None, None, None),
@@ -409,18 +376,148 @@ impl Store for SqlStore {
     }
 }
 
-/// A value bound to a statement built at run time.
-enum Bind<'a> {
-    Text(&'a str),
+/// A value bound to a [`Statement`].
+#[derive(Debug, Clone)]
+enum Bind {
+    Text(String),
     Int(i64),
 }
 
-/// `SELECT` of a page of workflows under `conditions`, newest first; the
-/// limit is parameter `$limit_param`.
-fn list_workflows_sql(conditions: &[String], limit_param: usize) -> String {
+/// A statement with its parameters: the scheduler's and the listing's
+/// queries are built once here, for running and for [`SqlStore::query_plans`].
+#[derive(Debug, Clone)]
+struct Statement {
+    sql: String,
+    binds: Vec<Bind>,
+}
+
+impl Statement {
+    fn new(sql: impl Into<String>, binds: Vec<Bind>) -> Self {
+        Self { sql: sql.into(), binds }
+    }
+
+    fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+        self.binds.iter().fold(sqlx::query(&self.sql), |query, bind| match bind {
+            Bind::Text(text) => query.bind(text.as_str()),
+            Bind::Int(value) => query.bind(*value),
+        })
+    }
+}
+
+/// A page of workflows under `filter`, newest first. Only the conditions
+/// asked for are in the statement, so each filter is an index range scan
+/// (`(status, ordinal)`, `(component, ordinal)`, `(component, status, ordinal)` or the primary key), read
+/// backwards from the cursor.
+fn list_statement(filter: &WorkflowFilter) -> Statement {
+    let mut conditions = Vec::new();
+    let mut binds = Vec::new();
+    if let Some(status) = filter.status {
+        binds.push(Bind::Text(status.as_str().to_owned()));
+        conditions.push(format!("status = ${}", binds.len()));
+    }
+    if let Some(component) = &filter.component {
+        binds.push(Bind::Text(component.as_str().to_owned()));
+        conditions.push(format!("component = ${}", binds.len()));
+    }
+    if let Some(before) = filter.before {
+        binds.push(Bind::Int(before));
+        conditions.push(format!("ordinal < ${}", binds.len()));
+    }
+    binds.push(Bind::Int(i64::from(filter.limit)));
     let filter =
         if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
-    format!("SELECT {WORKFLOW_COLUMNS} FROM workflows {filter} ORDER BY ordinal DESC LIMIT ${limit_param}")
+    let sql = format!(
+        "SELECT {WORKFLOW_COLUMNS} FROM workflows {filter} ORDER BY ordinal DESC LIMIT ${}",
+        binds.len()
+    );
+    Statement::new(sql, binds)
+}
+
+/// Sleeping workflows whose timer fired, earliest first: a range of the
+/// `(status, wake_at_ms)` index.
+fn timers_statement(now_ms: i64, limit: u32) -> Statement {
+    Statement::new(
+        "SELECT id FROM workflows WHERE status = $1 AND wake_at_ms <= $2 ORDER BY wake_at_ms LIMIT $3",
+        vec![
+            Bind::Text(WorkflowStatus::Sleeping.as_str().into()),
+            Bind::Int(now_ms),
+            Bind::Int(i64::from(limit)),
+        ],
+    )
+}
+
+/// `running` workflows, oldest first: a range of the `(status, ordinal)` index.
+fn ready_statement(limit: u32) -> Statement {
+    Statement::new(
+        "SELECT id FROM workflows WHERE status = $1 ORDER BY ordinal LIMIT $2",
+        vec![Bind::Text(WorkflowStatus::Running.as_str().into()), Bind::Int(i64::from(limit))],
+    )
+}
+
+/// The earliest timer: one end of the `(status, wake_at_ms)` index.
+fn next_wake_statement() -> Statement {
+    Statement::new(
+        "SELECT MIN(wake_at_ms) AS wake_at_ms FROM workflows WHERE status = $1",
+        vec![Bind::Text(WorkflowStatus::Sleeping.as_str().into())],
+    )
+}
+
+/// One statement the host runs on every dispatch or listing, and the
+/// database's plan for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryPlan {
+    /// The statement, with `$n` parameters.
+    pub statement: String,
+    /// The plan, one line per step (`EXPLAIN QUERY PLAN` details on SQLite,
+    /// `EXPLAIN` lines on PostgreSQL).
+    pub plan: String,
+}
+
+impl SqlStore {
+    /// The plans of the statements the scheduler runs on every dispatch
+    /// (due timers, ready runs, the next wake-up) and of the workflow
+    /// listing under each kind of filter, with realistic parameters. On
+    /// PostgreSQL sequential scans are disabled for the explanation, so a
+    /// `Seq Scan` in a plan means no index can serve the statement (on a
+    /// small table the planner would pick one anyway). For operators and for
+    /// the tests that check that these statements are index range scans.
+    ///
+    /// # Errors
+    /// [`Error::Database`] if the database fails.
+    pub async fn query_plans(&self) -> Result<Vec<QueryPlan>> {
+        let digest = Some(ComponentDigest::from_stored("sha256:0".into()));
+        let list = |status, component: &Option<ComponentDigest>, before| WorkflowFilter {
+            status,
+            component: component.clone(),
+            before,
+            limit: 50,
+        };
+        let statements = [
+            timers_statement(clock::now_ms(), 257),
+            ready_statement(257),
+            next_wake_statement(),
+            list_statement(&list(None, &None, None)),
+            list_statement(&list(None, &None, Some(1_000))),
+            list_statement(&list(Some(WorkflowStatus::Sleeping), &None, Some(1_000))),
+            list_statement(&list(None, &digest, Some(1_000))),
+            list_statement(&list(Some(WorkflowStatus::Failed), &digest, None)),
+        ];
+        let mut tx = self.read.begin().await?;
+        if self.postgres {
+            sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await?;
+        }
+        let mut plans = Vec::new();
+        for statement in statements {
+            let explain = if self.postgres { "EXPLAIN" } else { "EXPLAIN QUERY PLAN" };
+            let explained = Statement::new(format!("{explain} {}", statement.sql), statement.binds.clone());
+            let rows = explained.query().fetch_all(&mut *tx).await?;
+            let column = if self.postgres { 0 } else { 3 };
+            let lines: Vec<String> = rows.iter().map(|row| row.try_get(column)).collect::<Result<_, _>>()?;
+            plans.push(QueryPlan { statement: statement.sql, plan: lines.join("\n") });
+        }
+        tx.rollback().await?;
+        Ok(plans)
+    }
 }
 
 /// `INSERT INTO table (columns) VALUES ($1, …), (…)` for `rows` rows.
