@@ -1,7 +1,7 @@
 //! Fair scheduling: a timer that fires while a bulk start of 20,000
-//! workflows is queued runs in the next dispatch round, not after the queue.
-//! The test asserts the order of events (what ran between the timer firing
-//! and the timer's workflow running), never a duration.
+//! workflows is queued runs in the next dispatch round, not after the queue;
+//! a workflow waiting in memory gives its instance slot up when others wait
+//! for one. The tests assert the order of events, never a duration.
 #![allow(clippy::unwrap_used)]
 
 #[macro_use]
@@ -11,7 +11,10 @@ use common::{Database, Server};
 use serde_json::json;
 use sqlx::Row;
 
-on_sqlite_and_postgres!(a_due_timer_is_not_delayed_by_a_bulk_start);
+on_sqlite_and_postgres!(
+    a_due_timer_is_not_delayed_by_a_bulk_start,
+    inline_waits_give_up_their_slot_to_waiting_work
+);
 
 /// Instance slots: how many workflows one dispatch round can start.
 const SLOTS: usize = 4;
@@ -69,4 +72,26 @@ async fn a_due_timer_is_not_delayed_by_a_bulk_start(database: Database) {
     );
     let (_, listed) = server.get("/v1/workflows?status=running&limit=500").await;
     assert_eq!(listed["workflows"].as_array().unwrap().len(), 500, "the bulk start was still queued");
+}
+
+/// One instance slot, held by a workflow that waits in memory between its
+/// steps: a workflow started meanwhile runs in one of those waits, not after
+/// the first one ends.
+async fn inline_waits_give_up_their_slot_to_waiting_work(database: Database) {
+    let server = Server::start_with(&database, &["--max-instances", "1"]).await;
+    server.push_example("hostile").await;
+    server.push_example("hello").await;
+    server
+        .start_workflow("hostile", "waiter", json!({ "inline_sleeps": { "count": 40, "sleep_ms": 50 } }))
+        .await;
+    server.wait_for("waiter", "some progress", |w| w["status"] == "running").await;
+    server.start_workflow("hello", "newcomer", json!({ "name": "newcomer" })).await;
+    let newcomer = server.result("newcomer", 60).await;
+    assert_eq!(newcomer["status"], "completed", "{newcomer}");
+    let waiter = server.result("waiter", 60).await;
+    assert_eq!(waiter["status"], "completed", "{waiter}");
+    let newcomer_ran_at = server.journal("newcomer").await[0]["recorded_at"].as_str().unwrap().to_owned();
+    let waiter_ended_at = server.journal("waiter").await[39]["recorded_at"].as_str().unwrap().to_owned();
+    // RFC 3339 times in UTC with fixed-width fractions sort as text.
+    assert!(newcomer_ran_at < waiter_ended_at, "{newcomer_ran_at} is not before {waiter_ended_at}");
 }

@@ -169,6 +169,7 @@ enum Committed {
 /// unavailable (the commit is kept, not re-executed).
 async fn commit_durably(inner: &Inner, mut commit: RunCommit) -> Committed {
     let mut pause = COMMIT_RETRY_FIRST;
+    let mut retried = false;
     loop {
         match inner.committer.commit(commit).await {
             Ok(()) => {
@@ -176,7 +177,14 @@ async fn commit_durably(inner: &Inner, mut commit: RunCommit) -> Committed {
                 return Committed::Yes;
             }
             Err(CommitError::Stopped) => return Committed::ShuttingDown,
-            Err(CommitError::Store(error, _)) if error.is_stale() => {
+            Err(CommitError::Store(error, returned)) if error.is_stale() => {
+                // A connection lost after the database committed looks like
+                // a failure; the retry then finds the workflow already in
+                // the state this commit sets.
+                if retried && already_applied(inner, &returned).await {
+                    Counters::bump(&inner.counters.commits);
+                    return Committed::Yes;
+                }
                 Counters::bump(&inner.counters.stale_commits);
                 tracing::warn!(%error, "stale commit rejected");
                 return Committed::Stale;
@@ -185,6 +193,7 @@ async fn commit_durably(inner: &Inner, mut commit: RunCommit) -> Committed {
                 Counters::bump(&inner.counters.commit_retries);
                 tracing::warn!(%error, workflow = %returned.workflow_id, retry_in = ?pause, "commit failed; retrying");
                 commit = *returned;
+                retried = true;
                 tokio::select! {
                     () = tokio::time::sleep(pause) => {}
                     () = inner.shutdown.cancelled() => return Committed::ShuttingDown,
@@ -197,6 +206,15 @@ async fn commit_durably(inner: &Inner, mut commit: RunCommit) -> Committed {
                 return Committed::Refused(error, returned);
             }
         }
+    }
+}
+
+/// Whether the workflow is already in the state `commit` sets, with its
+/// entries: the commit was applied by an earlier try.
+async fn already_applied(inner: &Inner, commit: &RunCommit) -> bool {
+    match inner.store.workflow(&commit.workflow_id).await {
+        Ok(Some(record)) => record.state == commit.next_state(),
+        Ok(None) | Err(_) => false,
     }
 }
 
