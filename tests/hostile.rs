@@ -46,11 +46,11 @@ async fn hostile_guests_end_with_clear_errors_while_neighbours_complete(database
         ("std-write", json!({ "std_newline_write": { "bytes": 1 << 20 } })),
         ("random", json!({ "random_requests": { "count": 3000, "bytes": 1 << 20 } })),
         ("handles", json!({ "handle_flood": { "count": 100_000 } })),
-        // Bursts of 5 to 10 ms (18 million loop iterations) between 1 ms
-        // timers: 1,000 bursts are 5 to 10 s of CPU.
+        // Bursts of about 1 ms (2 million loop iterations), each between two
+        // 1 ms timers: 8,000 bursts are 4 to 8 s of CPU.
         (
             "bursts",
-            json!({ "sleep_bursts": { "bursts": 1000, "spin_iterations": 18_000_000, "sleep_ms": 1 } }),
+            json!({ "sleep_bursts": { "bursts": 8000, "spin_iterations": 2_000_000, "sleep_ms": 1 } }),
         ),
         // 2 MB of log per activation, three activations, a 4 MiB budget.
         (

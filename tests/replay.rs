@@ -10,12 +10,14 @@ use std::time::Duration;
 use duro_host::engine::{Engine, EngineLimits};
 use std::sync::Arc;
 
-use duro_host::executor::{CheckpointPolicy, Executor, ExecutorConfig, NoCheckpoints, RunOutcome, RunReport};
+use duro_host::executor::{
+    CheckpointPolicy, Executor, ExecutorConfig, NoCheckpoints, Prepared, RunOutcome, RunReport,
+};
 use duro_host::ids::ComponentDigest;
 use duro_host::journal::{Call, Entry, Outcome, Usage};
 use serde_json::Value;
 
-async fn prepared(names: &[&str]) -> (Executor, Vec<ComponentDigest>) {
+async fn prepared(names: &[&str]) -> (Executor, Vec<Prepared>) {
     // No database here: the whole journal stays in the report.
     let config = ExecutorConfig {
         inline_sleep_max: Duration::from_secs(5),
@@ -27,14 +29,13 @@ async fn prepared(names: &[&str]) -> (Executor, Vec<ComponentDigest>) {
     for name in names {
         let bytes = common::example(name);
         let digest = ComponentDigest::of(&bytes);
-        executor.prepare(&digest, bytes.into()).await.unwrap();
-        digests.push(digest);
+        digests.push(executor.prepare(&digest, bytes.into()).await.unwrap());
     }
     (executor, digests)
 }
 
-async fn run(executor: &Executor, digest: &ComponentDigest, input: &str, recorded: Vec<Entry>) -> RunReport {
-    executor.run(digest, input, recorded, Usage::default(), Arc::new(NoCheckpoints)).await.unwrap()
+async fn run(executor: &Executor, component: &Prepared, input: &str, recorded: Vec<Entry>) -> RunReport {
+    executor.run(component, input, recorded, Usage::default(), Arc::new(NoCheckpoints)).await.unwrap()
 }
 
 fn output(report: &RunReport) -> Value {

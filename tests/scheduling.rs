@@ -75,10 +75,11 @@ async fn a_due_timer_is_not_delayed_by_a_bulk_start(database: Database) {
 }
 
 /// One instance slot, held by a workflow that waits in memory between its
-/// steps: a workflow started meanwhile runs in one of those waits, not after
-/// the first one ends.
+/// steps: a workflow started meanwhile runs in one of those waits (once the
+/// holder has run for a checkpoint interval), not after the holder ends.
 async fn inline_waits_give_up_their_slot_to_waiting_work(database: Database) {
-    let server = Server::start_with(&database, &["--max-instances", "1"]).await;
+    let server =
+        Server::start_with(&database, &["--max-instances", "1", "--checkpoint-interval-ms", "300"]).await;
     server.push_example("hostile").await;
     server.push_example("hello").await;
     server

@@ -111,9 +111,9 @@ async fn executor(examples: &std::path::Path, runs: u32) -> anyhow::Result<()> {
             std::fs::read(examples.join(format!("{name}.wasm"))).with_context(|| format!("{name}.wasm"))?;
         let digest = ComponentDigest::of(&bytes);
         let compiling = Instant::now();
-        executor.prepare(&digest, bytes.into()).await?;
+        let prepared = executor.prepare(&digest, bytes.into()).await?;
         println!("| compile + check {name} | {:.1} ms |", compiling.elapsed().as_secs_f64() * 1e3);
-        digests.push(digest);
+        digests.push(prepared);
     }
     let hello_input = r#"{"name":"Ada"}"#;
     let started = Instant::now();

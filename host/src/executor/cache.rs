@@ -34,10 +34,6 @@ impl<T: Clone> CompiledCache<T> {
         Self { entries: HashMap::new(), bytes: 0, budget_bytes, clock: 0 }
     }
 
-    pub(crate) fn contains(&self, digest: &ComponentDigest) -> bool {
-        self.entries.contains_key(digest)
-    }
-
     /// The entry for `digest`, marked as used now.
     pub(crate) fn get(&mut self, digest: &ComponentDigest) -> Option<T> {
         self.clock += 1;
@@ -93,9 +89,9 @@ mod tests {
         cache.insert(digest(2), 2, 40);
         assert_eq!(cache.get(&digest(1)), Some(1)); // 2 is now the oldest
         cache.insert(digest(3), 3, 40);
-        assert!(cache.contains(&digest(1)));
-        assert!(!cache.contains(&digest(2)));
-        assert!(cache.contains(&digest(3)));
+        assert_eq!(cache.get(&digest(2)), None);
+        assert_eq!(cache.get(&digest(3)), Some(3));
+        assert_eq!(cache.get(&digest(1)), Some(1));
         assert_eq!(cache.usage(), (2, 80));
         // An entry over the whole budget is kept alone.
         cache.insert(digest(4), 4, 500);

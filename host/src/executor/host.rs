@@ -41,6 +41,8 @@ pub(crate) struct RunState {
     pub(crate) cpu: CpuMeter,
     settings: RunSettings,
     checkpointer: Arc<dyn Checkpointer>,
+    /// When this activation began.
+    started: Instant,
     last_checkpoint: Instant,
     /// The last monotonic clock reading the guest saw, replayed or live.
     last_monotonic_ns: u64,
@@ -72,6 +74,7 @@ impl RunState {
             cpu,
             settings,
             checkpointer,
+            started: Instant::now(),
             last_checkpoint: Instant::now(),
             last_monotonic_ns: 0,
         }
@@ -126,6 +129,17 @@ impl RunState {
         Ok(bytes)
     }
 
+    /// Charges the CPU time since the last epoch tick, before a wait (after
+    /// which the meter resumes): the guest's work just before a wait is
+    /// charged like any other.
+    ///
+    /// # Errors
+    /// A CPU limit, as [`CpuMeter::charge`].
+    fn charge_cpu(&mut self) -> wasmtime::Result<()> {
+        let replaying = self.journal.lock().is_replaying();
+        Ok(self.cpu.charge(replaying)?)
+    }
+
     /// Commits what the run recorded if the [`CheckpointPolicy`] says so.
     ///
     /// # Errors
@@ -143,6 +157,7 @@ impl RunState {
             return Ok(());
         }
         let (entries, logs) = self.journal.lock().take_pending();
+        self.charge_cpu()?;
         let committed = self.checkpointer.commit(entries, logs).await;
         self.cpu.resume();
         committed.map_err(Abandon)?;
@@ -177,13 +192,17 @@ impl RuntimeHost for RunState {
             outcome => return Err(Error::CorruptJournal { call, outcome }.into()),
         };
         let remaining = Duration::from_nanos(wake_at_ns.saturating_sub(clock::now_ns()));
-        if !remaining.is_zero()
-            && (remaining > self.settings.inline_sleep_max || self.checkpointer.slots_contended())
-        {
+        // A run gives its slot up to waiting work only once it has run for a
+        // checkpoint interval: each resumption replays the journal, so
+        // yielding at every short wait would make progress quadratic.
+        let yield_slot = self.checkpointer.slots_contended()
+            && self.started.elapsed() >= self.settings.checkpoints.interval;
+        if !remaining.is_zero() && (remaining > self.settings.inline_sleep_max || yield_slot) {
             return Err(Suspend { wake_at_ns }.into());
         }
         self.checkpoint_if_due().await?;
         if !remaining.is_zero() {
+            self.charge_cpu()?;
             tokio::time::sleep(remaining).await;
             self.cpu.resume();
         }

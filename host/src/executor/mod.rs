@@ -54,9 +54,6 @@ pub enum Error {
     /// (an import the host does not provide, or no fitting `run` export).
     #[error("the component does not implement the duro:workflow/workflow world: {0}")]
     WrongWorld(String),
-    /// [`Executor::run`] was called for a component never prepared.
-    #[error("component {0} is not prepared")]
-    NotPrepared(ComponentDigest),
     /// The component cannot be instantiated (for example it needs more core
     /// instances, memories or tables than a workflow may have, or its start
     /// function traps).
@@ -180,6 +177,12 @@ pub struct RunReport {
     pub logs: Vec<LogLine>,
 }
 
+/// A compiled, linked and checked component, ready to run; cheap to clone.
+/// A run holds its own handle, so evicting the component from the cache
+/// never disturbs runs that already have it.
+#[derive(Clone)]
+pub struct Prepared(WorkflowPre<RunState>);
+
 /// Runs workflows; see the module docs. Shared by all runs of a process.
 pub struct Executor {
     engine: Engine,
@@ -210,9 +213,10 @@ impl Executor {
         })
     }
 
-    /// Whether `digest` is prepared, so [`Self::run`] can use it.
-    pub fn is_prepared(&self, digest: &ComponentDigest) -> bool {
-        self.lock_prepared().contains(digest)
+    /// The prepared component `digest`, if it is in the cache (marked as
+    /// used now).
+    pub fn prepared(&self, digest: &ComponentDigest) -> Option<Prepared> {
+        self.lock_prepared().get(digest).map(Prepared)
     }
 
     /// Prepared components and the bytes of their compiled code.
@@ -231,9 +235,9 @@ impl Executor {
     /// [`ExecutorConfig::compile_timeout`], [`Error::WrongWorld`] for a
     /// component of another world, [`Error::Instantiate`] for one that
     /// cannot be instantiated.
-    pub async fn prepare(&self, digest: &ComponentDigest, bytes: Bytes) -> Result<(), Error> {
-        if self.is_prepared(digest) {
-            return Ok(());
+    pub async fn prepare(&self, digest: &ComponentDigest, bytes: Bytes) -> Result<Prepared, Error> {
+        if let Some(prepared) = self.prepared(digest) {
+            return Ok(prepared);
         }
         let slot = self
             .compile_slots
@@ -265,11 +269,11 @@ impl Executor {
         }
         let code = component.image_range();
         let code_bytes = (code.end as usize).saturating_sub(code.start as usize);
-        self.lock_prepared().insert(digest.clone(), workflow_pre, code_bytes);
-        Ok(())
+        self.lock_prepared().insert(digest.clone(), workflow_pre.clone(), code_bytes);
+        Ok(Prepared(workflow_pre))
     }
 
-    /// Runs the prepared component `digest` with `input` (JSON text), first
+    /// Runs the prepared `component` with `input` (JSON text), first
     /// replaying `recorded` (the workflow's journal, dense from seq 0), for a
     /// workflow that has stored `usage` so far. Progress is committed through
     /// `checkpointer` as the [`CheckpointPolicy`] says; what is left when the
@@ -278,22 +282,19 @@ impl Executor {
     /// Guest failures are outcomes, not errors: see [`RunOutcome`].
     ///
     /// # Errors
-    /// [`Error::NotPrepared`] if [`Self::prepare`] did not succeed for `digest`;
     /// [`Error::NoInstanceSlot`] if no instance can be had now (retry later);
     /// [`Error::Instantiate`] if the component cannot be instantiated at all.
     pub async fn run(
         &self,
-        digest: &ComponentDigest,
+        component: &Prepared,
         input: &str,
         recorded: Vec<Entry>,
         usage: Usage,
         checkpointer: Arc<dyn Checkpointer>,
     ) -> Result<RunReport, Error> {
-        let workflow_pre =
-            self.lock_prepared().get(digest).ok_or_else(|| Error::NotPrepared(digest.clone()))?;
         let journal = JournalHandle::new(Cursor::new(recorded, self.config.budget, usage));
         let (mut store, stdout, stderr) = self.new_store(journal.clone(), checkpointer);
-        let workflow = workflow_pre.instantiate_async(&mut store).await.map_err(instantiate_error)?;
+        let workflow = component.0.instantiate_async(&mut store).await.map_err(instantiate_error)?;
         let result = workflow.call_run(&mut store, input).await;
         drop(store);
         stdout.flush_partial();

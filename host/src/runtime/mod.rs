@@ -109,8 +109,7 @@ impl From<executor::Error> for Error {
                 Self::InvalidComponent(error.to_string())
             }
             E::NoInstanceSlot => Self::NoInstanceSlot,
-            E::NotPrepared(_)
-            | E::Link(_)
+            E::Link(_)
             | E::CompileInterrupted(_)
             | E::CorruptJournal { .. }
             | E::CpuLimit { .. }

@@ -21,7 +21,7 @@ use super::committer::CommitError;
 use super::stats::Counters;
 use super::{Error, Inner, lock};
 use crate::clock;
-use crate::executor::{self, CheckpointError, Checkpointer, RunOutcome, RunReport};
+use crate::executor::{self, CheckpointError, Checkpointer, Prepared, RunOutcome, RunReport};
 use crate::ids::{ComponentDigest, WorkflowId};
 use crate::journal::{Entry, LogLine, Usage};
 use crate::store::{RunCommit, StatusUpdate, StoredEntry, WorkflowRecord, WorkflowState};
@@ -48,10 +48,16 @@ pub(super) struct Backoff {
     failures: u32,
 }
 
-/// How long until the earliest backoff ends, if any workflow is backing off.
+/// How long until the earliest backoff still running ends, if any. (Ended
+/// backoffs stay in the map, to count failures in a row, until a run
+/// succeeds.)
 pub(super) fn next_backoff_end(inner: &Inner) -> Option<Duration> {
     let now = Instant::now();
-    lock(&inner.backoff).values().map(|backoff| backoff.until.saturating_duration_since(now)).min()
+    lock(&inner.backoff)
+        .values()
+        .filter(|backoff| backoff.until > now)
+        .map(|backoff| backoff.until - now)
+        .min()
 }
 
 /// One run of workflow `id`; host-side failures are noted on the workflow
@@ -279,17 +285,17 @@ async fn load_and_run(
     workflow: &WorkflowRecord,
     checkpoints: Arc<RunCheckpoints>,
 ) -> Result<Run, Error> {
-    if let Some(unrunnable) = prepare(inner, &workflow.component).await? {
-        return Ok(Run::Unrunnable(unrunnable));
-    }
-    let stored = match inner.store.journal(&workflow.id, None, u32::MAX, u64::MAX).await {
-        Ok(stored) => stored,
+    let component = match prepare(inner, &workflow.component).await? {
+        Ok(component) => component,
+        Err(unrunnable) => return Ok(Run::Unrunnable(unrunnable)),
+    };
+    let recorded = match inner.store.journal(&workflow.id, None, u32::MAX, u64::MAX).await {
+        Ok(stored) => match StoredEntry::decode_all(&stored) {
+            Ok(recorded) => recorded,
+            Err(error) => return Ok(Run::Unrunnable(format!("cannot read the journal: {error}"))),
+        },
         Err(error) if error.is_unavailable() => return Err(error.into()),
         // A row this build cannot read will not read better later.
-        Err(error) => return Ok(Run::Unrunnable(format!("cannot read the journal: {error}"))),
-    };
-    let recorded = match StoredEntry::decode_all(&stored) {
-        Ok(recorded) => recorded,
         Err(error) => return Ok(Run::Unrunnable(format!("cannot read the journal: {error}"))),
     };
     if let Some((expected, entry)) = recorded.iter().enumerate().find(|(i, entry)| entry.seq != *i as u64) {
@@ -307,23 +313,24 @@ async fn load_and_run(
     }
     let usage = Usage { log_bytes: workflow.log_bytes };
     tokio::select! {
-        report = inner.executor.run(&workflow.component, &workflow.input, recorded, usage, checkpoints) => match report {
+        report = inner.executor.run(&component, &workflow.input, recorded, usage, checkpoints) => match report {
             Ok(report) => Ok(Run::Reported(report)),
-            // No instance to be had now: a host-side condition, retried.
-            Err(error @ executor::Error::NoInstanceSlot) => Err(error.into()),
-            Err(error) => Ok(Run::Unrunnable(error.to_string())),
+            // The component passed its checks at upload: failing to
+            // instantiate it now (no slot, a limit lowered since) is the
+            // host's condition, retried.
+            Err(error) => Err(error.into()),
         },
         () = inner.shutdown.cancelled() => Ok(Run::Cancelled),
     }
 }
 
-/// Makes sure `digest` is prepared: fetches its bytes and compiles it once,
-/// under a lock per component, so concurrent runs of a component not yet
-/// compiled (at recovery, say) neither fetch nor compile it twice. Returns
-/// why the component can never run, if so.
-async fn prepare(inner: &Inner, digest: &ComponentDigest) -> Result<Option<String>, Error> {
-    if inner.executor.is_prepared(digest) {
-        return Ok(None);
+/// The prepared component `digest`, or why it can never run: fetches its
+/// bytes and compiles it once, under a lock per component, so concurrent
+/// runs of a component not yet compiled (at recovery, say) neither fetch nor
+/// compile it twice.
+async fn prepare(inner: &Inner, digest: &ComponentDigest) -> Result<Result<Prepared, String>, Error> {
+    if let Some(prepared) = inner.executor.prepared(digest) {
+        return Ok(Ok(prepared));
     }
     let turn = lock(&inner.preparing).entry(digest.clone()).or_default().clone();
     let result = {
@@ -337,21 +344,21 @@ async fn prepare(inner: &Inner, digest: &ComponentDigest) -> Result<Option<Strin
     result
 }
 
-async fn prepare_locked(inner: &Inner, digest: &ComponentDigest) -> Result<Option<String>, Error> {
-    if inner.executor.is_prepared(digest) {
-        return Ok(None);
+async fn prepare_locked(inner: &Inner, digest: &ComponentDigest) -> Result<Result<Prepared, String>, Error> {
+    if let Some(prepared) = inner.executor.prepared(digest) {
+        return Ok(Ok(prepared));
     }
     let Some(bytes) = inner.store.component_bytes(digest).await? else {
-        return Ok(Some(format!("component {digest} is missing from the store")));
+        return Ok(Err(format!("component {digest} is missing from the store")));
     };
     match inner.executor.prepare(digest, bytes.into()).await {
-        Ok(()) => Ok(None),
+        Ok(prepared) => Ok(Ok(prepared)),
         Err(
             error @ (executor::Error::NoInstanceSlot
             | executor::Error::CompileTimeout { .. }
             | executor::Error::CompileInterrupted(_)),
         ) => Err(Error::Executor(error)),
-        Err(error) => Ok(Some(error.to_string())),
+        Err(error) => Ok(Err(error.to_string())),
     }
 }
 

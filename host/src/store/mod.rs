@@ -61,8 +61,8 @@ pub enum Error {
 impl Error {
     /// Whether the failure is the database being unreachable or overloaded
     /// (connection refused or lost, pool exhausted, too many connections,
-    /// shutting down, locked) rather than a fault of the request or the data:
-    /// the same request may succeed later.
+    /// shutting down, locked, disk full or failing) rather than a fault of
+    /// the request or the data: the same request may succeed later.
     pub fn is_unavailable(&self) -> bool {
         let error = match self {
             Self::Database(error) => error,
@@ -76,17 +76,21 @@ impl Error {
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => true,
-            // SQLSTATE classes 08 (connection), 53 (resources), 57 (operator
-            // intervention), 55000 (database not accepting connections);
-            // SQLite's BUSY (5) and LOCKED (6), whose extended codes keep the
-            // primary code in the low byte.
+            // SQLite: BUSY (5), LOCKED (6), IOERR (10), FULL (13); extended
+            // codes keep the primary code in the low byte.
+            sqlx::Error::Database(error)
+                if error.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() =>
+            {
+                error
+                    .code()
+                    .and_then(|code| code.parse::<i32>().ok())
+                    .is_some_and(|extended| matches!(extended & 0xff, 5 | 6 | 10 | 13))
+            }
+            // PostgreSQL SQLSTATE classes 08 (connection), 53 (resources),
+            // 57 (operator intervention), 55000 (database not accepting
+            // connections).
             sqlx::Error::Database(error) => error.code().is_some_and(|code| {
-                let sqlite_primary = code.parse::<i32>().ok().map(|extended| extended & 0xff);
-                code.starts_with("08")
-                    || code.starts_with("53")
-                    || code.starts_with("57")
-                    || code == "55000"
-                    || matches!(sqlite_primary, Some(5 | 6))
+                code.starts_with("08") || code.starts_with("53") || code.starts_with("57") || code == "55000"
             }),
             _ => false,
         }

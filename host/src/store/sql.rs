@@ -244,7 +244,7 @@ impl Store for SqlStore {
                 ))
                 .bind(id.as_str())
                 .bind(WorkflowStatus::Running.as_str())
-                .fetch_optional(&self.write)
+                .fetch_optional(&self.read)
                 .await?
             }
         };
