@@ -201,6 +201,8 @@ struct Memory {
     hwm_mib: f64,
 }
 
+/// Seeds a fresh store at `url`, times its reads, prints its plans and
+/// measures a server recovering it.
 async fn run(
     dialect: Dialect,
     url: &str,
@@ -218,8 +220,14 @@ async fn run(
     let pool = AnyPoolOptions::new().max_connections(1).connect(url).await.context("cannot connect")?;
     let backend = match dialect {
         Dialect::Sqlite => {
-            let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&pool).await?;
-            let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&pool).await?;
+            let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&pool)
+                .await
+                .context("PRAGMA journal_mode")?;
+            let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&pool)
+                .await
+                .context("PRAGMA synchronous")?;
             let synchronous = match synchronous {
                 0 => "OFF",
                 1 => "NORMAL",
@@ -229,8 +237,12 @@ async fn run(
             format!("sqlite ({journal}, synchronous={synchronous})")
         }
         Dialect::Postgres => {
-            let fsync: String = sqlx::query_scalar("SHOW fsync").fetch_one(&pool).await?;
-            let version: String = sqlx::query_scalar("SHOW server_version").fetch_one(&pool).await?;
+            let fsync: String =
+                sqlx::query_scalar("SHOW fsync").fetch_one(&pool).await.context("SHOW fsync")?;
+            let version: String = sqlx::query_scalar("SHOW server_version")
+                .fetch_one(&pool)
+                .await
+                .context("SHOW server_version")?;
             let version = version.split_whitespace().next().unwrap_or("?").to_owned();
             format!("postgres {version} (fsync {fsync})")
         }
@@ -268,7 +280,7 @@ async fn run(
         })
         .await?,
     ];
-    // The server gets the database to itself (on SQLite, no second writer).
+    // The store's pools go before the server opens its own.
     drop(store);
 
     print_plans(dialect, &backend, &pool, digest.as_str(), clock::now_ms()).await?;
@@ -427,8 +439,11 @@ async fn print_plans(
 /// PostgreSQL's generic plan of `sql`, its `$n` parameters typed by context
 /// and `params` passed to `EXPLAIN EXECUTE`.
 async fn generic_plan(conn: &mut AnyConnection, sql: &str, params: &[&str]) -> anyhow::Result<Vec<String>> {
-    let mut tx = conn.begin().await?;
-    sqlx::raw_sql("SET LOCAL plan_cache_mode = force_generic_plan").execute(&mut *tx).await?;
+    let mut tx = conn.begin().await.context("BEGIN")?;
+    sqlx::raw_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+        .execute(&mut *tx)
+        .await
+        .context("SET plan_cache_mode")?;
     sqlx::raw_sql(&format!("PREPARE duro_bench_plan AS {sql}"))
         .execute(&mut *tx)
         .await
@@ -437,10 +452,14 @@ async fn generic_plan(conn: &mut AnyConnection, sql: &str, params: &[&str]) -> a
         .fetch_all(&mut *tx)
         .await
         .with_context(|| format!("cannot explain the generic plan of {sql}"))?;
-    let plan = rows.iter().map(|row| row.try_get::<String, _>(0)).collect::<Result<Vec<_>, _>>()?;
+    let plan = rows
+        .iter()
+        .map(|row| row.try_get::<String, _>(0))
+        .collect::<Result<Vec<_>, _>>()
+        .context("cannot read a plan")?;
     // Prepared statements outlive transactions.
-    sqlx::raw_sql("DEALLOCATE duro_bench_plan").execute(&mut *tx).await?;
-    tx.rollback().await?;
+    sqlx::raw_sql("DEALLOCATE duro_bench_plan").execute(&mut *tx).await.context("DEALLOCATE")?;
+    tx.rollback().await.context("ROLLBACK")?;
     Ok(plan)
 }
 
