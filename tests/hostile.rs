@@ -127,6 +127,7 @@ async fn hostile_guests_end_with_clear_errors_while_neighbours_complete(database
     );
 
     let peak = server.peak_rss_bytes();
+    eprintln!("peak resident memory of duro serve: {} MiB", peak >> 20);
     assert!(peak < PEAK_RSS_BOUND_BYTES, "peak resident memory {} MiB", peak >> 20);
 }
 

@@ -9,7 +9,8 @@ use serde::Serialize;
 /// Since the process started, unless said otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Stats {
-    /// Transactions the committer wrote (each may hold many runs' commits).
+    /// Commits applied: checkpoints and run ends (many may share one
+    /// transaction of the group committer).
     pub commits: u64,
     /// Checkpoints committed by runs still in progress.
     pub checkpoints: u64,
