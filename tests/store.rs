@@ -94,7 +94,7 @@ async fn stale_commits_are_rejected_and_write_nothing(database: Database) {
     // The winner goes on from the current state.
     store.commit(&[commit(&id, woken, 3..4, StatusUpdate::Completed { output: "3".into() })]).await.unwrap();
     let record = store.workflow(&id).await.unwrap().unwrap();
-    assert_eq!(record.status, WorkflowStatus::Completed);
+    assert_eq!(record.state.status, WorkflowStatus::Completed);
     assert_eq!(record.state.next_seq, 4);
     // Final is final.
     let error = store.commit(&[commit(&id, record.state, 4..5, StatusUpdate::Running)]).await.unwrap_err();

@@ -38,7 +38,7 @@ pub(super) fn workflow(record: &WorkflowRecord) -> Value {
     json!({
         "id": record.id,
         "component": record.component,
-        "status": record.status.as_str(),
+        "status": record.state.status.as_str(),
         "input": json_text(&record.input),
         "output": record.output.as_deref().map(json_text),
         "error": record.error,
@@ -52,7 +52,7 @@ pub(super) fn workflow(record: &WorkflowRecord) -> Value {
 pub(super) fn result(record: &WorkflowRecord) -> Value {
     json!({
         "id": record.id,
-        "status": record.status.as_str(),
+        "status": record.state.status.as_str(),
         "output": record.output.as_deref().map(json_text),
         "error": record.error,
     })

@@ -126,7 +126,7 @@ pub(super) async fn result(
     }
     let id = parse_id(&id)?;
     let record = state.runtime.wait_final(&id, Duration::from_secs_f64(wait)).await?;
-    let status = if record.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let status = if record.state.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((status, Json(views::result(&record))))
 }
 

@@ -72,12 +72,14 @@ impl LimitArgs {
     /// The runtime's configuration.
     ///
     /// # Errors
-    /// If a size in MiB does not fit in bytes.
+    /// If a size in MiB does not fit in bytes (in 64 bits, or in the
+    /// platform's `usize` for in-memory sizes).
     pub(super) fn runtime_config(&self) -> anyhow::Result<RuntimeConfig> {
-        let max_memory_bytes = mib(self.max_memory_mib, "--max-memory-mib")?;
-        let compiled_cache_bytes = mib(self.compiled_cache_mib, "--compiled-cache-mib")?;
-        let max_journal_bytes = mib_u64(self.max_journal_mib, "--max-journal-mib")?;
-        let max_log_bytes = mib_u64(self.max_log_mib, "--max-log-mib")?;
+        let max_memory_bytes = usize::try_from(mib(self.max_memory_mib as u64, "--max-memory-mib")?)?;
+        let compiled_cache_bytes =
+            usize::try_from(mib(self.compiled_cache_mib as u64, "--compiled-cache-mib")?)?;
+        let max_journal_bytes = mib(self.max_journal_mib, "--max-journal-mib")?;
+        let max_log_bytes = mib(self.max_log_mib, "--max-log-mib")?;
         Ok(RuntimeConfig {
             limits: EngineLimits {
                 max_memory_bytes,
@@ -111,10 +113,7 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn mib(value: usize, flag: &str) -> anyhow::Result<usize> {
-    value.checked_mul(1 << 20).with_context(|| format!("{flag} {value} is too large"))
-}
-
-fn mib_u64(value: u64, flag: &str) -> anyhow::Result<u64> {
+/// `value` MiB in bytes.
+fn mib(value: u64, flag: &str) -> anyhow::Result<u64> {
     value.checked_mul(1 << 20).with_context(|| format!("{flag} {value} is too large"))
 }

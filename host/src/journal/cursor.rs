@@ -371,7 +371,7 @@ mod tests {
         );
         assert!(!cursor.is_replaying());
         assert_eq!(cursor.replay(&Call::RandomU64), Ok(None));
-        cursor.record(Call::RandomU64, Outcome::Random { value: 7 }, 99).unwrap();
+        assert_eq!(cursor.record(Call::RandomU64, Outcome::Random { value: 7 }, 99), Ok(()));
         let (pending, _) = cursor.take_pending();
         assert_eq!(
             pending,
@@ -469,7 +469,7 @@ mod tests {
         let call = Call::WasiRandomBytes { len: 16 };
         let error = cursor.admit(&call, 20).unwrap_err();
         assert!(matches!(error, BudgetExceeded::JournalBytes { limit: 25, .. }), "{error}");
-        cursor.record(Call::Now, Outcome::Time { ns: 1 }, 0).unwrap();
+        assert_eq!(cursor.record(Call::Now, Outcome::Time { ns: 1 }, 0), Ok(()));
         assert_eq!(
             cursor.record(Call::Now, Outcome::Time { ns: 1 }, 0),
             Err(BudgetExceeded::Entries { limit: 3 })
@@ -488,7 +488,7 @@ mod tests {
         let mut live = Cursor::new(Vec::new(), Budget::default(), Usage::default());
         for call in &calls {
             assert_eq!(live.replay(call), Ok(None));
-            live.record(call.clone(), first_answer(live.next_seq), 0).unwrap();
+            assert_eq!(live.record(call.clone(), first_answer(live.next_seq), 0), Ok(()));
         }
         let (full, _) = live.take_pending();
         for cut in 0..=full.len() {
@@ -499,7 +499,7 @@ mod tests {
                     Ok(Some(outcome)) => outcome,
                     Ok(None) => {
                         let outcome = second_answer(cursor.next_seq);
-                        cursor.record(call.clone(), outcome.clone(), 0).unwrap();
+                        assert_eq!(cursor.record(call.clone(), outcome.clone(), 0), Ok(()));
                         outcome
                     }
                     Err(error) => panic!("cut {cut}: {error}"),

@@ -199,7 +199,7 @@ impl Runtime {
         let (compiled_components, compiled_bytes) = self.inner.executor.compiled_usage();
         self.inner.counters.snapshot(
             self.inner.lock_active().len(),
-            lock(&self.inner.backoff).len(),
+            run::backing_off(&self.inner),
             compiled_components,
             compiled_bytes,
         )
@@ -278,7 +278,7 @@ impl Runtime {
                 self.inner.store.workflow(id).await?.ok_or_else(|| Error::UnknownWorkflow(id.to_string()))?;
             // A record read once the deadline has passed is as it is when the
             // wait ends, so `wait=0` reads only once.
-            if record.status.is_final() || wait_ended || tokio::time::Instant::now() >= deadline {
+            if record.state.status.is_final() || wait_ended || tokio::time::Instant::now() >= deadline {
                 return Ok(record);
             }
             // Read the store again when this workflow settled (or when too

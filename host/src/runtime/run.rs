@@ -48,6 +48,12 @@ pub(super) struct Backoff {
     failures: u32,
 }
 
+/// How many workflows are waiting out a backoff now.
+pub(super) fn backing_off(inner: &Inner) -> usize {
+    let now = Instant::now();
+    lock(&inner.backoff).values().filter(|backoff| backoff.until > now).count()
+}
+
 /// How long until the earliest backoff still running ends, if any. (Ended
 /// backoffs stay in the map, to count failures in a row, until a run
 /// succeeds.)

@@ -93,8 +93,6 @@ pub struct WorkflowRecord {
     pub id: WorkflowId,
     /// Digest of the component it runs: pinned at start.
     pub component: ComponentDigest,
-    /// Status.
-    pub status: WorkflowStatus,
     /// Input, JSON text.
     pub input: String,
     /// Output, JSON text, once completed.
@@ -109,7 +107,8 @@ pub struct WorkflowRecord {
     pub updated_at_ms: i64,
     /// Insertion order; the pagination cursor of [`WorkflowFilter`].
     pub ordinal: i64,
-    /// Where the workflow's durable state stands: what a commit continues from.
+    /// Where the workflow's durable state stands, its status included: what
+    /// a commit continues from.
     pub state: WorkflowState,
     /// Log bytes (message text) stored so far, for the per-workflow log budget.
     pub log_bytes: u64,

@@ -627,7 +627,6 @@ fn workflow_from_row(row: &AnyRow) -> Result<WorkflowRecord> {
     Ok(WorkflowRecord {
         id: WorkflowId::from_stored(row.try_get("id")?),
         component: ComponentDigest::from_stored(row.try_get("component")?),
-        status,
         input: row.try_get("input")?,
         output: row.try_get("output")?,
         error: row.try_get("error")?,
