@@ -16,6 +16,6 @@ done
 # Builds the duro binary (debug), the example components and the test
 # workflow (release: small and fast to compile in the host).
 build_all() {
-    cargo build --locked -p duro-host
-    cargo build --locked --release --target wasm32-wasip2 -p hello -p countdown -p misbehave -p hostile
+    cargo build --locked -p duro-host -p shop-service
+    cargo build --locked --release --target wasm32-wasip2 -p hello -p countdown -p order-saga -p misbehave -p hostile -p legacy-v0-1
 }

@@ -35,7 +35,10 @@ async fn prepared(names: &[&str]) -> (Executor, Vec<Prepared>) {
 }
 
 async fn run(executor: &Executor, component: &Prepared, input: &str, recorded: Vec<Entry>) -> RunReport {
-    executor.run(component, input, recorded, Usage::default(), Arc::new(NoCheckpoints)).await.unwrap()
+    executor
+        .run(component, "replay-test", input, recorded, Usage::default(), Arc::new(NoCheckpoints))
+        .await
+        .unwrap()
 }
 
 fn output(report: &RunReport) -> Value {

@@ -103,7 +103,7 @@ async fn executor(examples: &std::path::Path, runs: u32) -> anyhow::Result<()> {
     };
     let executor = Executor::new(Engine::new(EngineLimits::default())?, config)?;
     let run = |digest, input, recorded| {
-        executor.run(digest, input, recorded, Usage::default(), Arc::new(NoCheckpoints))
+        executor.run(digest, "bench", input, recorded, Usage::default(), Arc::new(NoCheckpoints))
     };
     let mut digests = Vec::new();
     for name in ["hello", "countdown"] {

@@ -74,6 +74,10 @@
 //!
 //! * Get the time from [`now`], randomness from [`random`], and wait with
 //!   [`sleep`]. These are journaled.
+//! * Reach the outside world with [`http::Request::send`]: the response is
+//!   journaled before the workflow sees it, so a request whose response was
+//!   recorded is never sent again. A request in flight when the host crashes
+//!   is sent again with the same `idempotency-key` header.
 //! * `std::time::SystemTime::now`, `std::time::Instant` and the random seed
 //!   of `std::collections::HashMap` go through WASI imports that the host
 //!   also serves from the journal (or from a fixed seed), so they are safe,
@@ -93,7 +97,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub mod http;
 pub mod macro_expansion;
+mod retry;
+
+pub use retry::RetryPolicy;
 
 use __private::bindings::duro::workflow::runtime;
 

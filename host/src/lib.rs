@@ -13,6 +13,8 @@
 //!   group commit of finished runs, shutdown.
 //! - [`executor`]: one run of one workflow: a wasmtime `Store`, the host-call
 //!   implementations and the replay cursor.
+//! - [`effects`]: one attempt of an effect (outbound HTTP with its allowlist,
+//!   caps and credential redaction), outside wasm and the database.
 //! - [`engine`]: the shared wasmtime `Engine` configured for determinism, and
 //!   component compilation.
 //! - [`journal`]: journal entry types, the postcard codec and the determinism
@@ -25,6 +27,7 @@
 pub mod api;
 pub mod cli;
 pub mod clock;
+pub mod effects;
 pub mod engine;
 pub mod executor;
 pub mod ids;

@@ -357,3 +357,67 @@ pub fn example(name: &str) -> Vec<u8> {
         panic!("cannot read {}: {error}; build the examples first (scripts/test.sh does)", path.display())
     })
 }
+
+/// A running `shop-service` (examples/shop-service): the destination of the
+/// effect tests' HTTP calls, on a port the system picked.
+pub struct ShopService {
+    child: Child,
+    pub base: String,
+    http: reqwest::Client,
+}
+
+impl ShopService {
+    /// Starts the service (built beside `duro` by `scripts/test.sh`) and
+    /// reads the address it prints.
+    pub fn start() -> Self {
+        use std::io::BufRead;
+        let binary = Path::new(env!("CARGO_BIN_EXE_duro")).with_file_name("shop-service");
+        let mut child = Command::new(&binary)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}; scripts/test.sh builds it", binary.display()));
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("shop said {line:?}"))
+            .to_owned();
+        Self { child, base, http: reqwest::Client::new() }
+    }
+
+    /// `host:port`, for `--allow-http`.
+    pub fn authority(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// Every request the shop received, in order; only those to `path` if given.
+    pub async fn requests(&self, path: Option<&str>) -> Vec<Value> {
+        let mut request = self.http.get(format!("{}/requests", self.base));
+        if let Some(path) = path {
+            request = request.query(&[("path", path)]);
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// The paths of every request received, in order.
+    pub async fn paths(&self) -> Vec<String> {
+        self.requests(None).await.iter().map(|r| r["path"].as_str().unwrap().to_owned()).collect()
+    }
+
+    /// Arms a fault (see examples/shop-service/README.md).
+    pub async fn fault(&self, fault: Value) {
+        let response = self.http.post(format!("{}/faults", self.base)).json(&fault).send().await.unwrap();
+        assert_eq!(response.status(), 204, "{fault}");
+    }
+}
+
+impl Drop for ShopService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

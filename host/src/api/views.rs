@@ -4,7 +4,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::journal::{Call, Entry, Outcome};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use crate::journal::{Call, Entry, FieldValue, HttpAttempt, HttpCall, Outcome, RetryPolicy};
+use crate::runtime::Waiting;
 use crate::store::{ComponentRecord, LogRecord, WorkflowRecord};
 
 /// `1700000000123` ms → `"2023-11-14T22:13:20.123Z"`.
@@ -48,6 +52,24 @@ pub(super) fn workflow(record: &WorkflowRecord) -> Value {
     })
 }
 
+/// [`workflow`] with `"waiting_on"`: `null`, or
+/// `{"effect","attempt","max_attempts","state","next_attempt_at"}` where
+/// `state` is `in_flight` or `backing_off` and `max_attempts` 0 means no limit.
+pub(super) fn workflow_detail(record: &WorkflowRecord, waiting: Option<&Waiting>) -> Value {
+    let mut view = workflow(record);
+    view["waiting_on"] = match waiting {
+        None => Value::Null,
+        Some(waiting) => json!({
+            "effect": waiting.effect,
+            "attempt": waiting.attempt,
+            "max_attempts": waiting.max_attempts,
+            "state": if waiting.next_attempt_at_ns.is_some() { "backing_off" } else { "in_flight" },
+            "next_attempt_at": waiting.next_attempt_at_ns.map(time_ns),
+        }),
+    };
+    view
+}
+
 /// `{"id","status","output","error"}`: the result endpoint's answer.
 pub(super) fn result(record: &WorkflowRecord) -> Value {
     json!({
@@ -64,12 +86,14 @@ pub(super) fn entry(entry: &Entry) -> Value {
         Call::Now | Call::RandomU64 | Call::WasiWallClock | Call::WasiMonotonicClock => json!({}),
         Call::Sleep { duration_ns } => json!({ "duration_ns": duration_ns }),
         Call::WasiRandomBytes { len } => json!({ "len": len }),
+        Call::Http { request, attempt } => http_request(request, *attempt),
     };
     let response = match &entry.outcome {
         Outcome::Time { ns } => json!({ "ns": ns }),
         Outcome::Random { value } => json!({ "value": value }),
         Outcome::Timer { wake_at_ns } => json!({ "wake_at_ns": wake_at_ns, "wake_at": time_ns(*wake_at_ns) }),
-        Outcome::Bytes(bytes) => json!({ "bytes": bytes }),
+        Outcome::Bytes(bytes) => json!({ "bytes_base64": BASE64.encode(bytes) }),
+        Outcome::Http(attempt) => http_attempt(attempt),
     };
     json!({
         "seq": entry.seq,
@@ -78,6 +102,76 @@ pub(super) fn entry(entry: &Entry) -> Value {
         "response": response,
         "recorded_at": time_ns(entry.recorded_at_ns),
     })
+}
+
+/// A header value: text if it is UTF-8, else `base64:…`; a redacted one as
+/// `sha256:<hex>`.
+fn field_value(value: &[u8]) -> String {
+    match std::str::from_utf8(value) {
+        Ok(text) => text.to_owned(),
+        Err(_) => format!("base64:{}", BASE64.encode(value)),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn retry_policy(policy: &RetryPolicy) -> Value {
+    json!({
+        "initial_interval_ms": policy.initial_interval_ms,
+        "backoff_coefficient": policy.backoff_coefficient(),
+        "maximum_interval_ms": policy.maximum_interval_ms,
+        "maximum_attempts": policy.maximum_attempts,
+        "non_retryable_error_types": policy.non_retryable_error_types,
+    })
+}
+
+/// `{"method","url","attempt","headers":[[name,value]],"body_bytes","body_sha256","timeout_ms","retry"}`.
+fn http_request(request: &HttpCall, attempt: u32) -> Value {
+    let headers: Vec<(&str, String)> = request
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let value = match value {
+                FieldValue::Clear(bytes) => field_value(bytes),
+                FieldValue::Sha256(digest) => format!("sha256:{}", hex(digest)),
+            };
+            (name.as_str(), value)
+        })
+        .collect();
+    json!({
+        "method": request.method,
+        "url": request.url,
+        "attempt": attempt,
+        "headers": headers,
+        "body_bytes": request.body_len,
+        "body_sha256": request.body_len.map(|_| hex(&request.body_sha256)),
+        "timeout_ms": request.timeout_ms,
+        "retry": request.retry.as_ref().map(retry_policy),
+    })
+}
+
+/// `{"status","headers","body_bytes","body_base64"}` or
+/// `{"error":{"type","message"}}`, with `"duration_ms"` and `"retry_at"`
+/// (null for the attempt whose answer the workflow got).
+fn http_attempt(attempt: &HttpAttempt) -> Value {
+    let mut view = match &attempt.result {
+        Ok(response) => {
+            let headers: Vec<(&str, String)> =
+                response.headers.iter().map(|(name, value)| (name.as_str(), field_value(value))).collect();
+            json!({
+                "status": response.status,
+                "headers": headers,
+                "body_bytes": response.body.len(),
+                "body_base64": BASE64.encode(&response.body),
+            })
+        }
+        Err(error) => json!({ "error": { "type": error.type_name(), "message": error.to_string() } }),
+    };
+    view["duration_ms"] = json!(attempt.duration_ms);
+    view["retry_at"] = json!(attempt.retry_at_ns.map(time_ns));
+    view
 }
 
 /// `{"cursor","at","level","stream","message"}`.

@@ -103,7 +103,9 @@ pub(super) async fn get(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, Error> {
-    Ok(Json(views::workflow(&find(&state, &id).await?)))
+    let record = find(&state, &id).await?;
+    let waiting = state.runtime.waiting_on(&record).await?;
+    Ok(Json(views::workflow_detail(&record, waiting.as_ref())))
 }
 
 #[derive(Deserialize)]

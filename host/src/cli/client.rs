@@ -151,6 +151,23 @@ impl Client {
             if let Some(error) = body["error"].as_str() {
                 say!("{:<11} {error}", "error");
             }
+            let waiting = &body["waiting_on"];
+            if !waiting.is_null() {
+                let of = match waiting["max_attempts"].as_u64() {
+                    Some(0) | None => String::new(),
+                    Some(max) => format!(" of {max}"),
+                };
+                let when = match waiting["next_attempt_at"].as_str() {
+                    Some(at) => format!("backing off until {at}"),
+                    None => "in flight".to_owned(),
+                };
+                say!(
+                    "{:<11} {}, attempt {}{of}, {when}",
+                    "waiting on",
+                    text(&waiting["effect"]),
+                    waiting["attempt"]
+                );
+            }
         }
         Ok(())
     }
@@ -180,13 +197,15 @@ impl Client {
     pub(super) async fn journal(&self, id: &str) -> anyhow::Result<()> {
         let request = self.request(Method::GET, &format!("/v1/workflows/{id}/journal"));
         self.print_list(request, "entries", |entry| {
+            let (request, response) = match text(&entry["kind"]) {
+                "http" => http_summary(&entry["request"], &entry["response"]),
+                _ => (entry["request"].to_string(), entry["response"].to_string()),
+            };
             format!(
-                "{:>4}  {}  {:<20} {} -> {}",
+                "{:>4}  {}  {:<20} {request} -> {response}",
                 entry["seq"],
                 text(&entry["recorded_at"]),
-                text(&entry["kind"]),
-                entry["request"],
-                entry["response"]
+                text(&entry["kind"])
             )
         })
         .await
@@ -228,6 +247,31 @@ impl Client {
             status => bail!("workflow {} is {status}: {}", text(&body["id"]), text(&body["error"])),
         }
     }
+}
+
+/// An HTTP journal entry in one line: `POST url (attempt 2, 120 B)` ->
+/// `200 (1.2 kB, 35 ms)` or `timeout: … (12 ms), retry at …`.
+fn http_summary(request: &Value, response: &Value) -> (String, String) {
+    let sent = format!(
+        "{} {} (attempt {}, {} B)",
+        text(&request["method"]),
+        text(&request["url"]),
+        request["attempt"],
+        request["body_bytes"].as_u64().unwrap_or(0)
+    );
+    let mut got = match response["status"].as_u64() {
+        Some(status) => format!("{status} ({} B, {} ms)", response["body_bytes"], response["duration_ms"]),
+        None => format!(
+            "{}: {} ({} ms)",
+            text(&response["error"]["type"]),
+            text(&response["error"]["message"]),
+            response["duration_ms"]
+        ),
+    };
+    if let Some(at) = response["retry_at"].as_str() {
+        got.push_str(&format!(", retry at {at}"));
+    }
+    (sent, got)
 }
 
 fn text(value: &Value) -> &str {

@@ -6,6 +6,7 @@
 //! exit status 1; bad arguments exit with 2 (clap).
 
 mod client;
+mod effects;
 mod limits;
 mod serve;
 

@@ -14,6 +14,7 @@ use anyhow::Context;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use super::effects::EffectArgs;
 use super::limits::LimitArgs;
 use crate::api::{self, ApiLimits};
 use crate::runtime::Runtime;
@@ -43,6 +44,9 @@ pub(super) struct ServeArgs {
     /// Limits of workflows and runs.
     #[command(flatten)]
     limits: LimitArgs,
+    /// Outbound HTTP policy of workflows.
+    #[command(flatten)]
+    effects: EffectArgs,
 }
 
 /// Longest time the HTTP server may take, once a shutdown signal arrives, to
@@ -64,7 +68,8 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = store::connect(&args.database)
         .await
         .with_context(|| format!("cannot open database {}", redact(&args.database)))?;
-    let config = args.limits.runtime_config()?;
+    let mut config = args.limits.runtime_config()?;
+    config.executor.http = args.effects.http_config()?;
     let runtime = Runtime::start(store, config).context("cannot start the runtime")?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

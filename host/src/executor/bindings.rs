@@ -1,15 +1,38 @@
-//! Host-side bindings for the `duro:workflow/workflow` world, generated from `wit/`.
+//! Host-side bindings for every version of the `duro:workflow/workflow`
+//! world the host has shipped, generated from `wit/`.
+//!
+//! The linker defines each version's interfaces, so a component built
+//! against any of them links: workflows are pinned to their component for
+//! months, and a host upgrade must not strand them. Every version's world
+//! exports the same `run`, so one [`WorkflowPre`] (the newest) instantiates
+//! all of them. Older versions' imports delegate to the newest ones.
 //!
 //! Every import is async (a journaled call may wait for a checkpoint to
 //! commit, `sleep` may wait in memory) and trappable, so that a
 //! non-determinism error, a budget or a suspension can unwind the guest.
 #![allow(missing_docs, unreachable_pub)]
 
-wasmtime::component::bindgen!({
-    path: "../wit",
-    world: "duro:workflow/workflow",
-    imports: { default: async | trappable },
-    exports: { default: async },
-});
+/// `duro:workflow@0.1.0`: `runtime`.
+pub mod v0_1 {
+    wasmtime::component::bindgen!({
+        path: "../wit/versions/0.1.0",
+        world: "duro:workflow/workflow",
+        imports: { default: async | trappable },
+        exports: { default: async },
+    });
+}
 
-pub use duro::workflow::runtime::{Host as RuntimeHost, Level};
+/// `duro:workflow@0.2.0`: `runtime` and `http`.
+pub mod v0_2 {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "duro:workflow/workflow",
+        imports: { default: async | trappable },
+        exports: { default: async },
+    });
+}
+
+pub use v0_2::duro::workflow::runtime::{Host as RuntimeHost, Level};
+pub use v0_2::duro::workflow::types::RetryPolicy;
+pub use v0_2::duro::workflow::{http, types};
+pub use v0_2::{Workflow, WorkflowPre};

@@ -54,6 +54,21 @@ pub enum CheckpointError {
     Failed(String),
 }
 
+/// What a running workflow waits on: an effect in flight, or the backoff
+/// before its next attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// The effect, e.g. `POST https://example.com/pay`.
+    pub effect: String,
+    /// The attempt in flight or next, from 1.
+    pub attempt: u32,
+    /// Most attempts the retry policy allows; 0 means no limit.
+    pub max_attempts: u32,
+    /// When the next attempt starts, in ns since the Unix epoch; `None`
+    /// while the attempt is in flight.
+    pub next_attempt_at_ns: Option<u64>,
+}
+
 /// Commits a run's progress; implemented by the runtime.
 #[async_trait]
 pub trait Checkpointer: Send + Sync {
@@ -68,4 +83,8 @@ pub trait Checkpointer: Send + Sync {
     /// Whether other workflows are waiting for an instance slot: a run then
     /// suspends at its next inline wait instead of holding its slot.
     fn slots_contended(&self) -> bool;
+
+    /// Tells what the run waits on now (`None`: nothing, it computes), for
+    /// the API's view of a running workflow.
+    fn waiting(&self, waiting: Option<Waiting>);
 }

@@ -1,5 +1,6 @@
 //! [`RunState`]: the data of one run's wasmtime `Store`, and the
-//! implementation of the `duro:workflow/runtime` imports on it.
+//! implementation of the `duro:workflow/runtime` imports on it (every
+//! version: older ones delegate to the newest).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,12 +10,13 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::Error;
-use super::bindings::{Level, RuntimeHost};
+use super::bindings::{Level, RuntimeHost, v0_1};
 use super::checkpoint::{CHECKPOINT_BYTES, CheckpointError, CheckpointPolicy, Checkpointer};
 use super::cpu::CpuMeter;
 use super::journal_handle::JournalHandle;
 use super::wasi::MAX_LINE_BYTES;
 use crate::clock;
+use crate::effects::HttpClient;
 use crate::journal::{Call, LogLevel, LogStream, Outcome};
 
 /// A timer whose remaining wait exceeds the inline limit (or whose run gives
@@ -34,13 +36,17 @@ pub(crate) struct Abandon(pub(crate) CheckpointError);
 
 /// Everything a run's `Store` holds.
 pub(crate) struct RunState {
+    /// The workflow's id: part of its effects' idempotency keys and of the
+    /// digests of redacted headers.
+    pub(crate) workflow_id: String,
     pub(crate) journal: JournalHandle,
+    pub(crate) http: Arc<HttpClient>,
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
     pub(crate) cpu: CpuMeter,
     settings: RunSettings,
-    checkpointer: Arc<dyn Checkpointer>,
+    pub(super) checkpointer: Arc<dyn Checkpointer>,
     /// When this activation began.
     started: Instant,
     last_checkpoint: Instant,
@@ -56,17 +62,22 @@ pub(crate) struct RunSettings {
     pub(crate) checkpoints: CheckpointPolicy,
 }
 
+/// What a run is given besides its journal and WASI context.
+pub(crate) struct RunDeps {
+    pub(crate) workflow_id: String,
+    pub(crate) http: Arc<HttpClient>,
+    pub(crate) limits: StoreLimits,
+    pub(crate) cpu: CpuMeter,
+    pub(crate) settings: RunSettings,
+    pub(crate) checkpointer: Arc<dyn Checkpointer>,
+}
+
 impl RunState {
-    pub(crate) fn new(
-        journal: JournalHandle,
-        wasi: WasiCtx,
-        table: ResourceTable,
-        limits: StoreLimits,
-        cpu: CpuMeter,
-        settings: RunSettings,
-        checkpointer: Arc<dyn Checkpointer>,
-    ) -> Self {
+    pub(crate) fn new(journal: JournalHandle, wasi: WasiCtx, table: ResourceTable, deps: RunDeps) -> Self {
+        let RunDeps { workflow_id, http, limits, cpu, settings, checkpointer } = deps;
         Self {
+            workflow_id,
+            http,
             journal,
             wasi,
             table,
@@ -135,7 +146,7 @@ impl RunState {
     ///
     /// # Errors
     /// A CPU limit, as [`CpuMeter::charge`].
-    fn charge_cpu(&mut self) -> wasmtime::Result<()> {
+    pub(super) fn charge_cpu(&mut self) -> wasmtime::Result<()> {
         let replaying = self.journal.lock().is_replaying();
         Ok(self.cpu.charge(replaying)?)
     }
@@ -153,7 +164,17 @@ impl RunState {
                     || bytes >= CHECKPOINT_BYTES
                     || self.last_checkpoint.elapsed() >= policy.interval)
         };
-        if !due {
+        if due { self.commit_pending().await } else { Ok(()) }
+    }
+
+    /// Commits every entry and log line recorded and not yet committed, if
+    /// any: an effect's outcome is durable before the guest sees it.
+    ///
+    /// # Errors
+    /// [`Abandon`] if the commit failed: the run must stop.
+    pub(super) async fn commit_pending(&mut self) -> wasmtime::Result<()> {
+        let (entries, lines, _) = self.journal.lock().pending_size();
+        if entries + lines == 0 {
             return Ok(());
         }
         let (entries, logs) = self.journal.lock().take_pending();
@@ -162,6 +183,33 @@ impl RunState {
         self.cpu.resume();
         committed.map_err(Abandon)?;
         self.last_checkpoint = Instant::now();
+        Ok(())
+    }
+}
+
+impl RunState {
+    /// Waits until `wake_at_ns` (ns since the Unix epoch): in memory if that
+    /// is within the inline limit, else by unwinding with [`Suspend`], so
+    /// the workflow sleeps as a row. Commits what is due first.
+    ///
+    /// # Errors
+    /// [`Suspend`], or a failed checkpoint or CPU limit.
+    pub(super) async fn wait_until(&mut self, wake_at_ns: u64) -> wasmtime::Result<()> {
+        let remaining = Duration::from_nanos(wake_at_ns.saturating_sub(clock::now_ns()));
+        // A run gives its slot up to waiting work only once it has run for a
+        // checkpoint interval: each resumption replays the journal, so
+        // yielding at every short wait would make progress quadratic.
+        let yield_slot = self.checkpointer.slots_contended()
+            && self.started.elapsed() >= self.settings.checkpoints.interval;
+        if !remaining.is_zero() && (remaining > self.settings.inline_sleep_max || yield_slot) {
+            return Err(Suspend { wake_at_ns }.into());
+        }
+        self.checkpoint_if_due().await?;
+        if !remaining.is_zero() {
+            self.charge_cpu()?;
+            tokio::time::sleep(remaining).await;
+            self.cpu.resume();
+        }
         Ok(())
     }
 }
@@ -191,22 +239,7 @@ impl RuntimeHost for RunState {
             Outcome::Timer { wake_at_ns } => wake_at_ns,
             outcome => return Err(Error::CorruptJournal { call, outcome }.into()),
         };
-        let remaining = Duration::from_nanos(wake_at_ns.saturating_sub(clock::now_ns()));
-        // A run gives its slot up to waiting work only once it has run for a
-        // checkpoint interval: each resumption replays the journal, so
-        // yielding at every short wait would make progress quadratic.
-        let yield_slot = self.checkpointer.slots_contended()
-            && self.started.elapsed() >= self.settings.checkpoints.interval;
-        if !remaining.is_zero() && (remaining > self.settings.inline_sleep_max || yield_slot) {
-            return Err(Suspend { wake_at_ns }.into());
-        }
-        self.checkpoint_if_due().await?;
-        if !remaining.is_zero() {
-            self.charge_cpu()?;
-            tokio::time::sleep(remaining).await;
-            self.cpu.resume();
-        }
-        Ok(())
+        self.wait_until(wake_at_ns).await
     }
 
     async fn log(&mut self, level: Level, mut message: String) -> wasmtime::Result<()> {
@@ -220,5 +253,35 @@ impl RuntimeHost for RunState {
         message.truncate(message.floor_char_boundary(MAX_LINE_BYTES));
         self.journal.log(level, LogStream::Log, message);
         self.checkpoint_if_due().await
+    }
+}
+
+impl v0_1::duro::workflow::runtime::Host for RunState {
+    async fn now(&mut self) -> wasmtime::Result<u64> {
+        RuntimeHost::now(self).await
+    }
+
+    async fn random_u64(&mut self) -> wasmtime::Result<u64> {
+        RuntimeHost::random_u64(self).await
+    }
+
+    async fn sleep(&mut self, duration_ns: u64) -> wasmtime::Result<()> {
+        RuntimeHost::sleep(self, duration_ns).await
+    }
+
+    async fn log(
+        &mut self,
+        level: v0_1::duro::workflow::runtime::Level,
+        message: String,
+    ) -> wasmtime::Result<()> {
+        use v0_1::duro::workflow::runtime::Level as V0_1;
+        let level = match level {
+            V0_1::Trace => Level::Trace,
+            V0_1::Debug => Level::Debug,
+            V0_1::Info => Level::Info,
+            V0_1::Warn => Level::Warn,
+            V0_1::Error => Level::Error,
+        };
+        RuntimeHost::log(self, level, message).await
     }
 }

@@ -21,6 +21,7 @@ mod cache;
 mod checkpoint;
 mod cpu;
 mod host;
+mod http;
 mod journal_handle;
 mod wasi;
 
@@ -32,14 +33,15 @@ use tokio::sync::Semaphore;
 use wasmtime::component::{HasSelf, Linker, ResourceTable, ResourceTableError};
 use wasmtime::{StoreLimitsBuilder, UpdateDeadline};
 
-pub use self::checkpoint::{CheckpointError, CheckpointPolicy, Checkpointer};
+pub use self::checkpoint::{CheckpointError, CheckpointPolicy, Checkpointer, Waiting};
 pub use self::wasi::WRITE_PERMIT_BYTES;
 
-use self::bindings::{Workflow, WorkflowPre};
+use self::bindings::{Workflow, WorkflowPre, v0_1};
 use self::cache::CompiledCache;
 use self::cpu::CpuMeter;
-use self::host::{Abandon, RunSettings, RunState, Suspend};
+use self::host::{Abandon, RunDeps, RunSettings, RunState, Suspend};
 use self::journal_handle::JournalHandle;
+use crate::effects::{HttpClient, HttpConfig, http::ClientError};
 use crate::engine::{self, Engine};
 use crate::ids::ComponentDigest;
 use crate::journal::{Budget, BudgetExceeded, Call, Cursor, Entry, LogLine, Nondeterminism, Outcome, Usage};
@@ -76,6 +78,9 @@ pub enum Error {
     /// The linker could not be set up.
     #[error("cannot link host functions: {0:#}")]
     Link(wasmtime::Error),
+    /// The HTTP client for effects could not be built.
+    #[error(transparent)]
+    HttpClient(#[from] ClientError),
     /// A journal entry holds an outcome its call never produces (raised inside
     /// the guest as a trap; the workflow fails).
     #[error("corrupt journal: {call} has recorded outcome {outcome:?}")]
@@ -106,7 +111,7 @@ pub enum Error {
 }
 
 /// How the executor runs workflows: limits and policies every run applies.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ExecutorConfig {
     /// Timers due within this are awaited in memory; longer ones suspend the
     /// run (default 1 s).
@@ -125,6 +130,8 @@ pub struct ExecutorConfig {
     pub max_compiles: usize,
     /// Longest a component may take to compile (default 60 s).
     pub compile_timeout: Duration,
+    /// Outbound HTTP: allowlist, caps, redaction.
+    pub http: HttpConfig,
 }
 
 impl Default for ExecutorConfig {
@@ -137,6 +144,7 @@ impl Default for ExecutorConfig {
             compiled_cache_bytes: 1 << 30,
             max_compiles: 2,
             compile_timeout: Duration::from_secs(60),
+            http: HttpConfig::default(),
         }
     }
 }
@@ -187,6 +195,7 @@ pub struct Prepared(WorkflowPre<RunState>);
 pub struct Executor {
     engine: Engine,
     linker: Linker<RunState>,
+    http: Arc<HttpClient>,
     /// Prepared components. A std `Mutex`: held only for a map operation.
     prepared: Mutex<CompiledCache<WorkflowPre<RunState>>>,
     /// One permit per compilation allowed at once; a compilation holds its
@@ -199,12 +208,16 @@ impl Executor {
     /// An executor on `engine`, running workflows as `config` says.
     ///
     /// # Errors
-    /// [`Error::Link`] if the host functions cannot be added to the linker.
+    /// [`Error::Link`] if the host functions cannot be added to the linker,
+    /// [`Error::HttpClient`] if the HTTP client cannot be built.
     pub fn new(engine: Engine, config: ExecutorConfig) -> Result<Self, Error> {
         let mut linker = Linker::new(engine.wasmtime());
         wasi::add_to_linker(&mut linker).map_err(Error::Link)?;
         Workflow::add_to_linker::<_, HasSelf<RunState>>(&mut linker, |state| state).map_err(Error::Link)?;
+        v0_1::Workflow::add_to_linker::<_, HasSelf<RunState>>(&mut linker, |state| state)
+            .map_err(Error::Link)?;
         Ok(Self {
+            http: Arc::new(HttpClient::new(config.http.clone())?),
             engine,
             linker,
             prepared: Mutex::new(CompiledCache::new(config.compiled_cache_bytes)),
@@ -262,7 +275,7 @@ impl Executor {
         // exceed the per-instance limits now rather than at their first run.
         // With every slot busy the check is skipped: the first run will tell.
         let journal = JournalHandle::new(Cursor::default());
-        let mut store = self.new_store(journal, Arc::new(NoCheckpoints)).0;
+        let mut store = self.new_store(String::new(), journal, Arc::new(NoCheckpoints)).0;
         match workflow_pre.instantiate_async(&mut store).await.map_err(instantiate_error) {
             Ok(_) | Err(Error::NoInstanceSlot) => {}
             Err(error) => return Err(error),
@@ -273,9 +286,9 @@ impl Executor {
         Ok(Prepared(workflow_pre))
     }
 
-    /// Runs the prepared `component` with `input` (JSON text), first
-    /// replaying `recorded` (the workflow's journal, dense from seq 0), for a
-    /// workflow that has stored `usage` so far. Progress is committed through
+    /// Runs the prepared `component` as workflow `workflow_id` with `input`
+    /// (JSON text), first replaying `recorded` (the workflow's journal, dense
+    /// from seq 0), for a workflow that has stored `usage` so far. Progress is committed through
     /// `checkpointer` as the [`CheckpointPolicy`] says; what is left when the
     /// run ends is in the report.
     ///
@@ -287,13 +300,15 @@ impl Executor {
     pub async fn run(
         &self,
         component: &Prepared,
+        workflow_id: &str,
         input: &str,
         recorded: Vec<Entry>,
         usage: Usage,
         checkpointer: Arc<dyn Checkpointer>,
     ) -> Result<RunReport, Error> {
         let journal = JournalHandle::new(Cursor::new(recorded, self.config.budget, usage));
-        let (mut store, stdout, stderr) = self.new_store(journal.clone(), checkpointer);
+        let (mut store, stdout, stderr) =
+            self.new_store(workflow_id.to_owned(), journal.clone(), checkpointer);
         let workflow = component.0.instantiate_async(&mut store).await.map_err(instantiate_error)?;
         let result = workflow.call_run(&mut store, input).await;
         drop(store);
@@ -308,6 +323,7 @@ impl Executor {
     /// limits, with the guest's stdout and stderr.
     fn new_store(
         &self,
+        workflow_id: String,
         journal: JournalHandle,
         checkpointer: Arc<dyn Checkpointer>,
     ) -> (wasmtime::Store<RunState>, wasi::GuestOutput, wasi::GuestOutput) {
@@ -322,7 +338,15 @@ impl Executor {
             inline_sleep_max: self.config.inline_sleep_max,
             checkpoints: self.config.checkpoints,
         };
-        let state = RunState::new(journal, wasi, table, store_limits, cpu, settings, checkpointer);
+        let deps = RunDeps {
+            workflow_id,
+            http: self.http.clone(),
+            limits: store_limits,
+            cpu,
+            settings,
+            checkpointer,
+        };
+        let state = RunState::new(journal, wasi, table, deps);
         let mut store = wasmtime::Store::new(self.engine.wasmtime(), state);
         store.limiter(|state| &mut state.limits);
         // At every epoch tick in which wasm runs, charge the time it ran and
@@ -403,6 +427,8 @@ impl Checkpointer for NoCheckpoints {
     fn slots_contended(&self) -> bool {
         false
     }
+
+    fn waiting(&self, _: Option<Waiting>) {}
 }
 
 /// The trap message first, then the wasm backtrace and the guest's last

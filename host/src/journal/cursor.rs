@@ -171,6 +171,18 @@ impl Cursor {
         self.len() == 0
     }
 
+    /// The `seq` the next call gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The most payload bytes one more entry may have under the budget, less
+    /// `reserved` bytes: what is left for an effect's answer.
+    pub fn entry_room(&self, reserved: u64) -> u64 {
+        let journal_room = self.budget.max_journal_bytes.saturating_sub(self.journal_bytes);
+        self.budget.max_entry_bytes.min(journal_room).saturating_sub(reserved)
+    }
+
     /// Payload bytes of the whole journal so far.
     pub fn journal_bytes(&self) -> u64 {
         self.journal_bytes

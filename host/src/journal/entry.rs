@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::effect::{HttpAttempt, HttpCall};
+
 /// One host call a workflow made and what it got back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -41,6 +43,13 @@ pub enum Call {
         /// Number of bytes requested.
         len: u64,
     },
+    /// `duro:workflow/http.send`: one attempt of an HTTP request (an effect).
+    Http {
+        /// The request.
+        request: Box<HttpCall>,
+        /// The attempt's number, from 1.
+        attempt: u32,
+    },
 }
 
 /// What the host answered to a [`Call`].
@@ -66,6 +75,8 @@ pub enum Outcome {
     /// postcard is the same layout as a sequence of `u8` but written and
     /// measured in one step rather than byte by byte.
     Bytes(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// An HTTP attempt's response or error, and whether it is retried.
+    Http(Box<HttpAttempt>),
 }
 
 /// The kind of a [`Call`]: the `kind` column of the journal table and the
@@ -84,6 +95,8 @@ pub enum EntryKind {
     WasiMonotonicClock,
     /// [`Call::WasiRandomBytes`].
     WasiRandomBytes,
+    /// [`Call::Http`].
+    Http,
 }
 
 impl EntryKind {
@@ -96,6 +109,7 @@ impl EntryKind {
             Self::WasiWallClock => "wasi_wall_clock",
             Self::WasiMonotonicClock => "wasi_monotonic_clock",
             Self::WasiRandomBytes => "wasi_random_bytes",
+            Self::Http => "http",
         }
     }
 }
@@ -110,6 +124,7 @@ impl Call {
             Self::WasiWallClock => EntryKind::WasiWallClock,
             Self::WasiMonotonicClock => EntryKind::WasiMonotonicClock,
             Self::WasiRandomBytes { .. } => EntryKind::WasiRandomBytes,
+            Self::Http { .. } => EntryKind::Http,
         }
     }
 }
@@ -124,6 +139,7 @@ impl fmt::Display for Call {
             Self::WasiWallClock => f.write_str("wasi:clocks/wall-clock.now()"),
             Self::WasiMonotonicClock => f.write_str("wasi:clocks/monotonic-clock.now()"),
             Self::WasiRandomBytes { len } => write!(f, "wasi:random get-random-bytes(len: {len})"),
+            Self::Http { request, attempt } => write!(f, "http send({request}, attempt {attempt})"),
         }
     }
 }

@@ -9,10 +9,12 @@
 
 pub mod codec;
 mod cursor;
+mod effect;
 mod entry;
 mod log;
 
 pub use codec::Error;
 pub use cursor::{Budget, BudgetExceeded, Cursor, Nondeterminism, Usage};
+pub use effect::{Attempt, FieldValue, Fields, HttpAttempt, HttpCall, HttpError, HttpResponse, RetryPolicy};
 pub use entry::{Call, Entry, EntryKind, Outcome};
 pub use log::{LogLevel, LogLine, LogStream};

@@ -37,10 +37,13 @@ pub use self::stats::Stats;
 use self::committer::Committer;
 use self::stats::Counters;
 use crate::engine::{self, Engine, EngineLimits};
+pub use crate::executor::Waiting;
 use crate::executor::{self, Executor, ExecutorConfig};
 use crate::ids::{ComponentDigest, WorkflowId};
-use crate::journal::Entry;
-use crate::store::{self, ComponentRecord, Created, NewWorkflow, Store, StoredEntry, WorkflowRecord};
+use crate::journal::{Call, Entry, Outcome};
+use crate::store::{
+    self, ComponentRecord, Created, NewWorkflow, Store, StoredEntry, WorkflowRecord, WorkflowStatus,
+};
 
 /// How many settled workflows a slow result waiter may miss before it
 /// re-reads the store anyway.
@@ -49,7 +52,7 @@ const SETTLED_BACKLOG: usize = 1024;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Settings of a [`Runtime`].
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RuntimeConfig {
     /// Limits of every workflow instance; `max_instances` also caps how many
     /// workflows run at once.
@@ -110,6 +113,7 @@ impl From<executor::Error> for Error {
             }
             E::NoInstanceSlot => Self::NoInstanceSlot,
             E::Link(_)
+            | E::HttpClient(_)
             | E::CompileInterrupted(_)
             | E::CorruptJournal { .. }
             | E::CpuLimit { .. }
@@ -143,6 +147,9 @@ struct Inner {
     run_slots: Arc<Semaphore>,
     /// Workflows with a run in flight in this process.
     active: Mutex<HashSet<WorkflowId>>,
+    /// What runs in flight wait on (an effect in flight, a backoff in
+    /// memory), for the API.
+    waiting: Mutex<HashMap<WorkflowId, Waiting>>,
     /// Workflows whose last run failed for a host-side reason: when they may
     /// run again, and how many times in a row that happened.
     backoff: Mutex<HashMap<WorkflowId, run::Backoff>>,
@@ -178,6 +185,7 @@ impl Runtime {
             settled: broadcast::Sender::new(SETTLED_BACKLOG),
             run_slots: Arc::new(Semaphore::new(config.limits.max_instances as usize)),
             active: Default::default(),
+            waiting: Default::default(),
             backoff: Default::default(),
             slots_contended: AtomicBool::new(false),
             preparing: Default::default(),
@@ -314,6 +322,36 @@ impl Runtime {
         let store = &self.inner.store;
         store.workflow(id).await?.ok_or_else(|| Error::UnknownWorkflow(id.to_string()))?;
         Ok(StoredEntry::decode_all(&store.journal(id, after, limit, max_bytes).await?)?)
+    }
+
+    /// What workflow `record` waits on, if it is not final and waits on an
+    /// effect: an attempt in flight or a backoff in a run of this process,
+    /// or, for a sleeping workflow, the backoff its last journal entry
+    /// schedules.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the last entry cannot be read.
+    pub async fn waiting_on(&self, record: &WorkflowRecord) -> Result<Option<Waiting>, Error> {
+        if let Some(waiting) = lock(&self.inner.waiting).get(&record.id) {
+            return Ok(Some(waiting.clone()));
+        }
+        let last = record.state.next_seq.checked_sub(2);
+        if record.state.status != WorkflowStatus::Sleeping || record.state.next_seq == 0 {
+            return Ok(None);
+        }
+        let entries =
+            StoredEntry::decode_all(&self.inner.store.journal(&record.id, last, 1, u64::MAX).await?)?;
+        Ok(entries.into_iter().next().and_then(|entry| match (entry.call, entry.outcome) {
+            (Call::Http { request, attempt }, Outcome::Http(outcome)) => {
+                outcome.retry_at_ns.map(|at| Waiting {
+                    effect: request.to_string(),
+                    attempt: attempt + 1,
+                    max_attempts: request.retry.as_ref().map_or(1, |policy| policy.maximum_attempts),
+                    next_attempt_at_ns: Some(at),
+                })
+            }
+            _ => None,
+        }))
     }
 
     /// Begins shutdown: stops scheduling, cancels runs in flight (they replay

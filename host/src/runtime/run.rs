@@ -21,7 +21,7 @@ use super::committer::CommitError;
 use super::stats::Counters;
 use super::{Error, Inner, lock};
 use crate::clock;
-use crate::executor::{self, CheckpointError, Checkpointer, Prepared, RunOutcome, RunReport};
+use crate::executor::{self, CheckpointError, Checkpointer, Prepared, RunOutcome, RunReport, Waiting};
 use crate::ids::{ComponentDigest, WorkflowId};
 use crate::journal::{Entry, LogLine, Usage};
 use crate::store::{RunCommit, StatusUpdate, StoredEntry, WorkflowRecord, WorkflowState};
@@ -69,7 +69,9 @@ pub(super) fn next_backoff_end(inner: &Inner) -> Option<Duration> {
 /// One run of workflow `id`; host-side failures are noted on the workflow
 /// and put it in backoff.
 pub(super) async fn run_workflow(inner: &Arc<Inner>, id: &WorkflowId) {
-    match attempt(inner, id).await {
+    let attempted = attempt(inner, id).await;
+    lock(&inner.waiting).remove(id);
+    match attempted {
         Ok(()) => {
             lock(&inner.backoff).remove(id);
         }
@@ -272,6 +274,14 @@ impl Checkpointer for RunCheckpoints {
     fn slots_contended(&self) -> bool {
         self.inner.slots_contended.load(Ordering::Relaxed)
     }
+
+    fn waiting(&self, waiting: Option<Waiting>) {
+        let mut all = lock(&self.inner.waiting);
+        match waiting {
+            Some(waiting) => all.insert(self.workflow_id.clone(), waiting),
+            None => all.remove(&self.workflow_id),
+        };
+    }
 }
 
 /// How a run attempt went, short of host-side errors.
@@ -319,7 +329,7 @@ async fn load_and_run(
     }
     let usage = Usage { log_bytes: workflow.log_bytes };
     tokio::select! {
-        report = inner.executor.run(&component, &workflow.input, recorded, usage, checkpoints) => match report {
+        report = inner.executor.run(&component, workflow.id.as_str(), &workflow.input, recorded, usage, checkpoints) => match report {
             Ok(report) => Ok(Run::Reported(report)),
             // The component passed its checks at upload: failing to
             // instantiate it now (no slot, a limit lowered since) is the

@@ -1,0 +1,159 @@
+//! `duro:workflow/http.send`: a journaled HTTP request with retries.
+//!
+//! Each attempt is one journal entry ([`Call::Http`] with its attempt
+//! number). Live, an attempt runs like this:
+//!
+//! 1. what the run recorded before it is committed, so the request's
+//!    idempotency key (`<workflow id>/<seq of attempt 1>`) names a journal
+//!    position no re-execution can move;
+//! 2. the request is sent once and its answer recorded, with the time of the
+//!    next attempt if the retry policy asks for one;
+//! 3. the entry is committed, and only then does the guest see the answer,
+//!    or the host wait out the backoff (in memory when short, suspended like
+//!    a timer when longer). A crash before step 3 re-sends the request with
+//!    the same key; a crash after it never does.
+//!
+//! On replay the recorded attempts are walked through in order and the last
+//! one's answer is returned; nothing is sent.
+
+use std::time::Instant;
+
+use serde_bytes::ByteBuf;
+
+use super::bindings::{RetryPolicy, http, types};
+use super::host::RunState;
+use super::{Error, Waiting};
+use crate::clock;
+use crate::effects::http::{Request, retry_after, retryable_type};
+use crate::journal::{
+    Attempt, Call, HttpAttempt, HttpError, HttpResponse, Outcome, RetryPolicy as RetryPolicyRecord,
+};
+
+/// `duro:workflow/types` has only types.
+impl types::Host for RunState {}
+
+impl http::Host for RunState {
+    async fn send(
+        &mut self,
+        request: http::Request,
+        retry: Option<RetryPolicy>,
+    ) -> wasmtime::Result<Result<http::Response, http::Error>> {
+        let request = Request {
+            method: request.method,
+            url: request.url,
+            headers: request.headers,
+            body: request.body,
+            timeout_ms: request.timeout_ms,
+        };
+        let policy = retry.map(|policy| RetryPolicyRecord {
+            initial_interval_ms: policy.initial_interval_ms,
+            backoff_coefficient_bits: policy.backoff_coefficient.to_bits(),
+            maximum_interval_ms: policy.maximum_interval_ms,
+            maximum_attempts: policy.maximum_attempts,
+            non_retryable_error_types: policy.non_retryable_error_types,
+        });
+        let journaled = Box::new(self.http.journaled(&self.workflow_id, &request, policy.clone()));
+        let key = format!("{}/{}", self.workflow_id, self.journal.lock().next_seq());
+        let effect = journaled.to_string();
+        let max_attempts = policy.as_ref().map_or(1, |policy| policy.maximum_attempts);
+        let waiting = |attempt, next_attempt_at_ns| {
+            Some(Waiting { effect: effect.clone(), attempt, max_attempts, next_attempt_at_ns })
+        };
+        let mut attempt = 1;
+        loop {
+            let call = Call::Http { request: journaled.clone(), attempt };
+            let recorded = self.journal.lock().replay(&call)?;
+            let outcome = match recorded {
+                Some(Outcome::Http(outcome)) => *outcome,
+                Some(outcome) => return Err(Error::CorruptJournal { call, outcome }.into()),
+                None => {
+                    self.checkpointer.waiting(waiting(attempt, None));
+                    self.attempt_live(call, policy.as_ref(), &request, &key, attempt).await?
+                }
+            };
+            match outcome.retry_at_ns {
+                None => {
+                    self.checkpointer.waiting(None);
+                    return Ok(to_guest(outcome.result));
+                }
+                Some(retry_at_ns) => {
+                    if !self.journal.lock().is_replaying() {
+                        self.checkpointer.waiting(waiting(attempt + 1, Some(retry_at_ns)));
+                        self.wait_until(retry_at_ns).await?;
+                    }
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}
+
+impl RunState {
+    /// Sends attempt `attempt` of `request` and commits its entry; see the
+    /// module docs.
+    async fn attempt_live(
+        &mut self,
+        call: Call,
+        policy: Option<&RetryPolicyRecord>,
+        request: &Request,
+        key: &str,
+        attempt: u32,
+    ) -> wasmtime::Result<HttpAttempt> {
+        self.commit_pending().await?;
+        // The response must fit one journal entry: the smaller of that and
+        // the host's response cap limits it.
+        let call_bytes = crate::journal::codec::encoded_len(&call, &Outcome::Time { ns: 0 });
+        let entry_room = {
+            let cursor = self.journal.lock();
+            cursor.admit(&call, call_bytes).map_err(Error::Budget)?;
+            cursor.entry_room(call_bytes + RESPONSE_OVERHEAD_BYTES)
+        };
+        self.charge_cpu()?;
+        let started = Instant::now();
+        let result = self.http.send(request, key, entry_room).await;
+        self.cpu.resume();
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let retry_at_ns = policy.and_then(|policy| {
+            let error_type = retryable_type(&result)?;
+            if !policy.retries(&error_type) || !policy.allows_attempt_after(attempt) {
+                return None;
+            }
+            let backoff_ns = policy.backoff_ms(attempt).saturating_mul(1_000_000);
+            let asked_ns = retry_after(&result).map_or(0, |wait| wait.as_nanos() as u64);
+            Some(clock::now_ns().saturating_add(backoff_ns.max(asked_ns)))
+        });
+        let outcome = Attempt { result, retry_at_ns, duration_ms };
+        {
+            let mut cursor = self.journal.lock();
+            cursor
+                .record(call, Outcome::Http(Box::new(outcome.clone())), clock::now_ns())
+                .map_err(Error::Budget)?;
+        }
+        self.commit_pending().await?;
+        Ok(outcome)
+    }
+}
+
+/// Bytes of an HTTP outcome besides the body and header bytes: status,
+/// lengths, times, variant tags.
+const RESPONSE_OVERHEAD_BYTES: u64 = 64;
+
+/// An attempt's result as the guest's types.
+fn to_guest(result: Result<HttpResponse, HttpError>) -> Result<http::Response, http::Error> {
+    match result {
+        Ok(response) => Ok(http::Response {
+            status: response.status,
+            headers: response
+                .headers
+                .into_iter()
+                .map(|(name, value)| (name, ByteBuf::into_vec(value)))
+                .collect(),
+            body: response.body,
+        }),
+        Err(HttpError::Denied(message)) => Err(http::Error::Denied(message)),
+        Err(HttpError::Timeout(message)) => Err(http::Error::Timeout(message)),
+        Err(HttpError::Connection(message)) => Err(http::Error::Connection(message)),
+        Err(HttpError::TooLarge(message)) => Err(http::Error::TooLarge(message)),
+        Err(HttpError::InvalidRequest(message)) => Err(http::Error::InvalidRequest(message)),
+    }
+}
