@@ -104,12 +104,12 @@ pub(super) fn entry(entry: &Entry) -> Value {
     })
 }
 
-/// A header value: text if it is UTF-8, else `base64:…`; a redacted one as
-/// `sha256:<hex>`.
-fn field_value(value: &[u8]) -> String {
+/// A header value: a string if it is UTF-8, else `{"base64"}`; a redacted
+/// one is `{"sha256": hex}`.
+fn field_value(value: &[u8]) -> Value {
     match std::str::from_utf8(value) {
-        Ok(text) => text.to_owned(),
-        Err(_) => format!("base64:{}", BASE64.encode(value)),
+        Ok(text) => json!(text),
+        Err(_) => json!({ "base64": BASE64.encode(value) }),
     }
 }
 
@@ -129,13 +129,13 @@ fn retry_policy(policy: &RetryPolicy) -> Value {
 
 /// `{"method","url","attempt","headers":[[name,value]],"body_bytes","body_sha256","timeout_ms","retry"}`.
 fn http_request(request: &HttpCall, attempt: u32) -> Value {
-    let headers: Vec<(&str, String)> = request
+    let headers: Vec<(&str, Value)> = request
         .headers
         .iter()
         .map(|(name, value)| {
             let value = match value {
                 FieldValue::Clear(bytes) => field_value(bytes),
-                FieldValue::Sha256(digest) => format!("sha256:{}", hex(digest)),
+                FieldValue::Sha256(digest) => json!({ "sha256": hex(digest) }),
             };
             (name.as_str(), value)
         })
@@ -158,7 +158,7 @@ fn http_request(request: &HttpCall, attempt: u32) -> Value {
 fn http_attempt(attempt: &HttpAttempt) -> Value {
     let mut view = match &attempt.result {
         Ok(response) => {
-            let headers: Vec<(&str, String)> =
+            let headers: Vec<(&str, Value)> =
                 response.headers.iter().map(|(name, value)| (name.as_str(), field_value(value))).collect();
             json!({
                 "status": response.status,
@@ -167,7 +167,7 @@ fn http_attempt(attempt: &HttpAttempt) -> Value {
                 "body_base64": BASE64.encode(&response.body),
             })
         }
-        Err(error) => json!({ "error": { "type": error.type_name(), "message": error.to_string() } }),
+        Err(error) => json!({ "error": { "type": error.type_name(), "message": error.message() } }),
     };
     view["duration_ms"] = json!(attempt.duration_ms);
     view["retry_at"] = json!(attempt.retry_at_ns.map(time_ns));

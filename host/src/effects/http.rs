@@ -36,8 +36,18 @@ const HOST_HEADERS: [&str; 9] = [
     "proxy-connection",
 ];
 
-/// Most bytes of request header names and values together.
+/// Most bytes of request header names and values together, with
+/// [`HEADER_OVERHEAD_BYTES`] per header.
 const MAX_REQUEST_HEADER_BYTES: usize = 64 << 10;
+/// Bytes a header costs besides its name and value (in the journal, length
+/// prefixes and a variant tag; in memory, more).
+const HEADER_OVERHEAD_BYTES: usize = 16;
+/// Longest URL, in bytes (browsers and servers commonly stop near 8 KiB).
+const MAX_URL_BYTES: usize = 8 << 10;
+/// Longest method, in bytes.
+const MAX_METHOD_BYTES: usize = 32;
+/// Longest error message journaled, in bytes.
+const MAX_MESSAGE_BYTES: usize = 1 << 10;
 
 /// Limits and policy of outbound HTTP.
 #[derive(Debug, Clone)]
@@ -119,14 +129,33 @@ impl HttpClient {
 
     /// The journaled form of `request` for `workflow_id`: header names lower
     /// case, credentials replaced by a digest, the body by its length and
-    /// digest.
-    pub fn journaled(&self, workflow_id: &str, request: &Request, retry: Option<RetryPolicy>) -> HttpCall {
+    /// digest, credentials in the URL (which [`Self::send`] refuses) cut out.
+    ///
+    /// While replaying, `recorded` is the call journaled at this position: a
+    /// header journaled there in clear (or as a digest) is shaped the same
+    /// way here when it is the same header, so changing `--redact-header`
+    /// does not make workflows in flight diverge; the digest still tells a
+    /// changed value.
+    pub fn journaled(
+        &self,
+        workflow_id: &str,
+        request: &Request,
+        retry: Option<RetryPolicy>,
+        recorded: Option<&HttpCall>,
+    ) -> HttpCall {
         let headers = request
             .headers
             .iter()
-            .map(|(name, value)| {
+            .enumerate()
+            .map(|(index, (name, value))| {
                 let name = name.to_ascii_lowercase();
-                let value = if self.redacts(&name) {
+                let was = recorded.and_then(|call| call.headers.get(index)).filter(|(was, _)| *was == name);
+                let redact = match was {
+                    Some((_, FieldValue::Clear(_))) => false,
+                    Some((_, FieldValue::Sha256(_))) => true,
+                    None => self.redacts(&name),
+                };
+                let value = if redact {
                     FieldValue::Sha256(redacted_digest(workflow_id, &name, value))
                 } else {
                     FieldValue::Clear(value.clone())
@@ -136,13 +165,40 @@ impl HttpClient {
             .collect();
         HttpCall {
             method: request.method.clone(),
-            url: request.url.clone(),
+            url: without_credentials(&request.url),
             headers,
             body_len: request.body.as_ref().map(|body| body.len() as u64),
             body_sha256: Sha256::digest(request.body.as_deref().unwrap_or_default()).into(),
             timeout_ms: request.timeout_ms,
             retry,
         }
+    }
+
+    /// Checks that `request` is within the sizes the host handles at all: a
+    /// method of at most 32 bytes, a URL of at most 8 KiB, headers of at most
+    /// 64 KiB (each counted with 16 bytes of overhead). Checked before the
+    /// host copies the request, so the copies stay small.
+    ///
+    /// # Errors
+    /// A message naming the limit; the workflow fails with it.
+    pub fn check_size(request: &Request) -> Result<(), String> {
+        if request.method.len() > MAX_METHOD_BYTES {
+            return Err(format!(
+                "the HTTP method is {} bytes; the limit is {MAX_METHOD_BYTES}",
+                request.method.len()
+            ));
+        }
+        if request.url.len() > MAX_URL_BYTES {
+            return Err(format!("the URL is {} bytes; the limit is {MAX_URL_BYTES}", request.url.len()));
+        }
+        let header_bytes = header_bytes(&request.headers);
+        if header_bytes > MAX_REQUEST_HEADER_BYTES {
+            return Err(format!(
+                "the request headers are {header_bytes} bytes (16 per header included); the limit is \
+                 {MAX_REQUEST_HEADER_BYTES}"
+            ));
+        }
+        Ok(())
     }
 
     /// Whether values of header `name` (lower case) are journaled as a digest.
@@ -200,7 +256,7 @@ impl HttpClient {
                 .iter()
                 .map(|(name, value)| (name.as_str().to_owned(), ByteBuf::from(value.as_bytes())))
                 .collect();
-            let mut size: u64 = headers.iter().map(|(name, value)| (name.len() + value.len()) as u64).sum();
+            let mut size = header_bytes(&headers) as u64;
             if size > limit {
                 return Err(too_large());
             }
@@ -222,7 +278,7 @@ impl HttpClient {
 
     /// The method, URL and headers of `request`, or why it may not be sent.
     fn check(&self, request: &Request) -> Result<(reqwest::Method, Url, HeaderMap), HttpError> {
-        let invalid = |message: String| Err(HttpError::InvalidRequest(message));
+        let invalid = |message: String| Err(HttpError::InvalidRequest(bounded(message)));
         let method = match reqwest::Method::from_bytes(request.method.as_bytes()) {
             Ok(method) => method,
             Err(_) => return invalid(format!("{:?} is not an HTTP method", request.method)),
@@ -252,12 +308,6 @@ impl HttpClient {
             return Err(HttpError::TooLarge(format!(
                 "the request body is {body_len} bytes; the limit is {} bytes",
                 self.config.max_request_body_bytes
-            )));
-        }
-        let header_bytes: usize = request.headers.iter().map(|(name, value)| name.len() + value.len()).sum();
-        if header_bytes > MAX_REQUEST_HEADER_BYTES {
-            return Err(HttpError::TooLarge(format!(
-                "the request headers are {header_bytes} bytes; the limit is {MAX_REQUEST_HEADER_BYTES} bytes"
             )));
         }
         let mut headers = HeaderMap::new();
@@ -304,6 +354,33 @@ pub fn retry_after(result: &Result<HttpResponse, HttpError>) -> Option<Duration>
     Some(Duration::from_secs(seconds.min(24 * 60 * 60)))
 }
 
+/// Bytes of `headers` counted against [`MAX_REQUEST_HEADER_BYTES`].
+fn header_bytes<V: AsRef<[u8]>>(headers: &[(String, V)]) -> usize {
+    headers.iter().map(|(name, value)| name.len() + value.as_ref().len() + HEADER_OVERHEAD_BYTES).sum()
+}
+
+/// `url` with any user name and password cut out, for the journal.
+pub fn without_credentials(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            // Setting these fails only for URLs that cannot have credentials.
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.into()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// `message` cut to [`MAX_MESSAGE_BYTES`].
+fn bounded(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_BYTES {
+        message.truncate(message.floor_char_boundary(MAX_MESSAGE_BYTES));
+        message.push_str(" [truncated]");
+    }
+    message
+}
+
 /// SHA-256 of a redacted header: keyed by the workflow id and the header
 /// name, so equal secrets in different workflows do not share a digest.
 fn redacted_digest(workflow_id: &str, name: &str, value: &[u8]) -> [u8; 32] {
@@ -325,6 +402,7 @@ fn wire_error(error: reqwest::Error) -> HttpError {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
+    let message = bounded(message);
     if error.is_timeout() {
         HttpError::Timeout(message)
     } else if error.is_builder() {
@@ -358,7 +436,7 @@ mod tests {
     fn credentials_are_journaled_as_digests_that_still_compare() {
         let client = client(&[]);
         let secret = [("Authorization", "Bearer s3cret"), ("X-Api-Key", "k3y"), ("Accept", "text/plain")];
-        let call = client.journaled("wf-1", &request("http://a/", &secret), None);
+        let call = client.journaled("wf-1", &request("http://a/", &secret), None, None);
         let names: Vec<&str> = call.headers.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(names, ["authorization", "x-api-key", "accept"]);
         assert!(matches!(call.headers[0].1, FieldValue::Sha256(_)));
@@ -369,10 +447,40 @@ mod tests {
             &crate::journal::Outcome::Time { ns: 0 },
         );
         assert!(!encoded.windows(6).any(|w| w == b"s3cret"));
-        assert_eq!(call, client.journaled("wf-1", &request("http://a/", &secret), None));
+        assert_eq!(call, client.journaled("wf-1", &request("http://a/", &secret), None, None));
         let other = [("Authorization", "Bearer other"), ("X-Api-Key", "k3y"), ("Accept", "text/plain")];
-        assert_ne!(call, client.journaled("wf-1", &request("http://a/", &other), None));
-        assert_ne!(call, client.journaled("wf-2", &request("http://a/", &secret), None));
+        assert_ne!(call, client.journaled("wf-1", &request("http://a/", &other), None, None));
+        assert_ne!(call, client.journaled("wf-2", &request("http://a/", &secret), None, None));
+    }
+
+    #[test]
+    fn a_header_is_shaped_as_recorded_so_changing_redaction_keeps_replay() {
+        let headers = [("x-api-key", "k3y"), ("x-trace", "t1")];
+        let before = client(&[]).journaled("wf", &request("http://a/", &headers), None, None);
+        // Now x-trace is redacted too, and x-api-key no longer is.
+        let config = HttpConfig { redact_headers: vec!["x-trace".into()], ..HttpConfig::default() };
+        let after = HttpClient::new(config).expect("client");
+        assert_ne!(after.journaled("wf", &request("http://a/", &headers), None, None), before);
+        assert_eq!(after.journaled("wf", &request("http://a/", &headers), None, Some(&before)), before);
+        let changed = [("x-api-key", "other"), ("x-trace", "t1")];
+        assert_ne!(after.journaled("wf", &request("http://a/", &changed), None, Some(&before)), before);
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_not_journaled() {
+        let call = client(&[]).journaled("wf", &request("http://user:pw@a.example/x", &[]), None, None);
+        assert_eq!(call.url, "http://a.example/x");
+    }
+
+    #[test]
+    fn oversize_methods_urls_and_headers_are_refused_before_copying() {
+        assert!(HttpClient::check_size(&request("http://a/", &[("a", "b")])).is_ok());
+        let long_url = format!("http://a/{}", "x".repeat(MAX_URL_BYTES));
+        assert!(HttpClient::check_size(&request(&long_url, &[])).is_err());
+        let many: Vec<(String, Vec<u8>)> = (0..5_000).map(|_| (String::new(), Vec::new())).collect();
+        assert!(HttpClient::check_size(&Request { headers: many, ..request("http://a/", &[]) }).is_err());
+        let method = Request { method: "X".repeat(33), ..request("http://a/", &[]) };
+        assert!(HttpClient::check_size(&method).is_err());
     }
 
     #[tokio::test]

@@ -177,8 +177,9 @@ impl RunState {
         if entries + lines == 0 {
             return Ok(());
         }
-        let (entries, logs) = self.journal.lock().take_pending();
+        // CPU first: a limit hit here must not drop what was taken.
         self.charge_cpu()?;
+        let (entries, logs) = self.journal.lock().take_pending();
         let committed = self.checkpointer.commit(entries, logs).await;
         self.cpu.resume();
         committed.map_err(Abandon)?;

@@ -24,7 +24,8 @@ use super::bindings::{RetryPolicy, http, types};
 use super::host::RunState;
 use super::{Error, Waiting};
 use crate::clock;
-use crate::effects::http::{Request, retry_after, retryable_type};
+use crate::effects::HttpClient;
+use crate::effects::http::{Request, retry_after, retryable_type, without_credentials};
 use crate::journal::{
     Attempt, Call, HttpAttempt, HttpError, HttpResponse, Outcome, RetryPolicy as RetryPolicyRecord,
 };
@@ -52,17 +53,27 @@ impl http::Host for RunState {
             maximum_attempts: policy.maximum_attempts,
             non_retryable_error_types: policy.non_retryable_error_types,
         });
-        let journaled = Box::new(self.http.journaled(&self.workflow_id, &request, policy.clone()));
+        HttpClient::check_size(&request).map_err(Error::OversizeRequest)?;
         let key = format!("{}/{}", self.workflow_id, self.journal.lock().next_seq());
-        let effect = journaled.to_string();
+        let effect = format!("{} {}", request.method, without_credentials(&request.url));
         let max_attempts = policy.as_ref().map_or(1, |policy| policy.maximum_attempts);
         let waiting = |attempt, next_attempt_at_ns| {
             Some(Waiting { effect: effect.clone(), attempt, max_attempts, next_attempt_at_ns })
         };
         let mut attempt = 1;
         loop {
-            let call = Call::Http { request: journaled.clone(), attempt };
-            let recorded = self.journal.lock().replay(&call)?;
+            let call = {
+                let mut cursor = self.journal.lock();
+                let recorded = match cursor.peek() {
+                    Some(Call::Http { request, .. }) => Some(&**request),
+                    _ => None,
+                };
+                let journaled = self.http.journaled(&self.workflow_id, &request, policy.clone(), recorded);
+                let call = Call::Http { request: Box::new(journaled), attempt };
+                let recorded = cursor.replay(&call)?;
+                (call, recorded)
+            };
+            let (call, recorded) = call;
             let outcome = match recorded {
                 Some(Outcome::Http(outcome)) => *outcome,
                 Some(outcome) => return Err(Error::CorruptJournal { call, outcome }.into()),
@@ -122,12 +133,24 @@ impl RunState {
             let asked_ns = retry_after(&result).map_or(0, |wait| wait.as_nanos() as u64);
             Some(clock::now_ns().saturating_add(backoff_ns.max(asked_ns)))
         });
-        let outcome = Attempt { result, retry_at_ns, duration_ms };
+        let mut outcome = Attempt { result, retry_at_ns, duration_ms };
         {
             let mut cursor = self.journal.lock();
-            cursor
-                .record(call, Outcome::Http(Box::new(outcome.clone())), clock::now_ns())
-                .map_err(Error::Budget)?;
+            let recorded =
+                cursor.record(call.clone(), Outcome::Http(Box::new(outcome.clone())), clock::now_ns());
+            if let Err(over) = recorded {
+                // The answer came but does not fit the journal (the
+                // estimate of its overhead was short): the guest gets an
+                // error that does, and no retry.
+                outcome = Attempt {
+                    result: Err(HttpError::TooLarge(format!("the answer was received but {over}"))),
+                    retry_at_ns: None,
+                    duration_ms,
+                };
+                cursor
+                    .record(call, Outcome::Http(Box::new(outcome.clone())), clock::now_ns())
+                    .map_err(Error::Budget)?;
+            }
         }
         self.commit_pending().await?;
         Ok(outcome)

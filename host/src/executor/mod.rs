@@ -104,6 +104,11 @@ pub enum Error {
         /// The budget it went over.
         limit: Duration,
     },
+    /// The workflow sent an HTTP request past the sizes the host handles
+    /// at all: method, URL or headers (raised inside the guest as a trap;
+    /// the workflow fails).
+    #[error("the workflow sent an HTTP request the host refuses: {0}")]
+    OversizeRequest(String),
     /// A live call would take the journal past a budget (raised inside the
     /// guest as a trap; the workflow fails).
     #[error(transparent)]

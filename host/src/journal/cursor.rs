@@ -194,6 +194,13 @@ impl Cursor {
         !self.recorded.is_empty()
     }
 
+    /// The call recorded at the next `seq`, while replaying: lets a host
+    /// call shape its call as recorded where two forms are equivalent (a
+    /// header journaled in clear before the operator chose to redact it).
+    pub fn peek(&self) -> Option<&Call> {
+        self.recorded.front().map(|entry| &entry.call)
+    }
+
     /// Checks `call` against the journal.
     ///
     /// Returns the recorded outcome while replaying, or `None` when the run is

@@ -17,7 +17,8 @@ use serde_bytes::ByteBuf;
 /// (<https://docs.temporal.io/encyclopedia/retry-policies>).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetryPolicy {
-    /// Wait after the first failed attempt, in ms.
+    /// Wait after the first failed attempt, in ms; 0 means 1 s (Temporal's
+    /// default), so a policy cannot retry in a tight loop.
     pub initial_interval_ms: u64,
     /// Factor the wait grows by with each failure, as `f64::to_bits` (so the
     /// call stays comparable with `Eq`).
@@ -50,12 +51,16 @@ impl RetryPolicy {
     /// The wait in ms after failed attempt number `attempt` (from 1):
     /// `initial * coefficient^(attempt-1)`, capped at the maximum interval.
     pub fn backoff_ms(&self, attempt: u32) -> u64 {
+        let initial = match self.initial_interval_ms {
+            0 => 1_000,
+            initial => initial,
+        };
         let maximum = match self.maximum_interval_ms {
-            0 => self.initial_interval_ms.saturating_mul(100),
+            0 => initial.saturating_mul(100),
             maximum => maximum,
         };
         let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
-        let wait = self.initial_interval_ms as f64 * self.backoff_coefficient().powi(exponent);
+        let wait = initial as f64 * self.backoff_coefficient().powi(exponent);
         // `as` saturates for floats past u64's range (and maps NaN to 0).
         (wait as u64).min(maximum)
     }
@@ -67,8 +72,8 @@ impl RetryPolicy {
 pub enum FieldValue {
     /// The value's bytes.
     Clear(#[serde(with = "serde_bytes")] Vec<u8>),
-    /// SHA-256 of the workflow id and the value (see
-    /// `effects::redact`); the value itself is never stored.
+    /// SHA-256 of the workflow id, the header name and the value (see
+    /// `effects::http`); the value itself is never stored.
     Sha256([u8; 32]),
 }
 
@@ -82,9 +87,9 @@ pub type Fields = Vec<(String, FieldValue)>;
 /// personal data) are often what an operator least wants stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpCall {
-    /// The method, upper case as given.
+    /// The method, as given.
     pub method: String,
-    /// The URL as given.
+    /// The URL as given, less any user name and password.
     pub url: String,
     /// The request headers, credentials redacted.
     pub headers: Fields,
@@ -131,6 +136,17 @@ pub enum HttpError {
 }
 
 impl HttpError {
+    /// The error's message, without its type.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Denied(message)
+            | Self::Timeout(message)
+            | Self::Connection(message)
+            | Self::TooLarge(message)
+            | Self::InvalidRequest(message) => message,
+        }
+    }
+
     /// The error's type name for [`RetryPolicy::non_retryable_error_types`],
     /// e.g. `"timeout"`.
     pub fn type_name(&self) -> &'static str {
@@ -191,6 +207,11 @@ mod tests {
     #[test]
     fn zero_maximum_means_a_hundred_times_the_initial_interval() {
         assert_eq!(policy(10, 10.0, 0, 0).backoff_ms(5), 1_000);
+    }
+
+    #[test]
+    fn zero_initial_interval_means_one_second() {
+        assert_eq!(policy(0, 2.0, 0, 0).backoff_ms(1), 1_000);
     }
 
     #[test]

@@ -117,6 +117,7 @@ impl From<executor::Error> for Error {
             | E::CompileInterrupted(_)
             | E::CorruptJournal { .. }
             | E::CpuLimit { .. }
+            | E::OversizeRequest(_)
             | E::ReplayCpuLimit { .. }
             | E::Budget(_) => Self::Executor(error),
         }
