@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 source scripts/postgres.sh
 
-cargo build --locked --release -p duro-host -p duro-bench
-cargo build --locked --release --target wasm32-wasip2 -p hello -p countdown
+cargo build --locked --release -p duro-host -p duro-bench -p shop-service
+cargo build --locked --release --target wasm32-wasip2 -p hello -p countdown -p order-saga
 [ -n "${DATABASE_URL:-}" ] || start_throwaway_postgres
 
 echo "### executor (in process)"
@@ -25,6 +25,15 @@ target/release/duro-bench e2e
 bench_db="duro_bench_$$"
 psql -q "$DATABASE_URL" -c "CREATE DATABASE $bench_db"
 target/release/duro-bench e2e --database "${DATABASE_URL%/*}/$bench_db"
+psql -q "$DATABASE_URL" -c "DROP DATABASE $bench_db WITH (FORCE)"
+
+echo
+echo "### effects: order sagas (3 journaled HTTP calls each) against shop-service"
+echo "| backend | sagas | in flight | sagas | effects | p50 start→result | p99 | commits per transaction |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+target/release/duro-bench effects
+psql -q "$DATABASE_URL" -c "CREATE DATABASE $bench_db"
+target/release/duro-bench effects --database "${DATABASE_URL%/*}/$bench_db"
 psql -q "$DATABASE_URL" -c "DROP DATABASE $bench_db WITH (FORCE)"
 
 echo

@@ -3,19 +3,11 @@
 
 mod common;
 
-use std::process::Output;
-
 use common::{Database, Server};
 use serde_json::Value;
 
-/// Runs `duro ARGS` against `server`; stdout, stderr, success.
 fn duro(server: &Server, args: &[&str]) -> (String, String, bool) {
-    let Output { status, stdout, stderr } = std::process::Command::new(env!("CARGO_BIN_EXE_duro"))
-        .args(args)
-        .env("DURO_SERVER", &server.base)
-        .output()
-        .unwrap();
-    (String::from_utf8(stdout).unwrap(), String::from_utf8(stderr).unwrap(), status.success())
+    server.cli(args)
 }
 
 #[tokio::test]

@@ -197,6 +197,17 @@ async fn a_kill_during_a_backoff_resumes_the_schedule(database: Database) {
         "{waiting}"
     );
     assert!(on["effect"].as_str().unwrap().starts_with("POST http://"), "{waiting}");
+    // The CLI shows both: what the workflow waits on, and the attempts.
+    let (stdout, stderr, ok) = server.cli(&["workflow", "get", "order-4"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("/payments/charge, attempt 2 of 5, backing off until"), "{stdout}");
+    let (stdout, stderr, ok) = server.cli(&["workflow", "journal", "order-4"]);
+    assert!(ok, "{stderr}");
+    let charge = stdout.lines().find(|line| line.contains("/payments/charge")).unwrap_or_default();
+    assert!(
+        charge.contains("(attempt 1, ") && charge.contains("-> 503 (") && charge.contains("retry at"),
+        "{stdout}"
+    );
 
     server.crash_and_restart().await;
     let result = server.result("order-4", 60).await;

@@ -491,7 +491,7 @@ async fn recover(duro: &Path, url: &str, pool: &AnyPool, seeded_at_ms: i64) -> a
     let before = completed(pool).await?;
     let http = reqwest::Client::new();
     let started = Instant::now();
-    let (server, base) = start_server(duro, url, &http).await?;
+    let (server, base) = start_server(duro, url, &[], &http).await?;
     loop {
         let page: serde_json::Value = http
             .get(format!("{base}/v1/workflows?status=running&limit=1"))

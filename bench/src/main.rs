@@ -6,6 +6,11 @@
 //! - `e2e`: a real `duro serve` on SQLite or PostgreSQL; starts `--workflows`
 //!   `hello` workflows with `--concurrency` in flight over HTTP and waits for
 //!   each result: workflows per second and start-to-result latency.
+//! - `effects`: a real `duro serve` on SQLite or PostgreSQL and a release
+//!   `shop-service`; runs `--workflows` `order-saga` workflows (three
+//!   journaled HTTP calls each, every answer committed before the workflow
+//!   sees it) with `--concurrency` in flight: sagas and effects per second,
+//!   latency, and how many commits shared each transaction.
 //! - `dispatch`: a store of `--workflows` (100,000) workflows on SQLite and,
 //!   with `--postgres`, on PostgreSQL: the cost of the scheduler's reads and
 //!   of listings, the plans of the scheduler's queries, and the memory of a
@@ -60,6 +65,24 @@ enum Bench {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// Effect throughput: order sagas against the shop service.
+    Effects {
+        /// The `duro` binary.
+        #[arg(long, default_value = "target/release/duro")]
+        duro: PathBuf,
+        /// The `shop-service` binary.
+        #[arg(long, default_value = "target/release/shop-service")]
+        shop: PathBuf,
+        /// Database URL; a fresh SQLite file when absent.
+        #[arg(long)]
+        database: Option<String>,
+        /// Sagas to run.
+        #[arg(long, default_value_t = 1000)]
+        workflows: usize,
+        /// Sagas started and awaited at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
     /// Scheduler reads, query plans and server memory with a large store.
     Dispatch {
         /// The `duro` binary, for the memory measurement.
@@ -87,6 +110,9 @@ async fn main() -> anyhow::Result<()> {
         Bench::Executor { runs } => executor(&args.examples, runs).await,
         Bench::E2e { duro, database, workflows, concurrency } => {
             e2e(&args.examples, &duro, database, workflows, concurrency).await
+        }
+        Bench::Effects { duro, shop, database, workflows, concurrency } => {
+            effects(&args.examples, &duro, &shop, database, workflows, concurrency).await
         }
         Bench::Dispatch { duro, postgres, workflows, calls } => {
             dispatch::dispatch(&args.examples, &duro, postgres.as_deref(), workflows, calls).await
@@ -153,40 +179,11 @@ async fn e2e(
     std::fs::create_dir_all(&dir)?;
     let database = database.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
     let http = reqwest::Client::new();
-    let (mut server, base) = start_server(duro, &database, &http).await?;
+    let (mut server, base) = start_server(duro, &database, &[], &http).await?;
     let bytes = std::fs::read(examples.join("hello.wasm"))?;
     http.post(format!("{base}/v1/components?name=hello")).body(bytes).send().await?.error_for_status()?;
-
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (http, base, next) = (http.clone(), base.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if n >= workflows {
-                    return Ok::<_, anyhow::Error>(latencies);
-                }
-                let begun = Instant::now();
-                let id = format!("bench-{}-{n}", std::process::id());
-                let body = json!({ "component": "hello", "id": id, "input": { "name": "Ada" } });
-                http.post(format!("{base}/v1/workflows")).json(&body).send().await?.error_for_status()?;
-                let result = http.get(format!("{base}/v1/workflows/{id}/result?wait=60")).send().await?;
-                if result.status() != 200 {
-                    bail!("workflow {id} not finished: {}", result.status());
-                }
-                latencies.push(begun.elapsed());
-            }
-        }));
-    }
-    let mut latencies = Vec::with_capacity(workflows);
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
+    let input = json!({ "name": "Ada" });
+    let (elapsed, latencies) = run_workflows(&http, &base, "hello", &input, workflows, concurrency).await?;
     let percentile = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e3;
     let backend = database.split(':').next().unwrap_or("?");
     println!(
@@ -200,11 +197,121 @@ async fn e2e(
     Ok(())
 }
 
+async fn effects(
+    examples: &std::path::Path,
+    duro: &std::path::Path,
+    shop: &std::path::Path,
+    database: Option<String>,
+    workflows: usize,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("duro-bench-effects-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let database = database.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+    let (_shop, shop_base) = start_shop(shop)?;
+    let http = reqwest::Client::new();
+    let authority = shop_base.trim_start_matches("http://").to_owned();
+    let (mut server, base) = start_server(duro, &database, &["--allow-http", &authority], &http).await?;
+    let bytes = std::fs::read(examples.join("order_saga.wasm"))?;
+    http.post(format!("{base}/v1/components?name=order-saga"))
+        .body(bytes)
+        .send()
+        .await?
+        .error_for_status()?;
+    let input = json!({
+        "shop": shop_base, "sku": "sku-1", "quantity": 1, "amount_cents": 1299,
+        "card": "4242", "address": "1 Main St",
+    });
+    let (elapsed, latencies) =
+        run_workflows(&http, &base, "order-saga", &input, workflows, concurrency).await?;
+    let stats: serde_json::Value = http.get(format!("{base}/healthz")).send().await?.json().await?;
+    let commits = stats["runtime"]["commits"].as_f64().unwrap_or(0.0);
+    let transactions = stats["runtime"]["transactions"].as_f64().unwrap_or(1.0).max(1.0);
+    let percentile = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e3;
+    let backend = database.split(':').next().unwrap_or("?");
+    let seconds = elapsed.as_secs_f64();
+    println!(
+        "| {backend} | {workflows} | {concurrency} | {:.0} /s | {:.0} /s | {:.1} ms | {:.1} ms | {:.1} |",
+        workflows as f64 / seconds,
+        3.0 * workflows as f64 / seconds,
+        percentile(0.5),
+        percentile(0.99),
+        commits / transactions
+    );
+    server.0.kill()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Starts `workflows` workflows of `component` with `input`, `concurrency`
+/// at a time, each awaited: the time it all took, and each workflow's
+/// start-to-result latency, sorted.
+async fn run_workflows(
+    http: &reqwest::Client,
+    base: &str,
+    component: &str,
+    input: &serde_json::Value,
+    workflows: usize,
+    concurrency: usize,
+) -> anyhow::Result<(Duration, Vec<Duration>)> {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (http, base, next) = (http.clone(), base.to_owned(), next.clone());
+        let (component, input) = (component.to_owned(), input.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= workflows {
+                    return Ok::<_, anyhow::Error>(latencies);
+                }
+                let begun = Instant::now();
+                let id = format!("bench-{}-{n}", std::process::id());
+                let body = json!({ "component": component, "id": id, "input": input });
+                http.post(format!("{base}/v1/workflows")).json(&body).send().await?.error_for_status()?;
+                let result = http.get(format!("{base}/v1/workflows/{id}/result?wait=60")).send().await?;
+                let result: serde_json::Value = result.json().await?;
+                if result["status"] != "completed" {
+                    bail!("workflow {id} did not complete: {result}");
+                }
+                latencies.push(begun.elapsed());
+            }
+        }));
+    }
+    let mut latencies = Vec::with_capacity(workflows);
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    Ok((elapsed, latencies))
+}
+
+/// Starts `shop-service` on a free port; the process and its base URL.
+fn start_shop(shop: &std::path::Path) -> anyhow::Result<(ServerProcess, String)> {
+    use std::io::BufRead;
+    let mut child = Command::new(shop)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {}", shop.display()))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let process = ServerProcess(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut line)?;
+    let base =
+        line.trim().strip_prefix("listening on ").context("shop-service did not say where it listens")?;
+    Ok((process, base.to_owned()))
+}
+
 /// Starts `duro serve` on `database` on a free loopback port and waits until
 /// it answers `/healthz`; returns the process and the server's base URL.
 async fn start_server(
     duro: &std::path::Path,
     database: &str,
+    extra_args: &[&str],
     http: &reqwest::Client,
 ) -> anyhow::Result<(ServerProcess, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -214,6 +321,7 @@ async fn start_server(
     let server = ServerProcess(
         Command::new(duro)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", database])
+            .args(extra_args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()

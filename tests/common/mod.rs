@@ -252,6 +252,16 @@ impl Server {
         self.wait_healthy(log_offset).await;
     }
 
+    /// Runs `duro ARGS` against this server; stdout, stderr, success.
+    pub fn cli(&self, args: &[&str]) -> (String, String, bool) {
+        let std::process::Output { status, stdout, stderr } = Command::new(env!("CARGO_BIN_EXE_duro"))
+            .args(args)
+            .env("DURO_SERVER", &self.base)
+            .output()
+            .unwrap();
+        (String::from_utf8(stdout).unwrap(), String::from_utf8(stderr).unwrap(), status.success())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

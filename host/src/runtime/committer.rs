@@ -7,6 +7,7 @@
 //! with a single run in flight it is one transaction as before.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -34,6 +35,8 @@ pub(super) enum CommitError {
 /// Handle to the writer task.
 pub(super) struct Committer {
     queue: mpsc::Sender<(RunCommit, Ack)>,
+    /// Transactions committed: each holds one or more commits.
+    transactions: Arc<AtomicU64>,
     stop: CancellationToken,
     writer: TaskTracker,
 }
@@ -44,9 +47,16 @@ impl Committer {
         let (queue, requests) = mpsc::channel(MAX_BATCH * 4);
         let stop = CancellationToken::new();
         let writer = TaskTracker::new();
-        writer.spawn(write_batches(store, requests, stop.clone()));
+        let transactions = Arc::new(AtomicU64::new(0));
+        writer.spawn(write_batches(store, requests, stop.clone(), transactions.clone()));
         writer.close();
-        Self { queue, stop, writer }
+        Self { queue, transactions, stop, writer }
+    }
+
+    /// Transactions committed since the start: with
+    /// [`Stats::commits`](super::Stats::commits), how well commits are grouped.
+    pub(super) fn transactions(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
     }
 
     /// Commits what is queued, then stops the writer; gives up after
@@ -78,6 +88,7 @@ async fn write_batches(
     store: Arc<dyn Store>,
     mut requests: mpsc::Receiver<(RunCommit, Ack)>,
     stop: CancellationToken,
+    transactions: Arc<AtomicU64>,
 ) {
     let mut commits = Vec::with_capacity(MAX_BATCH);
     let mut acks = Vec::with_capacity(MAX_BATCH);
@@ -94,7 +105,7 @@ async fn write_batches(
             commits.push(commit);
             acks.push(ack);
         }
-        write_batch(store.as_ref(), &mut commits, &mut acks).await;
+        write_batch(store.as_ref(), &mut commits, &mut acks, &transactions).await;
     }
 }
 
@@ -102,10 +113,16 @@ async fn write_batches(
 /// If that fails for a reason other than the database being unavailable,
 /// commits each run on its own, so one bad commit (a stale run, say) fails
 /// only its own run.
-async fn write_batch(store: &dyn Store, commits: &mut Vec<RunCommit>, acks: &mut Vec<Ack>) {
+async fn write_batch(
+    store: &dyn Store,
+    commits: &mut Vec<RunCommit>,
+    acks: &mut Vec<Ack>,
+    transactions: &AtomicU64,
+) {
     let result = store.commit(commits).await;
     let error = match result {
         Ok(()) => {
+            transactions.fetch_add(1, Ordering::Relaxed);
             commits.clear();
             for ack in acks.drain(..) {
                 // A run that stopped waiting has nothing left to do with the answer.
@@ -125,7 +142,10 @@ async fn write_batch(store: &dyn Store, commits: &mut Vec<RunCommit>, acks: &mut
     }
     for (commit, ack) in commits.drain(..).zip(acks.drain(..)) {
         let result = match store.commit(std::slice::from_ref(&commit)).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                transactions.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
             Err(error) => {
                 tracing::warn!(%error, workflow = %commit.workflow_id, "commit failed");
                 Err((error, commit))

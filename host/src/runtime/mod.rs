@@ -206,12 +206,13 @@ impl Runtime {
     /// Counters of what the host has done since it started, and what it holds.
     pub fn stats(&self) -> Stats {
         let (compiled_components, compiled_bytes) = self.inner.executor.compiled_usage();
-        self.inner.counters.snapshot(
+        let counters = self.inner.counters.snapshot(
             self.inner.lock_active().len(),
             run::backing_off(&self.inner),
             compiled_components,
             compiled_bytes,
-        )
+        );
+        Stats { transactions: self.inner.committer.transactions(), ..counters }
     }
 
     /// Validates `bytes` as a workflow component, compiles it (so the first run

@@ -14,6 +14,9 @@ pub struct Stats {
     pub commits: u64,
     /// Checkpoints committed by runs still in progress.
     pub checkpoints: u64,
+    /// Transactions the group committer wrote; `commits / transactions` is
+    /// how many commits shared one.
+    pub transactions: u64,
     /// Commits retried after the database was unavailable.
     pub commit_retries: u64,
     /// Commits rejected because their run was stale: never applied.
@@ -62,6 +65,7 @@ impl Counters {
         Stats {
             commits: read(&self.commits),
             checkpoints: read(&self.checkpoints),
+            transactions: 0,
             commit_retries: read(&self.commit_retries),
             stale_commits: read(&self.stale_commits),
             failed_commits: read(&self.failed_commits),
