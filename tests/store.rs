@@ -11,8 +11,8 @@ use duro_host::clock;
 use duro_host::ids::{ComponentDigest, WorkflowId};
 use duro_host::journal::{Call, Entry, Outcome};
 use duro_host::store::{
-    self, NewWorkflow, QueryPlan, RunCommit, SqlStore, StatusUpdate, Store, StoredEntry, WorkflowState,
-    WorkflowStatus,
+    self, ComponentKind, NewWorkflow, QueryPlan, RunCommit, SqlStore, StatusUpdate, Store, StoredEntry,
+    WorkflowState, WorkflowStatus,
 };
 
 on_sqlite_and_postgres!(stale_commits_are_rejected_and_write_nothing, scheduler_and_list_queries_use_indexes);
@@ -44,7 +44,7 @@ fn commit(
 async fn stale_commits_are_rejected_and_write_nothing(database: Database) {
     let store = store::connect(&database.url).await.unwrap();
     let digest = ComponentDigest::of(b"component");
-    store.put_component(&digest, None, b"component").await.unwrap();
+    store.put_component(&digest, ComponentKind::Workflow, None, b"component").await.unwrap();
     let id = WorkflowId::parse("cas").unwrap();
     let new = NewWorkflow { id: id.clone(), component: digest, input: "null".into() };
     let start = store.create_workflow(&new).await.unwrap().into_inner().state;
@@ -106,7 +106,7 @@ async fn scheduler_and_list_queries_use_indexes(database: Database) {
     // Enough rows, and fresh statistics, for the planner to choose as it
     // would in production.
     let digest = ComponentDigest::of(b"component");
-    store.put_component(&digest, None, b"component").await.unwrap();
+    store.put_component(&digest, ComponentKind::Workflow, None, b"component").await.unwrap();
     let mut connection = database.connect().await;
     let insert = if database.is_postgres() {
         "INSERT INTO workflows (id, component, input, status, wake_at_ms, created_at_ms, updated_at_ms)

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use duro_host::clock;
 use duro_host::ids::ComponentDigest;
-use duro_host::store::{self, WorkflowFilter, WorkflowStatus};
+use duro_host::store::{self, ComponentKind, WorkflowFilter, WorkflowStatus};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool, Connection, Row};
 
@@ -213,7 +213,10 @@ async fn run(
 ) -> anyhow::Result<Outcome> {
     let store = store::connect(url).await.context("cannot open the store")?;
     let digest = ComponentDigest::of(hello);
-    store.put_component(&digest, Some("hello"), hello).await.context("cannot store hello")?;
+    store
+        .put_component(&digest, ComponentKind::Workflow, Some("hello"), hello)
+        .await
+        .context("cannot store hello")?;
     // The store's pools are its own; this one runs the seeding, the plans and
     // the progress checks.
     sqlx::any::install_default_drivers();

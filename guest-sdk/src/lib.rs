@@ -97,6 +97,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub mod activity;
 pub mod http;
 pub mod macro_expansion;
 mod retry;

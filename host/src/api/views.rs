@@ -27,10 +27,11 @@ fn json_text(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
 
-/// `{"digest","name","size","created_at"}`.
+/// `{"digest","kind","name","size","created_at"}`.
 pub(super) fn component(record: &ComponentRecord) -> Value {
     json!({
         "digest": record.digest,
+        "kind": record.kind.as_str(),
         "name": record.name,
         "size": record.size_bytes,
         "created_at": time_ms(record.created_at_ms),
@@ -87,6 +88,16 @@ pub(super) fn entry(entry: &Entry) -> Value {
         Call::Sleep { duration_ns } => json!({ "duration_ns": duration_ns }),
         Call::WasiRandomBytes { len } => json!({ "len": len }),
         Call::Http { request, attempt } => http_request(request, *attempt),
+        Call::Activity { call, attempt } => json!({
+            "component": call.component,
+            "attempt": attempt,
+            "input_bytes": call.input_len,
+            "input_sha256": hex(&call.input_sha256),
+            "start_to_close_timeout_ms": call.start_to_close_ms,
+            "schedule_to_close_timeout_ms": call.schedule_to_close_ms,
+            "heartbeat_timeout_ms": call.heartbeat_ms,
+            "retry": call.retry.as_ref().map(retry_policy),
+        }),
     };
     let response = match &entry.outcome {
         Outcome::Time { ns } => json!({ "ns": ns }),
@@ -94,6 +105,20 @@ pub(super) fn entry(entry: &Entry) -> Value {
         Outcome::Timer { wake_at_ns } => json!({ "wake_at_ns": wake_at_ns, "wake_at": time_ns(*wake_at_ns) }),
         Outcome::Bytes(bytes) => json!({ "bytes_base64": BASE64.encode(bytes) }),
         Outcome::Http(attempt) => http_attempt(attempt),
+        Outcome::Activity(attempt) => {
+            let mut view = match &attempt.result {
+                Ok(output) => json!({ "output": json_text(output) }),
+                Err(error) => json!({ "error": {
+                    "type": error.type_name, "message": error.message, "non_retryable": error.non_retryable,
+                } }),
+            };
+            view["digest"] = json!(attempt.digest);
+            view["started_at"] = json!(time_ns(attempt.started_at_ns));
+            view["duration_ms"] = json!(attempt.duration_ms);
+            view["heartbeat"] = json!(attempt.heartbeat);
+            view["retry_at"] = json!(attempt.retry_at_ns.map(time_ns));
+            view
+        }
     };
     json!({
         "seq": entry.seq,

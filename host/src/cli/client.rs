@@ -85,7 +85,13 @@ impl Client {
         let (status, body) = self.send(request.body(bytes)).await?;
         if !self.print_json(&body)? {
             let verb = if status == StatusCode::CREATED { "stored" } else { "already stored" };
-            say!("{verb} {} ({} bytes{})", text(&body["digest"]), body["size"], name_suffix(&body["name"]));
+            say!(
+                "{verb} {} ({}, {} bytes{})",
+                text(&body["digest"]),
+                text(&body["kind"]),
+                body["size"],
+                name_suffix(&body["name"])
+            );
         }
         Ok(())
     }
@@ -94,8 +100,9 @@ impl Client {
         let request = self.request(Method::GET, "/v1/components");
         self.print_list(request, "components", |component| {
             format!(
-                "{}  {:>10} bytes  {}  {}",
+                "{}  {:<8}  {:>10} bytes  {}  {}",
                 text(&component["digest"]),
+                text(&component["kind"]),
                 component["size"],
                 text(&component["created_at"]),
                 text(&component["name"])

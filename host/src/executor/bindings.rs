@@ -22,7 +22,7 @@ pub mod v0_1 {
     });
 }
 
-/// `duro:workflow@0.2.0`: `runtime` and `http`.
+/// `duro:workflow@0.2.0`: `runtime`, `http` and `activities`.
 pub mod v0_2 {
     wasmtime::component::bindgen!({
         path: "../wit",
@@ -32,7 +32,18 @@ pub mod v0_2 {
     });
 }
 
+/// `duro:workflow/activity@0.2.0`: the world of activities.
+pub mod activity {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "duro:workflow/activity",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: { "duro:workflow/types": super::v0_2::duro::workflow::types },
+    });
+}
+
 pub use v0_2::duro::workflow::runtime::{Host as RuntimeHost, Level};
 pub use v0_2::duro::workflow::types::RetryPolicy;
-pub use v0_2::duro::workflow::{http, types};
+pub use v0_2::duro::workflow::{activities, http, types};
 pub use v0_2::{Workflow, WorkflowPre};

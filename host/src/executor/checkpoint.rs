@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::Prepared;
 use crate::journal::{Entry, LogLine};
 
 /// Pending entries' payload bytes that make a checkpoint due whatever the
@@ -87,4 +88,11 @@ pub trait Checkpointer: Send + Sync {
     /// Tells what the run waits on now (`None`: nothing, it computes), for
     /// the API's view of a running workflow.
     fn waiting(&self, waiting: Option<Waiting>);
+
+    /// The activity component `component` (a digest or a name), prepared.
+    ///
+    /// # Errors
+    /// A message if there is no such component or it is not an activity;
+    /// the attempt fails with it, not retried.
+    async fn activity(&self, component: &str) -> Result<Prepared, String>;
 }

@@ -17,6 +17,7 @@ use super::journal_handle::JournalHandle;
 use super::wasi::MAX_LINE_BYTES;
 use crate::clock;
 use crate::effects::HttpClient;
+use crate::engine::Engine;
 use crate::journal::{Call, LogLevel, LogStream, Outcome};
 
 /// A timer whose remaining wait exceeds the inline limit (or whose run gives
@@ -41,6 +42,8 @@ pub(crate) struct RunState {
     pub(crate) workflow_id: String,
     pub(crate) journal: JournalHandle,
     pub(crate) http: Arc<HttpClient>,
+    /// The engine, for running activities.
+    pub(crate) engine: Engine,
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
@@ -65,6 +68,7 @@ pub(crate) struct RunSettings {
 /// What a run is given besides its journal and WASI context.
 pub(crate) struct RunDeps {
     pub(crate) workflow_id: String,
+    pub(crate) engine: Engine,
     pub(crate) http: Arc<HttpClient>,
     pub(crate) limits: StoreLimits,
     pub(crate) cpu: CpuMeter,
@@ -74,9 +78,10 @@ pub(crate) struct RunDeps {
 
 impl RunState {
     pub(crate) fn new(journal: JournalHandle, wasi: WasiCtx, table: ResourceTable, deps: RunDeps) -> Self {
-        let RunDeps { workflow_id, http, limits, cpu, settings, checkpointer } = deps;
+        let RunDeps { workflow_id, engine, http, limits, cpu, settings, checkpointer } = deps;
         Self {
             workflow_id,
+            engine,
             http,
             journal,
             wasi,

@@ -126,12 +126,8 @@ impl RunState {
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let retry_at_ns = policy.and_then(|policy| {
             let error_type = retryable_type(&result)?;
-            if !policy.retries(&error_type) || !policy.allows_attempt_after(attempt) {
-                return None;
-            }
-            let backoff_ns = policy.backoff_ms(attempt).saturating_mul(1_000_000);
             let asked_ns = retry_after(&result).map_or(0, |wait| wait.as_nanos() as u64);
-            Some(clock::now_ns().saturating_add(backoff_ns.max(asked_ns)))
+            policy.retry_at(attempt, &error_type, clock::now_ns(), asked_ns)
         });
         let mut outcome = Attempt { result, retry_at_ns, duration_ms };
         {

@@ -16,6 +16,8 @@
 //! the database: the runtime loads the journal and commits checkpoints and
 //! reports, so every durable write goes through one place.
 
+mod activities;
+mod activity_host;
 mod bindings;
 mod cache;
 mod checkpoint;
@@ -36,6 +38,8 @@ use wasmtime::{StoreLimitsBuilder, UpdateDeadline};
 pub use self::checkpoint::{CheckpointError, CheckpointPolicy, Checkpointer, Waiting};
 pub use self::wasi::WRITE_PERMIT_BYTES;
 
+use self::activity_host::{ActivityHost, ActivityState};
+use self::bindings::activity::ActivityPre;
 use self::bindings::{Workflow, WorkflowPre, v0_1};
 use self::cache::CompiledCache;
 use self::cpu::CpuMeter;
@@ -45,6 +49,7 @@ use crate::effects::{HttpClient, HttpConfig, http::ClientError};
 use crate::engine::{self, Engine};
 use crate::ids::ComponentDigest;
 use crate::journal::{Budget, BudgetExceeded, Call, Cursor, Entry, LogLine, Nondeterminism, Outcome, Usage};
+use crate::store::ComponentKind;
 
 /// Why a component cannot run, or why a run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -194,15 +199,48 @@ pub struct RunReport {
 /// A run holds its own handle, so evicting the component from the cache
 /// never disturbs runs that already have it.
 #[derive(Clone)]
-pub struct Prepared(WorkflowPre<RunState>);
+pub struct Prepared {
+    digest: ComponentDigest,
+    world: World,
+}
+
+/// The world a prepared component implements.
+#[derive(Clone)]
+enum World {
+    Workflow(WorkflowPre<RunState>),
+    Activity(ActivityPre<ActivityState>),
+}
+
+impl Prepared {
+    /// Workflow or activity.
+    pub fn kind(&self) -> ComponentKind {
+        match self.world {
+            World::Workflow(_) => ComponentKind::Workflow,
+            World::Activity(_) => ComponentKind::Activity,
+        }
+    }
+
+    /// The component's digest.
+    pub fn digest(&self) -> &ComponentDigest {
+        &self.digest
+    }
+
+    fn as_activity(&self) -> Option<&ActivityPre<ActivityState>> {
+        match &self.world {
+            World::Activity(activity) => Some(activity),
+            World::Workflow(_) => None,
+        }
+    }
+}
 
 /// Runs workflows; see the module docs. Shared by all runs of a process.
 pub struct Executor {
     engine: Engine,
     linker: Linker<RunState>,
+    activities: ActivityHost,
     http: Arc<HttpClient>,
     /// Prepared components. A std `Mutex`: held only for a map operation.
-    prepared: Mutex<CompiledCache<WorkflowPre<RunState>>>,
+    prepared: Mutex<CompiledCache<Prepared>>,
     /// One permit per compilation allowed at once; a compilation holds its
     /// permit until its thread ends, even when its caller stopped waiting.
     compile_slots: Arc<Semaphore>,
@@ -222,6 +260,7 @@ impl Executor {
         v0_1::Workflow::add_to_linker::<_, HasSelf<RunState>>(&mut linker, |state| state)
             .map_err(Error::Link)?;
         Ok(Self {
+            activities: ActivityHost::new(&engine).map_err(Error::Link)?,
             http: Arc::new(HttpClient::new(config.http.clone())?),
             engine,
             linker,
@@ -234,7 +273,7 @@ impl Executor {
     /// The prepared component `digest`, if it is in the cache (marked as
     /// used now).
     pub fn prepared(&self, digest: &ComponentDigest) -> Option<Prepared> {
-        self.lock_prepared().get(digest).map(Prepared)
+        self.lock_prepared().get(digest)
     }
 
     /// Prepared components and the bytes of their compiled code.
@@ -244,8 +283,9 @@ impl Executor {
 
     /// Compiles `bytes` (on a blocking thread, at most
     /// [`ExecutorConfig::max_compiles`] at once, waiting for a turn), checks
-    /// that they implement the `workflow` world and can be instantiated
-    /// within the pool's limits, and caches the result under `digest`.
+    /// that they implement the `workflow` world (and can be instantiated
+    /// within the pool's limits) or the `activity` world, and caches the
+    /// result under `digest`.
     ///
     /// # Errors
     /// [`Error::Compile`] for bytes that are not a valid component,
@@ -273,9 +313,17 @@ impl Executor {
             .await
             .map_err(|_| Error::CompileTimeout { limit })?
             .map_err(|join| Error::CompileInterrupted(join.to_string()))??;
-        let instance_pre =
-            self.linker.instantiate_pre(&component).map_err(|e| Error::WrongWorld(format!("{e:#}")))?;
-        let workflow_pre = WorkflowPre::new(instance_pre).map_err(|e| Error::WrongWorld(format!("{e:#}")))?;
+        let workflow_pre = match self.linker.instantiate_pre(&component).and_then(WorkflowPre::new) {
+            Ok(workflow_pre) => workflow_pre,
+            Err(not_workflow) => {
+                let Ok(activity_pre) = self.activities.prepare(&component) else {
+                    return Err(Error::WrongWorld(format!("{not_workflow:#}")));
+                };
+                let prepared = Prepared { digest: digest.clone(), world: World::Activity(activity_pre) };
+                self.cache(&component, prepared.clone());
+                return Ok(prepared);
+            }
+        };
         // Instantiating once (without calling `run`) catches components that
         // exceed the per-instance limits now rather than at their first run.
         // With every slot busy the check is skipped: the first run will tell.
@@ -285,10 +333,15 @@ impl Executor {
             Ok(_) | Err(Error::NoInstanceSlot) => {}
             Err(error) => return Err(error),
         }
+        let prepared = Prepared { digest: digest.clone(), world: World::Workflow(workflow_pre) };
+        self.cache(&component, prepared.clone());
+        Ok(prepared)
+    }
+
+    fn cache(&self, component: &wasmtime::component::Component, prepared: Prepared) {
         let code = component.image_range();
         let code_bytes = (code.end as usize).saturating_sub(code.start as usize);
-        self.lock_prepared().insert(digest.clone(), workflow_pre.clone(), code_bytes);
-        Ok(Prepared(workflow_pre))
+        self.lock_prepared().insert(prepared.digest.clone(), prepared, code_bytes);
     }
 
     /// Runs the prepared `component` as workflow `workflow_id` with `input`
@@ -301,7 +354,8 @@ impl Executor {
     ///
     /// # Errors
     /// [`Error::NoInstanceSlot`] if no instance can be had now (retry later);
-    /// [`Error::Instantiate`] if the component cannot be instantiated at all.
+    /// [`Error::Instantiate`] if the component cannot be instantiated at all;
+    /// [`Error::WrongWorld`] if it is an activity.
     pub async fn run(
         &self,
         component: &Prepared,
@@ -311,10 +365,13 @@ impl Executor {
         usage: Usage,
         checkpointer: Arc<dyn Checkpointer>,
     ) -> Result<RunReport, Error> {
+        let World::Workflow(workflow_pre) = &component.world else {
+            return Err(Error::WrongWorld(format!("{} is an activity, not a workflow", component.digest)));
+        };
         let journal = JournalHandle::new(Cursor::new(recorded, self.config.budget, usage));
         let (mut store, stdout, stderr) =
             self.new_store(workflow_id.to_owned(), journal.clone(), checkpointer);
-        let workflow = component.0.instantiate_async(&mut store).await.map_err(instantiate_error)?;
+        let workflow = workflow_pre.instantiate_async(&mut store).await.map_err(instantiate_error)?;
         let result = workflow.call_run(&mut store, input).await;
         drop(store);
         stdout.flush_partial();
@@ -345,6 +402,7 @@ impl Executor {
         };
         let deps = RunDeps {
             workflow_id,
+            engine: self.engine.clone(),
             http: self.http.clone(),
             limits: store_limits,
             cpu,
@@ -366,7 +424,7 @@ impl Executor {
         (store, stdout, stderr)
     }
 
-    fn lock_prepared(&self) -> std::sync::MutexGuard<'_, CompiledCache<WorkflowPre<RunState>>> {
+    fn lock_prepared(&self) -> std::sync::MutexGuard<'_, CompiledCache<Prepared>> {
         self.prepared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -434,6 +492,10 @@ impl Checkpointer for NoCheckpoints {
     }
 
     fn waiting(&self, _: Option<Waiting>) {}
+
+    async fn activity(&self, component: &str) -> Result<Prepared, String> {
+        Err(format!("activity {component} cannot run: this run has no store to find it in"))
+    }
 }
 
 /// The trap message first, then the wasm backtrace and the guest's last

@@ -48,6 +48,18 @@ impl RetryPolicy {
         !self.non_retryable_error_types.iter().any(|name| name == error_type)
     }
 
+    /// When to try again after failed attempt number `attempt` (from 1)
+    /// whose error type is `error_type`, at `now_ns`: after the policy's
+    /// backoff or `least_wait_ns`, whichever is longer. `None` if the type
+    /// is not retried or no attempt is left.
+    pub fn retry_at(&self, attempt: u32, error_type: &str, now_ns: u64, least_wait_ns: u64) -> Option<u64> {
+        if !self.retries(error_type) || !self.allows_attempt_after(attempt) {
+            return None;
+        }
+        let backoff_ns = self.backoff_ms(attempt).saturating_mul(1_000_000);
+        Some(now_ns.saturating_add(backoff_ns.max(least_wait_ns)))
+    }
+
     /// The wait in ms after failed attempt number `attempt` (from 1):
     /// `initial * coefficient^(attempt-1)`, capped at the maximum interval.
     pub fn backoff_ms(&self, attempt: u32) -> u64 {
@@ -174,6 +186,64 @@ pub struct Attempt<T> {
 
 /// The outcome of one HTTP attempt.
 pub type HttpAttempt = Attempt<Result<HttpResponse, HttpError>>;
+
+/// A call of an activity, as journaled and compared on replay. The input is
+/// journaled as its length and digest, like an HTTP body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityCall {
+    /// The component as the workflow named it (a digest or a name).
+    pub component: String,
+    /// Length of the input, in bytes.
+    pub input_len: u64,
+    /// SHA-256 of the input.
+    pub input_sha256: [u8; 32],
+    /// Longest one attempt may run, in ms.
+    pub start_to_close_ms: u64,
+    /// Longest all attempts and waits may take, in ms.
+    pub schedule_to_close_ms: Option<u64>,
+    /// Longest an attempt may go without a heartbeat, in ms.
+    pub heartbeat_ms: Option<u64>,
+    /// The retry policy.
+    pub retry: Option<RetryPolicy>,
+}
+
+/// Why an activity attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityError {
+    /// The error's type (the host's own: `start-to-close-timeout`,
+    /// `schedule-to-close-timeout`, `heartbeat-timeout`, `trap`,
+    /// `unknown-component`, `too-large`).
+    pub type_name: String,
+    /// What happened.
+    pub message: String,
+    /// Never retried.
+    pub non_retryable: bool,
+}
+
+/// The outcome of one activity attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityAttempt {
+    /// The output (JSON text) or the error.
+    pub result: Result<String, ActivityError>,
+    /// When the host tries again, in ns since the Unix epoch; `None` when
+    /// this result is final.
+    pub retry_at_ns: Option<u64>,
+    /// When the attempt started, in ns since the Unix epoch.
+    pub started_at_ns: u64,
+    /// How long it ran, in ms.
+    pub duration_ms: u64,
+    /// The digest of the component that ran, if one was found.
+    pub digest: Option<String>,
+    /// The details of the attempt's last heartbeat, if it sent one.
+    pub heartbeat: Option<String>,
+}
+
+impl fmt::Display for ActivityCall {
+    /// `activity charge-card`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "activity {}", self.component)
+    }
+}
 
 impl fmt::Display for HttpCall {
     /// `POST https://example.com/pay`.

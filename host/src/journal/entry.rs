@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::effect::{HttpAttempt, HttpCall};
+use super::effect::{ActivityAttempt, ActivityCall, HttpAttempt, HttpCall};
 
 /// One host call a workflow made and what it got back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +50,13 @@ pub enum Call {
         /// The attempt's number, from 1.
         attempt: u32,
     },
+    /// `duro:workflow/activities.call`: one attempt of an activity (an effect).
+    Activity {
+        /// The call.
+        call: Box<ActivityCall>,
+        /// The attempt's number, from 1.
+        attempt: u32,
+    },
 }
 
 /// What the host answered to a [`Call`].
@@ -77,6 +84,8 @@ pub enum Outcome {
     Bytes(#[serde(with = "serde_bytes")] Vec<u8>),
     /// An HTTP attempt's response or error, and whether it is retried.
     Http(Box<HttpAttempt>),
+    /// An activity attempt's output or error, and whether it is retried.
+    Activity(Box<ActivityAttempt>),
 }
 
 /// The kind of a [`Call`]: the `kind` column of the journal table and the
@@ -97,6 +106,8 @@ pub enum EntryKind {
     WasiRandomBytes,
     /// [`Call::Http`].
     Http,
+    /// [`Call::Activity`].
+    Activity,
 }
 
 impl EntryKind {
@@ -110,6 +121,7 @@ impl EntryKind {
             Self::WasiMonotonicClock => "wasi_monotonic_clock",
             Self::WasiRandomBytes => "wasi_random_bytes",
             Self::Http => "http",
+            Self::Activity => "activity",
         }
     }
 }
@@ -125,6 +137,7 @@ impl Call {
             Self::WasiMonotonicClock => EntryKind::WasiMonotonicClock,
             Self::WasiRandomBytes { .. } => EntryKind::WasiRandomBytes,
             Self::Http { .. } => EntryKind::Http,
+            Self::Activity { .. } => EntryKind::Activity,
         }
     }
 }
@@ -140,6 +153,7 @@ impl fmt::Display for Call {
             Self::WasiMonotonicClock => f.write_str("wasi:clocks/monotonic-clock.now()"),
             Self::WasiRandomBytes { len } => write!(f, "wasi:random get-random-bytes(len: {len})"),
             Self::Http { request, attempt } => write!(f, "http send({request}, attempt {attempt})"),
+            Self::Activity { call, attempt } => write!(f, "{call} (attempt {attempt})"),
         }
     }
 }

@@ -15,6 +15,9 @@ mod log;
 
 pub use codec::Error;
 pub use cursor::{Budget, BudgetExceeded, Cursor, Nondeterminism, Usage};
-pub use effect::{Attempt, FieldValue, Fields, HttpAttempt, HttpCall, HttpError, HttpResponse, RetryPolicy};
+pub use effect::{
+    ActivityAttempt, ActivityCall, ActivityError, Attempt, FieldValue, Fields, HttpAttempt, HttpCall,
+    HttpError, HttpResponse, RetryPolicy,
+};
 pub use entry::{Call, Entry, EntryKind, Outcome};
 pub use log::{LogLevel, LogLine, LogStream};

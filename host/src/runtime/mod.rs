@@ -42,7 +42,8 @@ use crate::executor::{self, Executor, ExecutorConfig};
 use crate::ids::{ComponentDigest, WorkflowId};
 use crate::journal::{Call, Entry, Outcome};
 use crate::store::{
-    self, ComponentRecord, Created, NewWorkflow, Store, StoredEntry, WorkflowRecord, WorkflowStatus,
+    self, ComponentKind, ComponentRecord, Created, NewWorkflow, Store, StoredEntry, WorkflowRecord,
+    WorkflowStatus,
 };
 
 /// How many settled workflows a slow result waiter may miss before it
@@ -227,8 +228,8 @@ impl Runtime {
         name: Option<&str>,
     ) -> Result<Created<ComponentRecord>, Error> {
         let digest = ComponentDigest::of(&bytes);
-        self.inner.executor.prepare(&digest, bytes.clone()).await?;
-        Ok(self.inner.store.put_component(&digest, name, &bytes).await?)
+        let prepared = self.inner.executor.prepare(&digest, bytes.clone()).await?;
+        Ok(self.inner.store.put_component(&digest, prepared.kind(), name, &bytes).await?)
     }
 
     /// Starts a workflow running `component` (a digest or a name, resolved
@@ -256,6 +257,12 @@ impl Runtime {
             .component(component)
             .await?
             .ok_or_else(|| Error::UnknownComponent(component.to_owned()))?;
+        if component.kind != ComponentKind::Workflow {
+            return Err(Error::InvalidComponent(format!(
+                "component {} is an activity: workflows call it, it cannot be started",
+                component.digest
+            )));
+        }
         let new = NewWorkflow { id, component: component.digest, input: input.to_string() };
         let created = self.inner.store.create_workflow(&new).await?;
         match &created {

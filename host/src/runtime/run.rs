@@ -24,7 +24,7 @@ use crate::clock;
 use crate::executor::{self, CheckpointError, Checkpointer, Prepared, RunOutcome, RunReport, Waiting};
 use crate::ids::{ComponentDigest, WorkflowId};
 use crate::journal::{Entry, LogLine, Usage};
-use crate::store::{RunCommit, StatusUpdate, StoredEntry, WorkflowRecord, WorkflowState};
+use crate::store::{ComponentKind, RunCommit, StatusUpdate, StoredEntry, WorkflowRecord, WorkflowState};
 
 /// Largest workflow output stored, in bytes (JSON text); larger fails the
 /// workflow. Temporal's payload limit is 2 MB; the input limit is 1 MiB.
@@ -273,6 +273,22 @@ impl Checkpointer for RunCheckpoints {
 
     fn slots_contended(&self) -> bool {
         self.inner.slots_contended.load(Ordering::Relaxed)
+    }
+
+    async fn activity(&self, component: &str) -> Result<Prepared, String> {
+        let record = match self.inner.store.component(component).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Err(format!("no component has digest or name {component:?}")),
+            Err(error) => return Err(format!("cannot look up component {component:?}: {error}")),
+        };
+        if record.kind != ComponentKind::Activity {
+            return Err(format!("component {component:?} is a workflow, not an activity"));
+        }
+        match prepare(&self.inner, &record.digest).await {
+            Ok(Ok(prepared)) => Ok(prepared),
+            Ok(Err(message)) => Err(message),
+            Err(error) => Err(format!("cannot prepare activity {component:?}: {error}")),
+        }
     }
 
     fn waiting(&self, waiting: Option<Waiting>) {

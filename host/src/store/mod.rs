@@ -20,8 +20,8 @@ use async_trait::async_trait;
 use crate::ids::{ComponentDigest, WorkflowId};
 
 pub use model::{
-    ComponentRecord, Created, DueWorkflows, LogRecord, NewWorkflow, RunCommit, StatusUpdate, StoredEntry,
-    WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
+    ComponentKind, ComponentRecord, Created, DueWorkflows, LogRecord, NewWorkflow, RunCommit, StatusUpdate,
+    StoredEntry, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
 };
 pub use sql::{QueryPlan, SqlStore};
 
@@ -126,13 +126,14 @@ pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers (`SELECT 1`).
     async fn ping(&self) -> Result<()>;
 
-    /// Stores a component under `digest` (idempotent) and, if `name` is given,
-    /// points that name at it.
+    /// Stores a component of `kind` under `digest` (idempotent) and, if
+    /// `name` is given, points that name at it.
     ///
     /// Returns the record and whether the bytes were new.
     async fn put_component(
         &self,
         digest: &ComponentDigest,
+        kind: ComponentKind,
         name: Option<&str>,
         bytes: &[u8],
     ) -> Result<Created<ComponentRecord>>;

@@ -3,11 +3,37 @@
 use crate::ids::{ComponentDigest, WorkflowId};
 use crate::journal::{self, Entry, LogLevel, LogLine, LogStream};
 
+/// What a component is, told from the world it implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ComponentKind {
+    /// `duro:workflow/workflow`: started as a workflow, replayed.
+    Workflow,
+    /// `duro:workflow/activity`: called by workflows, never replayed.
+    Activity,
+}
+
+impl ComponentKind {
+    /// The kind's name, e.g. `"activity"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Workflow => "workflow",
+            Self::Activity => "activity",
+        }
+    }
+
+    /// Parses a name written by [`Self::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Workflow, Self::Activity].into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
 /// A stored component (without its bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComponentRecord {
     /// Content digest.
     pub digest: ComponentDigest,
+    /// Workflow or activity.
+    pub kind: ComponentKind,
     /// A name that points at it, if any (the first in sort order when
     /// several do; a name points at the digest last pushed under it).
     pub name: Option<String>,

@@ -9,8 +9,8 @@ use sqlx::{AnyPool, Row};
 
 use super::model::{parse_level, parse_stream};
 use super::{
-    ComponentRecord, Created, DueWorkflows, Error, LogRecord, NewWorkflow, Result, RunCommit, StatusUpdate,
-    Store, StoredEntry, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
+    ComponentKind, ComponentRecord, Created, DueWorkflows, Error, LogRecord, NewWorkflow, Result, RunCommit,
+    StatusUpdate, Store, StoredEntry, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
 };
 use crate::clock;
 use crate::ids::{ComponentDigest, WorkflowId};
@@ -27,7 +27,7 @@ const WORKFLOW_COLUMNS: &str =
     "ordinal, id, component, status, input, output, error, wake_at_ms, created_at_ms,
     updated_at_ms, next_seq, revision, log_bytes";
 /// A component's columns, with the first of the names pointing at it.
-const COMPONENT_COLUMNS: &str = "digest, size_bytes, created_at_ms,
+const COMPONENT_COLUMNS: &str = "digest, kind, size_bytes, created_at_ms,
     (SELECT MIN(n.name) FROM component_names n WHERE n.digest = components.digest) AS name";
 
 /// Most rows one multi-row `INSERT` writes.
@@ -105,19 +105,21 @@ impl Store for SqlStore {
     async fn put_component(
         &self,
         digest: &ComponentDigest,
+        kind: ComponentKind,
         name: Option<&str>,
         bytes: &[u8],
     ) -> Result<Created<ComponentRecord>> {
         let now = clock::now_ms();
         let mut tx = self.write.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO components (digest, size_bytes, bytes, created_at_ms)
-             VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO NOTHING",
+            "INSERT INTO components (digest, size_bytes, bytes, created_at_ms, kind)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (digest) DO NOTHING",
         )
         .bind(digest.as_str())
         .bind(to_i64(bytes.len() as u64))
         .bind(bytes)
         .bind(now)
+        .bind(kind.as_str())
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -612,8 +614,11 @@ async fn insert_logs(
 }
 
 fn component_from_row(row: &AnyRow) -> Result<ComponentRecord> {
+    let kind: String = row.try_get("kind")?;
     Ok(ComponentRecord {
         digest: ComponentDigest::from_stored(row.try_get("digest")?),
+        kind: ComponentKind::parse(&kind)
+            .ok_or_else(|| Error::Corrupt(format!("unknown component kind {kind:?}")))?,
         name: row.try_get("name")?,
         size_bytes: to_u64(row.try_get("size_bytes")?),
         created_at_ms: row.try_get("created_at_ms")?,

@@ -1,0 +1,212 @@
+//! `duro:workflow/activities.call`: an activity called from a workflow, with
+//! timeouts and retries, journaled like every effect.
+//!
+//! Each attempt is one journal entry ([`Call::Activity`] with its attempt
+//! number), and runs as HTTP attempts do (see `http.rs`): what the run
+//! recorded is committed first, the attempt runs in a fresh activity
+//! instance, its result is recorded and committed, and only then does the
+//! workflow see it or the host wait out the backoff. On replay the recorded
+//! attempts are walked through and nothing runs.
+//!
+//! Timeouts follow Temporal's: start-to-close bounds one attempt,
+//! schedule-to-close all attempts and waits from the first attempt's start,
+//! heartbeat the silence within an attempt. A timed-out attempt is an error
+//! like any other, retried under the policy.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use super::activity_host::{AttemptContext, run_attempt};
+use super::bindings::activities;
+use super::bindings::types::ActivityError as GuestError;
+use super::host::RunState;
+use super::{Error, Prepared, Waiting};
+use crate::clock;
+use crate::engine::Engine;
+use crate::journal::{ActivityAttempt, ActivityCall, ActivityError, Call, Outcome, RetryPolicy};
+
+impl activities::Host for RunState {
+    async fn call(
+        &mut self,
+        component: String,
+        input: String,
+        options: activities::ActivityOptions,
+    ) -> wasmtime::Result<Result<String, GuestError>> {
+        let call = ActivityCall {
+            component,
+            input_len: input.len() as u64,
+            input_sha256: Sha256::digest(input.as_bytes()).into(),
+            start_to_close_ms: options.start_to_close_timeout_ms,
+            schedule_to_close_ms: options.schedule_to_close_timeout_ms,
+            heartbeat_ms: options.heartbeat_timeout_ms,
+            retry: options.retry.map(|policy| RetryPolicy {
+                initial_interval_ms: policy.initial_interval_ms,
+                backoff_coefficient_bits: policy.backoff_coefficient.to_bits(),
+                maximum_interval_ms: policy.maximum_interval_ms,
+                maximum_attempts: policy.maximum_attempts,
+                non_retryable_error_types: policy.non_retryable_error_types,
+            }),
+        };
+        let key = format!("{}/{}", self.workflow_id, self.journal.lock().next_seq());
+        let max_attempts = call.retry.as_ref().map_or(1, |policy| policy.maximum_attempts);
+        let effect = call.to_string();
+        let waiting = |attempt, next_attempt_at_ns| {
+            Some(Waiting { effect: effect.clone(), attempt, max_attempts, next_attempt_at_ns })
+        };
+        let call = Box::new(call);
+        let mut first_started_ns = None;
+        let mut last_heartbeat = None;
+        let mut attempt = 1;
+        loop {
+            let entry = Call::Activity { call: call.clone(), attempt };
+            let recorded = self.journal.lock().replay(&entry)?;
+            let outcome = match recorded {
+                Some(Outcome::Activity(outcome)) => *outcome,
+                Some(outcome) => return Err(Error::CorruptJournal { call: entry, outcome }.into()),
+                None => {
+                    self.checkpointer.waiting(waiting(attempt, None));
+                    let started = *first_started_ns.get_or_insert_with(clock::now_ns);
+                    let context = AttemptContext::new(attempt, last_heartbeat.clone(), key.clone());
+                    self.activity_live(entry, &call, &input, context, started).await?
+                }
+            };
+            first_started_ns.get_or_insert(outcome.started_at_ns);
+            if outcome.heartbeat.is_some() {
+                last_heartbeat.clone_from(&outcome.heartbeat);
+            }
+            match outcome.retry_at_ns {
+                None => {
+                    self.checkpointer.waiting(None);
+                    return Ok(outcome.result.map_err(|error| GuestError {
+                        type_name: error.type_name,
+                        message: error.message,
+                        non_retryable: error.non_retryable,
+                    }));
+                }
+                Some(retry_at_ns) => {
+                    if !self.journal.lock().is_replaying() {
+                        self.checkpointer.waiting(waiting(attempt + 1, Some(retry_at_ns)));
+                        self.wait_until(retry_at_ns).await?;
+                    }
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}
+
+impl RunState {
+    /// Runs one attempt of `call` and commits its entry; `first_started_ns`
+    /// is when the call's first attempt started (for schedule-to-close).
+    async fn activity_live(
+        &mut self,
+        entry: Call,
+        call: &ActivityCall,
+        input: &str,
+        context: AttemptContext,
+        first_started_ns: u64,
+    ) -> wasmtime::Result<ActivityAttempt> {
+        self.commit_pending().await?;
+        let call_bytes = crate::journal::codec::encoded_len(&entry, &Outcome::Time { ns: 0 });
+        self.journal.lock().admit(&entry, call_bytes).map_err(Error::Budget)?;
+        let deadline_ns =
+            call.schedule_to_close_ms.map(|ms| first_started_ns.saturating_add(ms.saturating_mul(1_000_000)));
+        let started_at_ns = clock::now_ns();
+        let started = Instant::now();
+        let attempt = context.attempt;
+        let context = Arc::new(context);
+        self.charge_cpu()?;
+        let (digest, result) = match self.checkpointer.activity(&call.component).await {
+            Err(message) => (None, Err(error("unknown-component", message, true))),
+            Ok(prepared) => {
+                let digest = prepared.digest.to_string();
+                let engine = self.engine.clone();
+                (
+                    Some(digest),
+                    attempt_within_timeouts(&engine, &prepared, call, input, &context, deadline_ns).await,
+                )
+            }
+        };
+        self.cpu.resume();
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let now_ns = clock::now_ns();
+        let retry_at_ns = match (&result, &call.retry) {
+            (Err(error), Some(policy)) if !error.non_retryable => policy
+                .retry_at(attempt, &error.type_name, now_ns, 0)
+                .filter(|at| deadline_ns.is_none_or(|deadline| *at < deadline)),
+            _ => None,
+        };
+        let heartbeat = context.heartbeat_details();
+        let mut outcome =
+            ActivityAttempt { result, retry_at_ns, started_at_ns, duration_ms, digest, heartbeat };
+        {
+            let mut cursor = self.journal.lock();
+            if let Err(over) =
+                cursor.record(entry.clone(), Outcome::Activity(Box::new(outcome.clone())), now_ns)
+            {
+                // The output (or heartbeat) does not fit the journal: the
+                // workflow gets an error that does.
+                outcome.result = Err(error("too-large", format!("the activity's answer {over}"), true));
+                outcome.retry_at_ns = None;
+                outcome.heartbeat = None;
+                cursor
+                    .record(entry, Outcome::Activity(Box::new(outcome.clone())), now_ns)
+                    .map_err(Error::Budget)?;
+            }
+        }
+        self.commit_pending().await?;
+        Ok(outcome)
+    }
+}
+
+/// One attempt, stopped at the first timeout that passes.
+async fn attempt_within_timeouts(
+    engine: &Engine,
+    prepared: &Prepared,
+    call: &ActivityCall,
+    input: &str,
+    context: &Arc<AttemptContext>,
+    deadline_ns: Option<u64>,
+) -> Result<String, ActivityError> {
+    let Some(activity) = prepared.as_activity() else {
+        return Err(error("unknown-component", format!("{} is not an activity", call.component), true));
+    };
+    let start_to_close = Duration::from_millis(call.start_to_close_ms);
+    let to_deadline =
+        deadline_ns.map(|deadline| Duration::from_nanos(deadline.saturating_sub(clock::now_ns())));
+    let (limit, timeout_type) = match to_deadline {
+        Some(left) if left < start_to_close => (left, "schedule-to-close-timeout"),
+        _ => (start_to_close, "start-to-close-timeout"),
+    };
+    let heartbeat = call.heartbeat_ms.map(Duration::from_millis);
+    tokio::select! {
+        result = tokio::time::timeout(limit, run_attempt(engine, activity, input, context.clone())) => {
+            result.unwrap_or_else(|_| {
+                Err(error(timeout_type, format!("the attempt ran past its {timeout_type} of {} ms", limit.as_millis()), false))
+            })
+        }
+        () = heartbeat_silence(context, heartbeat) => {
+            let ms = heartbeat.map_or(0, |timeout| timeout.as_millis());
+            Err(error("heartbeat-timeout", format!("no heartbeat for {ms} ms"), false))
+        }
+    }
+}
+
+/// Returns once the attempt has gone `timeout` without a heartbeat; never
+/// without a timeout.
+async fn heartbeat_silence(context: &AttemptContext, timeout: Option<Duration>) {
+    let Some(timeout) = timeout else { return std::future::pending().await };
+    loop {
+        let due = context.last_beat() + timeout;
+        if Instant::now() >= due {
+            return;
+        }
+        tokio::time::sleep_until(due.into()).await;
+    }
+}
+
+fn error(type_name: &str, message: String, non_retryable: bool) -> ActivityError {
+    ActivityError { type_name: type_name.to_owned(), message, non_retryable }
+}

@@ -1,0 +1,147 @@
+//! Activities end to end: the `activity-caller` workflow calls the
+//! `probe-activity` component through a real `duro serve`, with timeouts,
+//! heartbeats and retries; the journal records every attempt.
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+mod common;
+
+use common::{Database, Server};
+use serde_json::{Value, json};
+
+on_sqlite_and_postgres!(
+    an_activity_is_retried_until_it_succeeds_and_gets_the_last_heartbeat,
+    an_activity_past_its_start_to_close_timeout_is_retried_then_fails,
+    an_activity_silent_past_its_heartbeat_timeout_is_retried_then_fails,
+    a_non_retryable_activity_error_is_not_retried,
+    an_activity_in_flight_at_a_kill_runs_again_with_the_same_key,
+);
+
+/// A server with the caller workflow and the probe activity (as `probe`).
+async fn server_with_activity(database: &Database) -> Server {
+    let server = Server::start(database).await;
+    server.push_example("activity_caller").await;
+    let (status, body) =
+        server.post_bytes("/v1/components?name=probe", common::example("probe_activity")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["kind"], "activity");
+    server
+}
+
+/// Runs the caller with `call` to a final status; its output.
+async fn call(server: &Server, id: &str, call: Value) -> Value {
+    server.start_workflow("activity_caller", id, call).await;
+    let result = server.result(id, 60).await;
+    assert_eq!(result["status"], "completed", "{result}");
+    result["output"].clone()
+}
+
+/// `(attempt, error type or "ok")` of each activity entry.
+fn attempts(journal: &[Value]) -> Vec<(u64, String)> {
+    journal
+        .iter()
+        .filter(|entry| entry["kind"] == "activity")
+        .map(|entry| {
+            let answer = entry["response"]["error"]["type"].as_str().unwrap_or("ok").to_owned();
+            (entry["request"]["attempt"].as_u64().unwrap(), answer)
+        })
+        .collect()
+}
+
+async fn an_activity_is_retried_until_it_succeeds_and_gets_the_last_heartbeat(database: Database) {
+    let server = server_with_activity(&database).await;
+    let (status, body) = server.get("/v1/components/probe").await;
+    assert_eq!((status, &body["kind"]), (200, &json!("activity")), "{body}");
+    let (status, body) =
+        server.post_json("/v1/workflows", &json!({ "component": "probe", "input": {}, "id": "nope" })).await;
+    assert_eq!(status, 400, "an activity cannot be started as a workflow: {body}");
+
+    let output = call(
+        &server,
+        "flaky",
+        json!({
+            "component": "probe",
+            "input": { "fail_until_attempt": 3, "heartbeat": "step" },
+            "start_to_close_ms": 10_000, "max_attempts": 5, "initial_ms": 50,
+        }),
+    )
+    .await;
+    assert_eq!(output["ok"]["attempt"], 3, "{output}");
+    assert_eq!(output["ok"]["last_heartbeat"], "step (attempt 2)", "{output}");
+    assert_eq!(output["ok"]["idempotency_key"], "flaky/0", "{output}");
+    let journal = server.journal("flaky").await;
+    assert_eq!(attempts(&journal), [(1, "flaky".into()), (2, "flaky".into()), (3, "ok".into())]);
+    let digest = journal[2]["response"]["digest"].as_str().unwrap();
+    assert!(digest.starts_with("sha256:"), "{}", journal[2]);
+}
+
+async fn an_activity_past_its_start_to_close_timeout_is_retried_then_fails(database: Database) {
+    let server = server_with_activity(&database).await;
+    let output = call(
+        &server,
+        "slow",
+        json!({
+            "component": "probe", "input": { "sleep_ms": 30_000 },
+            "start_to_close_ms": 300, "max_attempts": 2, "initial_ms": 50,
+        }),
+    )
+    .await;
+    assert_eq!(output["error"]["type"], "start-to-close-timeout", "{output}");
+    let journal = server.journal("slow").await;
+    assert_eq!(
+        attempts(&journal),
+        [(1, "start-to-close-timeout".into()), (2, "start-to-close-timeout".into())]
+    );
+    assert!(journal.iter().all(|e| e["response"]["duration_ms"].as_u64().unwrap() < 10_000));
+}
+
+async fn an_activity_silent_past_its_heartbeat_timeout_is_retried_then_fails(database: Database) {
+    let server = server_with_activity(&database).await;
+    let output = call(
+        &server,
+        "silent",
+        json!({
+            "component": "probe", "input": { "heartbeat": "alive", "hang": true },
+            "start_to_close_ms": 30_000, "heartbeat_ms": 300, "max_attempts": 2, "initial_ms": 50,
+        }),
+    )
+    .await;
+    assert_eq!(output["error"]["type"], "heartbeat-timeout", "{output}");
+    let journal = server.journal("silent").await;
+    assert_eq!(attempts(&journal), [(1, "heartbeat-timeout".into()), (2, "heartbeat-timeout".into())]);
+    assert_eq!(journal[1]["response"]["heartbeat"], "alive (attempt 2)", "{}", journal[1]);
+}
+
+async fn a_non_retryable_activity_error_is_not_retried(database: Database) {
+    let server = server_with_activity(&database).await;
+    let output = call(
+        &server,
+        "declined",
+        json!({
+            "component": "probe", "input": { "non_retryable": "card declined" },
+            "start_to_close_ms": 5_000, "max_attempts": 5, "initial_ms": 50,
+        }),
+    )
+    .await;
+    assert_eq!(
+        output["error"],
+        json!({ "type": "declined", "message": "card declined", "non_retryable": true })
+    );
+    assert_eq!(attempts(&server.journal("declined").await), [(1, "declined".into())]);
+}
+
+async fn an_activity_in_flight_at_a_kill_runs_again_with_the_same_key(database: Database) {
+    let mut server = server_with_activity(&database).await;
+    let call = json!({
+        "component": "probe", "input": { "sleep_ms": 2_000 }, "start_to_close_ms": 60_000,
+    });
+    server.start_workflow("activity_caller", "killed", call).await;
+    server.wait_for("killed", "activity in flight", |w| w["waiting_on"]["state"] == "in_flight").await;
+    assert!(server.journal("killed").await.is_empty(), "nothing is journaled while the attempt runs");
+    server.crash_and_restart().await;
+    let result = server.result("killed", 60).await;
+    assert_eq!(result["status"], "completed", "{result}");
+    assert_eq!(result["output"]["ok"]["attempt"], 1, "the lost attempt runs again as attempt 1");
+    assert_eq!(result["output"]["ok"]["idempotency_key"], "killed/0");
+    assert_eq!(attempts(&server.journal("killed").await), [(1, "ok".into())]);
+}
