@@ -6,7 +6,7 @@
 #[macro_use]
 mod common;
 
-use common::{Database, Server};
+use common::{Database, Server, ShopService};
 use serde_json::{Value, json};
 
 on_sqlite_and_postgres!(
@@ -15,6 +15,7 @@ on_sqlite_and_postgres!(
     an_activity_silent_past_its_heartbeat_timeout_is_retried_then_fails,
     a_non_retryable_activity_error_is_not_retried,
     an_activity_in_flight_at_a_kill_runs_again_with_the_same_key,
+    an_activity_fetches_json_with_wasi_http_through_the_allowlist,
 );
 
 /// A server with the caller workflow and the probe activity (as `probe`).
@@ -144,4 +145,30 @@ async fn an_activity_in_flight_at_a_kill_runs_again_with_the_same_key(database: 
     assert_eq!(result["output"]["ok"]["attempt"], 1, "the lost attempt runs again as attempt 1");
     assert_eq!(result["output"]["ok"]["idempotency_key"], "killed/0");
     assert_eq!(attempts(&server.journal("killed").await), [(1, "ok".into())]);
+}
+
+async fn an_activity_fetches_json_with_wasi_http_through_the_allowlist(database: Database) {
+    let shop = ShopService::start();
+    let server = Server::start_with(&database, &["--allow-http", shop.authority()]).await;
+    server.push_example("activity_caller").await;
+    let (status, body) =
+        server.post_bytes("/v1/components?name=fetch-json", common::example("fetch_json")).await;
+    assert_eq!((status, &body["kind"]), (201, &json!("activity")), "{body}");
+
+    let url = format!("{}/catalog/sku-9", shop.base);
+    let call = json!({ "component": "fetch-json", "input": { "url": url }, "start_to_close_ms": 10_000 });
+    let output = self::call(&server, "fetch", call).await;
+    assert_eq!(output["ok"]["status"], 200, "{output}");
+    assert_eq!(output["ok"]["body"]["sku"], "sku-9", "{output}");
+    let requests = shop.requests(None).await;
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0]["idempotency_key"], "fetch/0", "the activity call's key rides on its requests");
+
+    // `localhost` is not in the allowlist, though it is the same server.
+    let url = format!("http://localhost:{}/catalog/sku-9", shop.authority().rsplit(':').next().unwrap());
+    let call = json!({ "component": "fetch-json", "input": { "url": url }, "start_to_close_ms": 10_000 });
+    let output = self::call(&server, "fetch-denied", call).await;
+    assert_eq!(output["error"]["type"], "http", "{output}");
+    assert!(output["error"]["message"].as_str().unwrap().contains("HttpRequestDenied"), "{output}");
+    assert_eq!(shop.requests(None).await.len(), 1, "a denied request reached the network");
 }

@@ -24,6 +24,7 @@ use super::bindings::types::ActivityError as GuestError;
 use super::host::RunState;
 use super::{Error, Prepared, Waiting};
 use crate::clock;
+use crate::effects::HttpClient;
 use crate::engine::Engine;
 use crate::journal::{ActivityAttempt, ActivityCall, ActivityError, Call, Outcome, RetryPolicy};
 
@@ -122,11 +123,10 @@ impl RunState {
             Err(message) => (None, Err(error("unknown-component", message, true))),
             Ok(prepared) => {
                 let digest = prepared.digest.to_string();
-                let engine = self.engine.clone();
-                (
-                    Some(digest),
-                    attempt_within_timeouts(&engine, &prepared, call, input, &context, deadline_ns).await,
-                )
+                let (engine, http) = (self.engine.clone(), self.http.clone());
+                let attempt =
+                    attempt_within_timeouts(&engine, http, &prepared, call, input, &context, deadline_ns);
+                (Some(digest), attempt.await)
             }
         };
         self.cpu.resume();
@@ -164,6 +164,7 @@ impl RunState {
 /// One attempt, stopped at the first timeout that passes.
 async fn attempt_within_timeouts(
     engine: &Engine,
+    http: Arc<HttpClient>,
     prepared: &Prepared,
     call: &ActivityCall,
     input: &str,
@@ -182,7 +183,7 @@ async fn attempt_within_timeouts(
     };
     let heartbeat = call.heartbeat_ms.map(Duration::from_millis);
     tokio::select! {
-        result = tokio::time::timeout(limit, run_attempt(engine, activity, input, context.clone())) => {
+        result = tokio::time::timeout(limit, run_attempt(engine, http, activity, input, context.clone())) => {
             result.unwrap_or_else(|_| {
                 Err(error(timeout_type, format!("the attempt ran past its {timeout_type} of {} ms", limit.as_millis()), false))
             })

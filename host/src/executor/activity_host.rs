@@ -13,11 +13,17 @@ use std::time::Instant;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::activity_http::ActivityHttpHooks;
 use super::bindings::activity::duro::workflow::activity_context;
 use super::bindings::activity::{Activity, ActivityPre};
+use crate::effects::HttpClient;
 use crate::engine::Engine;
 use crate::journal::ActivityError;
+
+/// Most host resources (streams, requests, pollables) an attempt may hold.
+const MAX_RESOURCES: usize = 10_000;
 
 /// Longest heartbeat details kept, in bytes; longer ones are cut.
 const MAX_HEARTBEAT_BYTES: usize = 64 << 10;
@@ -70,11 +76,19 @@ pub(crate) struct ActivityState {
     table: ResourceTable,
     limits: StoreLimits,
     context: Arc<AttemptContext>,
+    http: WasiHttpCtx,
+    hooks: ActivityHttpHooks,
 }
 
 impl WasiView for ActivityState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for ActivityState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
     }
 }
 
@@ -109,10 +123,12 @@ pub(crate) struct ActivityHost {
 
 impl ActivityHost {
     /// A linker with WASI 0.2 (real clocks and randomness, no filesystem,
-    /// sockets or environment) and `activity-context`.
+    /// sockets or environment), outbound `wasi:http` under the host's HTTP
+    /// policy (`activity_http.rs`), and `activity-context`.
     pub(crate) fn new(engine: &Engine) -> wasmtime::Result<Self> {
         let mut linker = Linker::new(engine.wasmtime());
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         Activity::add_to_linker::<_, HasSelf<ActivityState>>(&mut linker, |state| state)?;
         Ok(Self { linker })
     }
@@ -127,22 +143,29 @@ impl ActivityHost {
 }
 
 /// Runs one attempt of `activity` on `input`, to its end: the output, or
-/// the activity's error, or a trap as an error of type `trap`.
+/// the activity's error, or a trap as an error of type `trap`. Its HTTP
+/// requests go through `http`'s policy.
 pub(crate) async fn run_attempt(
     engine: &Engine,
+    http: Arc<HttpClient>,
     activity: &ActivityPre<ActivityState>,
     input: &str,
     context: Arc<AttemptContext>,
 ) -> Result<String, ActivityError> {
     let limits = engine.limits();
+    let hooks = ActivityHttpHooks { http, idempotency_key: context.idempotency_key.clone() };
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(MAX_RESOURCES);
     let state = ActivityState {
         wasi: WasiCtx::builder().build(),
-        table: ResourceTable::new(),
+        table,
         limits: StoreLimitsBuilder::new()
             .memory_size(limits.max_memory_bytes)
             .trap_on_grow_failure(true)
             .build(),
         context,
+        http: WasiHttpCtx::new(),
+        hooks,
     };
     let mut store = Store::new(engine.wasmtime(), state);
     store.limiter(|state| &mut state.limits);

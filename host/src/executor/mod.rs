@@ -18,6 +18,7 @@
 
 mod activities;
 mod activity_host;
+mod activity_http;
 mod bindings;
 mod cache;
 mod checkpoint;
