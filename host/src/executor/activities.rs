@@ -21,8 +21,9 @@ use sha2::{Digest, Sha256};
 use super::activity_host::{AttemptContext, run_attempt};
 use super::bindings::activities;
 use super::bindings::types::ActivityError as GuestError;
+use super::effect::EffectProgress;
 use super::host::RunState;
-use super::{Error, Prepared, Waiting};
+use super::{Error, Prepared};
 use crate::clock;
 use crate::effects::HttpClient;
 use crate::engine::Engine;
@@ -51,10 +52,9 @@ impl activities::Host for RunState {
             }),
         };
         let key = format!("{}/{}", self.workflow_id, self.journal.lock().next_seq());
-        let max_attempts = call.retry.as_ref().map_or(1, |policy| policy.maximum_attempts);
-        let effect = call.to_string();
-        let waiting = |attempt, next_attempt_at_ns| {
-            Some(Waiting { effect: effect.clone(), attempt, max_attempts, next_attempt_at_ns })
+        let progress = EffectProgress {
+            effect: call.to_string(),
+            max_attempts: call.retry.as_ref().map_or(1, |policy| policy.maximum_attempts),
         };
         let call = Box::new(call);
         let mut first_started_ns = None;
@@ -67,7 +67,7 @@ impl activities::Host for RunState {
                 Some(Outcome::Activity(outcome)) => *outcome,
                 Some(outcome) => return Err(Error::CorruptJournal { call: entry, outcome }.into()),
                 None => {
-                    self.checkpointer.waiting(waiting(attempt, None));
+                    self.attempt_started(&progress, attempt);
                     let started = *first_started_ns.get_or_insert_with(clock::now_ns);
                     let context = AttemptContext::new(attempt, last_heartbeat.clone(), key.clone());
                     self.activity_live(entry, &call, &input, context, started).await?
@@ -77,23 +77,14 @@ impl activities::Host for RunState {
             if outcome.heartbeat.is_some() {
                 last_heartbeat.clone_from(&outcome.heartbeat);
             }
-            match outcome.retry_at_ns {
-                None => {
-                    self.checkpointer.waiting(None);
-                    return Ok(outcome.result.map_err(|error| GuestError {
-                        type_name: error.type_name,
-                        message: error.message,
-                        non_retryable: error.non_retryable,
-                    }));
-                }
-                Some(retry_at_ns) => {
-                    if !self.journal.lock().is_replaying() {
-                        self.checkpointer.waiting(waiting(attempt + 1, Some(retry_at_ns)));
-                        self.wait_until(retry_at_ns).await?;
-                    }
-                    attempt += 1;
-                }
+            if !self.back_off(&progress, attempt, outcome.retry_at_ns).await? {
+                return Ok(outcome.result.map_err(|error| GuestError {
+                    type_name: error.type_name,
+                    message: error.message,
+                    non_retryable: error.non_retryable,
+                }));
             }
+            attempt += 1;
         }
     }
 }

@@ -20,9 +20,10 @@ use std::time::Instant;
 
 use serde_bytes::ByteBuf;
 
+use super::Error;
 use super::bindings::{RetryPolicy, http, types};
+use super::effect::EffectProgress;
 use super::host::RunState;
-use super::{Error, Waiting};
 use crate::clock;
 use crate::effects::HttpClient;
 use crate::effects::http::{Request, retry_after, retryable_type, without_credentials};
@@ -55,10 +56,9 @@ impl http::Host for RunState {
         });
         HttpClient::check_size(&request).map_err(Error::OversizeRequest)?;
         let key = format!("{}/{}", self.workflow_id, self.journal.lock().next_seq());
-        let effect = format!("{} {}", request.method, without_credentials(&request.url));
-        let max_attempts = policy.as_ref().map_or(1, |policy| policy.maximum_attempts);
-        let waiting = |attempt, next_attempt_at_ns| {
-            Some(Waiting { effect: effect.clone(), attempt, max_attempts, next_attempt_at_ns })
+        let progress = EffectProgress {
+            effect: format!("{} {}", request.method, without_credentials(&request.url)),
+            max_attempts: policy.as_ref().map_or(1, |policy| policy.maximum_attempts),
         };
         let mut attempt = 1;
         loop {
@@ -78,23 +78,14 @@ impl http::Host for RunState {
                 Some(Outcome::Http(outcome)) => *outcome,
                 Some(outcome) => return Err(Error::CorruptJournal { call, outcome }.into()),
                 None => {
-                    self.checkpointer.waiting(waiting(attempt, None));
+                    self.attempt_started(&progress, attempt);
                     self.attempt_live(call, policy.as_ref(), &request, &key, attempt).await?
                 }
             };
-            match outcome.retry_at_ns {
-                None => {
-                    self.checkpointer.waiting(None);
-                    return Ok(to_guest(outcome.result));
-                }
-                Some(retry_at_ns) => {
-                    if !self.journal.lock().is_replaying() {
-                        self.checkpointer.waiting(waiting(attempt + 1, Some(retry_at_ns)));
-                        self.wait_until(retry_at_ns).await?;
-                    }
-                    attempt += 1;
-                }
+            if !self.back_off(&progress, attempt, outcome.retry_at_ns).await? {
+                return Ok(to_guest(outcome.result));
             }
+            attempt += 1;
         }
     }
 }

@@ -23,6 +23,7 @@ mod bindings;
 mod cache;
 mod checkpoint;
 mod cpu;
+mod effect;
 mod host;
 mod http;
 mod journal_handle;
