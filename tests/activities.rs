@@ -16,11 +16,17 @@ on_sqlite_and_postgres!(
     a_non_retryable_activity_error_is_not_retried,
     an_activity_in_flight_at_a_kill_runs_again_with_the_same_key,
     an_activity_fetches_json_with_wasi_http_through_the_allowlist,
+    a_spinning_activity_is_stopped_at_the_hosts_attempt_cap,
+    an_unknown_activity_fails_the_call_without_retries,
 );
 
 /// A server with the caller workflow and the probe activity (as `probe`).
 async fn server_with_activity(database: &Database) -> Server {
-    let server = Server::start(database).await;
+    server_with_activity_and(database, &[]).await
+}
+
+async fn server_with_activity_and(database: &Database, args: &[&str]) -> Server {
+    let server = Server::start_with(database, args).await;
     server.push_example("activity_caller").await;
     let (status, body) =
         server.post_bytes("/v1/components?name=probe", common::example("probe_activity")).await;
@@ -171,4 +177,32 @@ async fn an_activity_fetches_json_with_wasi_http_through_the_allowlist(database:
     assert_eq!(output["error"]["type"], "http", "{output}");
     assert!(output["error"]["message"].as_str().unwrap().contains("HttpRequestDenied"), "{output}");
     assert_eq!(shop.requests(None).await.len(), 1, "a denied request reached the network");
+}
+
+async fn a_spinning_activity_is_stopped_at_the_hosts_attempt_cap(database: Database) {
+    // The workflow asks for an hour; the host allows 500 ms.
+    let server = server_with_activity_and(&database, &["--max-activity-attempt-ms", "500"]).await;
+    let call = json!({ "component": "probe", "input": { "spin": true }, "start_to_close_ms": 3_600_000 });
+    let output = self::call(&server, "spin", call).await;
+    assert_eq!(output["error"]["type"], "start-to-close-timeout", "{output}");
+    let journal = server.journal("spin").await;
+    let ran = journal[0]["response"]["duration_ms"].as_u64().unwrap();
+    assert!((400..30_000).contains(&ran), "the attempt ran {ran} ms");
+    assert_eq!(
+        journal[0]["request"]["start_to_close_timeout_ms"], 3_600_000,
+        "the journal keeps what was asked"
+    );
+}
+
+async fn an_unknown_activity_fails_the_call_without_retries(database: Database) {
+    let server = server_with_activity(&database).await;
+    for (id, component) in [("unknown", "no-such-activity"), ("not-an-activity", "activity_caller")] {
+        let call = json!({
+            "component": component, "input": {}, "start_to_close_ms": 1_000, "max_attempts": 5, "initial_ms": 50,
+        });
+        let output = self::call(&server, id, call).await;
+        assert_eq!(output["error"]["type"], "unknown-component", "{output}");
+        assert_eq!(output["error"]["non_retryable"], true, "{output}");
+        assert_eq!(attempts(&server.journal(id).await), [(1, "unknown-component".into())]);
+    }
 }

@@ -99,7 +99,7 @@ impl Error {
                     let message = "the database is unavailable; try again".to_owned();
                     return (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", message);
                 }
-                R::Executor(_) | R::Replay(_) | R::Engine(_) | R::Store(_) => {
+                R::Executor(_) | R::HostSide(_) | R::Engine(_) | R::Store(_) => {
                     (StatusCode::INTERNAL_SERVER_ERROR, "internal")
                 }
             },

@@ -66,6 +66,10 @@ pub(super) struct LimitArgs {
     /// Longest a component may take to compile, in ms.
     #[arg(long, default_value_t = millis(ExecutorConfig::default().compile_timeout))]
     compile_timeout_ms: u64,
+    /// Longest one activity attempt may run, in ms, whatever start-to-close
+    /// timeout the workflow asks for.
+    #[arg(long, default_value_t = millis(ExecutorConfig::default().max_activity_attempt))]
+    max_activity_attempt_ms: u64,
 }
 
 impl LimitArgs {
@@ -103,6 +107,7 @@ impl LimitArgs {
                 max_resources: self.max_resources,
                 compiled_cache_bytes,
                 compile_timeout: Duration::from_millis(self.compile_timeout_ms),
+                max_activity_attempt: Duration::from_millis(self.max_activity_attempt_ms),
                 ..ExecutorConfig::default()
             },
         })

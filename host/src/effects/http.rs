@@ -114,7 +114,9 @@ impl HttpClient {
     /// # Errors
     /// [`ClientError`] if the TLS backend cannot be initialised.
     pub fn new(config: HttpConfig) -> Result<Self, ClientError> {
+        // Direct connections: the allowlist names the destinations.
         let client = reqwest::Client::builder()
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
             .timeout(config.max_timeout)

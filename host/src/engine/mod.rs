@@ -94,13 +94,16 @@ impl Engine {
     pub fn new(limits: EngineLimits) -> Result<Self, Error> {
         // Per-component caps keep one component from taking the slots of many:
         // a Rust component uses about 4 core instances, 1 memory and 2 tables.
+        // Twice the instances: each running workflow may hold one activity
+        // instance beside its own (a workflow calls activities one at a time).
+        let instances = limits.max_instances.saturating_mul(2);
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(limits.max_instances)
-            .total_core_instances(limits.max_instances.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
+        pool.total_component_instances(instances)
+            .total_core_instances(instances.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
             .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
-            .total_memories(limits.max_instances.saturating_mul(MEMORIES_PER_COMPONENT))
+            .total_memories(instances.saturating_mul(MEMORIES_PER_COMPONENT))
             .max_memories_per_component(MEMORIES_PER_COMPONENT)
-            .total_tables(limits.max_instances.saturating_mul(TABLES_PER_COMPONENT))
+            .total_tables(instances.saturating_mul(TABLES_PER_COMPONENT))
             .max_tables_per_component(TABLES_PER_COMPONENT)
             .max_memory_size(limits.max_memory_bytes);
         let mut config = Config::new();

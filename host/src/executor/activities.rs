@@ -22,8 +22,8 @@ use super::activity_host::{AttemptContext, run_attempt};
 use super::bindings::activities;
 use super::bindings::types::ActivityError as GuestError;
 use super::effect::EffectProgress;
-use super::host::RunState;
-use super::{Error, Prepared};
+use super::host::{HostFailure, RunState};
+use super::{ActivityUnavailable, Error, Prepared};
 use crate::clock;
 use crate::effects::HttpClient;
 use crate::engine::Engine;
@@ -36,6 +36,11 @@ impl activities::Host for RunState {
         input: String,
         options: activities::ActivityOptions,
     ) -> wasmtime::Result<Result<String, GuestError>> {
+        if input.len() > MAX_INPUT_BYTES {
+            let message =
+                format!("the activity input is {} bytes; the limit is {MAX_INPUT_BYTES}", input.len());
+            return Err(Error::OversizeRequest(message).into());
+        }
         let call = ActivityCall {
             component,
             input_len: input.len() as u64,
@@ -68,9 +73,8 @@ impl activities::Host for RunState {
                 Some(outcome) => return Err(Error::CorruptJournal { call: entry, outcome }.into()),
                 None => {
                     self.attempt_started(&progress, attempt);
-                    let started = *first_started_ns.get_or_insert_with(clock::now_ns);
                     let context = AttemptContext::new(attempt, last_heartbeat.clone(), key.clone());
-                    self.activity_live(entry, &call, &input, context, started).await?
+                    self.activity_live(entry, &call, &input, context, first_started_ns).await?
                 }
             };
             first_started_ns.get_or_insert(outcome.started_at_ns);
@@ -91,32 +95,48 @@ impl activities::Host for RunState {
 
 impl RunState {
     /// Runs one attempt of `call` and commits its entry; `first_started_ns`
-    /// is when the call's first attempt started (for schedule-to-close).
+    /// is when the call's first attempt started, as journaled (for
+    /// schedule-to-close), `None` for the first attempt. An attempt whose
+    /// schedule-to-close deadline has passed fails without running.
+    ///
+    /// # Errors
+    /// [`HostFailure`] if the host cannot get the component now; a budget,
+    /// a failed checkpoint, a CPU limit.
     async fn activity_live(
         &mut self,
         entry: Call,
         call: &ActivityCall,
         input: &str,
         context: AttemptContext,
-        first_started_ns: u64,
+        first_started_ns: Option<u64>,
     ) -> wasmtime::Result<ActivityAttempt> {
         self.commit_pending().await?;
         let call_bytes = crate::journal::codec::encoded_len(&entry, &Outcome::Time { ns: 0 });
         self.journal.lock().admit(&entry, call_bytes).map_err(Error::Budget)?;
-        let deadline_ns =
-            call.schedule_to_close_ms.map(|ms| first_started_ns.saturating_add(ms.saturating_mul(1_000_000)));
         let started_at_ns = clock::now_ns();
+        let deadline_ns = call
+            .schedule_to_close_ms
+            .map(|ms| first_started_ns.unwrap_or(started_at_ns).saturating_add(ms.saturating_mul(1_000_000)));
         let started = Instant::now();
         let attempt = context.attempt;
         let context = Arc::new(context);
         self.charge_cpu()?;
+        let max_attempt = self.settings.max_activity_attempt;
         let (digest, result) = match self.checkpointer.activity(&call.component).await {
-            Err(message) => (None, Err(error("unknown-component", message, true))),
+            Err(ActivityUnavailable::HostSide(message)) => return Err(HostFailure(message).into()),
+            Err(ActivityUnavailable::Unrunnable(message)) => {
+                (None, Err(error("unknown-component", message, true)))
+            }
+            Ok(_) if deadline_ns.is_some_and(|deadline| deadline <= clock::now_ns()) => {
+                let message = "the schedule-to-close deadline passed before this attempt".to_owned();
+                (None, Err(error("schedule-to-close-timeout", message, false)))
+            }
             Ok(prepared) => {
                 let digest = prepared.digest.to_string();
                 let (engine, http) = (self.engine.clone(), self.http.clone());
+                let limits = AttemptLimits { deadline_ns, max_attempt };
                 let attempt =
-                    attempt_within_timeouts(&engine, http, &prepared, call, input, &context, deadline_ns);
+                    attempt_within_timeouts(&engine, http, &prepared, call, input, &context, limits);
                 (Some(digest), attempt.await)
             }
         };
@@ -160,12 +180,15 @@ async fn attempt_within_timeouts(
     call: &ActivityCall,
     input: &str,
     context: &Arc<AttemptContext>,
-    deadline_ns: Option<u64>,
+    limits: AttemptLimits,
 ) -> Result<String, ActivityError> {
+    let AttemptLimits { deadline_ns, max_attempt } = limits;
     let Some(activity) = prepared.as_activity() else {
         return Err(error("unknown-component", format!("{} is not an activity", call.component), true));
     };
-    let start_to_close = Duration::from_millis(call.start_to_close_ms);
+    // The host's cap bounds what the workflow asked for; the journal keeps
+    // what it asked.
+    let start_to_close = Duration::from_millis(call.start_to_close_ms).min(max_attempt);
     let to_deadline =
         deadline_ns.map(|deadline| Duration::from_nanos(deadline.saturating_sub(clock::now_ns())));
     let (limit, timeout_type) = match to_deadline {
@@ -173,6 +196,8 @@ async fn attempt_within_timeouts(
         _ => (start_to_close, "start-to-close-timeout"),
     };
     let heartbeat = call.heartbeat_ms.map(Duration::from_millis);
+    // The heartbeat clock starts now, not before the lookup and compilation.
+    context.restart_clock();
     tokio::select! {
         result = tokio::time::timeout(limit, run_attempt(engine, http, activity, input, context.clone())) => {
             result.unwrap_or_else(|_| {
@@ -185,6 +210,19 @@ async fn attempt_within_timeouts(
         }
     }
 }
+
+/// What bounds an attempt besides its own start-to-close timeout.
+#[derive(Debug, Clone, Copy)]
+struct AttemptLimits {
+    /// The schedule-to-close deadline, in ns since the Unix epoch.
+    deadline_ns: Option<u64>,
+    /// The host's cap on one attempt.
+    max_attempt: Duration,
+}
+
+/// Largest activity input, in bytes (JSON text); a larger one fails the
+/// workflow.
+const MAX_INPUT_BYTES: usize = 1 << 20;
 
 /// Returns once the attempt has gone `timeout` without a heartbeat; never
 /// without a timeout.

@@ -15,7 +15,9 @@ use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::activity_http::ActivityHttpHooks;
+use tokio::sync::Semaphore;
+
+use super::activity_http::{ActivityHttpHooks, MAX_REQUESTS_IN_FLIGHT};
 use super::bindings::activity::duro::workflow::activity_context;
 use super::bindings::activity::{Activity, ActivityPre};
 use crate::effects::HttpClient;
@@ -24,6 +26,9 @@ use crate::journal::ActivityError;
 
 /// Most host resources (streams, requests, pollables) an attempt may hold.
 const MAX_RESOURCES: usize = 10_000;
+
+/// Largest `wasi:random` request, in bytes.
+const MAX_RANDOM_BYTES: u64 = 1 << 20;
 
 /// Longest heartbeat details kept, in bytes; longer ones are cut.
 const MAX_HEARTBEAT_BYTES: usize = 64 << 10;
@@ -53,6 +58,11 @@ impl AttemptContext {
             idempotency_key,
             beat: Mutex::new(Beat { at: Instant::now(), details: None }),
         }
+    }
+
+    /// Starts the heartbeat clock again: the attempt starts running now.
+    pub(crate) fn restart_clock(&self) {
+        self.lock().at = Instant::now();
     }
 
     /// When the attempt last showed life: its last heartbeat, or its start.
@@ -153,11 +163,15 @@ pub(crate) async fn run_attempt(
     context: Arc<AttemptContext>,
 ) -> Result<String, ActivityError> {
     let limits = engine.limits();
-    let hooks = ActivityHttpHooks { http, idempotency_key: context.idempotency_key.clone() };
+    let hooks = ActivityHttpHooks {
+        http,
+        idempotency_key: context.idempotency_key.clone(),
+        in_flight: Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT)),
+    };
     let mut table = ResourceTable::new();
     table.set_max_capacity(MAX_RESOURCES);
     let state = ActivityState {
-        wasi: WasiCtx::builder().build(),
+        wasi: WasiCtx::builder().max_random_size(MAX_RANDOM_BYTES).build(),
         table,
         limits: StoreLimitsBuilder::new()
             .memory_size(limits.max_memory_bytes)

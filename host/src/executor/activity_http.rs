@@ -5,14 +5,17 @@
 //! activity's result is. They go through the same allowlist as workflows'
 //! (`--allow-http`; a refusal is `HttpRequestDenied`, and nothing is sent),
 //! carry the activity call's `idempotency-key` unless the activity sets
-//! one (the same on every attempt), and have their connect and first-byte
-//! timeouts clamped to the host's HTTP timeout. The attempt's own timeouts
-//! bound the rest.
+//! one (the same on every attempt), have their connect, first-byte and
+//! between-bytes timeouts clamped to the host's HTTP timeouts, and at most
+//! [`MAX_REQUESTS_IN_FLIGHT`] are in flight per attempt. The attempt's own
+//! timeouts bound the rest. Connections are direct (no `HTTP(S)_PROXY`),
+//! as workflows' are.
 
 use std::sync::Arc;
 
 use http_body_util::BodyExt;
 use reqwest::Url;
+use tokio::sync::Semaphore;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks, default_send_request};
 
 use crate::effects::HttpClient;
@@ -21,10 +24,16 @@ use crate::effects::http::IDEMPOTENCY_KEY;
 /// The future wasmtime-wasi-http hands to and takes from the hook.
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 
+/// Most requests one attempt may have in flight (until each response body
+/// is read or dropped); more wait their turn.
+pub(crate) const MAX_REQUESTS_IN_FLIGHT: usize = 16;
+
 /// The hooks of one activity attempt.
 pub(crate) struct ActivityHttpHooks {
     pub(crate) http: Arc<HttpClient>,
     pub(crate) idempotency_key: String,
+    /// [`MAX_REQUESTS_IN_FLIGHT`] permits.
+    pub(crate) in_flight: Arc<Semaphore>,
 }
 
 impl WasiHttpHooks for ActivityHttpHooks {
@@ -53,8 +62,16 @@ impl WasiHttpHooks for ActivityHttpHooks {
             first_byte_timeout: cap(options.first_byte_timeout),
             between_bytes_timeout: cap(options.between_bytes_timeout),
         };
+        let in_flight = self.in_flight.clone();
         Box::new(async move {
+            let permit = in_flight.acquire_owned().await.map_err(|_| Error::ConnectionLimitReached)?;
             let (response, io) = default_send_request(request, Some(options)).await?;
+            // The connection lives until `io` ends: the permit with it.
+            let io = async move {
+                let ended = io.await;
+                drop(permit);
+                ended
+            };
             Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as IoFuture))
         })
     }

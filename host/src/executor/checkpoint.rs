@@ -70,6 +70,17 @@ pub struct Waiting {
     pub next_attempt_at_ns: Option<u64>,
 }
 
+/// Why an activity component cannot be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActivityUnavailable {
+    /// It does not exist, is not an activity, or cannot be compiled: the
+    /// attempt fails with this message (`unknown-component`, not retried).
+    Unrunnable(String),
+    /// The host cannot get it now (the database, a compile timeout): the
+    /// run stops and is retried later; nothing is journaled.
+    HostSide(String),
+}
+
 /// Commits a run's progress; implemented by the runtime.
 #[async_trait]
 pub trait Checkpointer: Send + Sync {
@@ -92,7 +103,7 @@ pub trait Checkpointer: Send + Sync {
     /// The activity component `component` (a digest or a name), prepared.
     ///
     /// # Errors
-    /// A message if there is no such component or it is not an activity;
-    /// the attempt fails with it, not retried.
-    async fn activity(&self, component: &str) -> Result<Prepared, String>;
+    /// [`ActivityUnavailable`]: the component cannot run, or the host
+    /// cannot get it now.
+    async fn activity(&self, component: &str) -> Result<Prepared, ActivityUnavailable>;
 }

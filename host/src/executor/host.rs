@@ -35,6 +35,12 @@ pub(crate) struct Suspend {
 #[error(transparent)]
 pub(crate) struct Abandon(pub(crate) CheckpointError);
 
+/// A host call cannot proceed for a host-side reason: the run unwinds,
+/// nothing of the call is journaled, and the run is retried later.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct HostFailure(pub(crate) String);
+
 /// Everything a run's `Store` holds.
 pub(crate) struct RunState {
     /// The workflow's id: part of its effects' idempotency keys and of the
@@ -48,7 +54,7 @@ pub(crate) struct RunState {
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
     pub(crate) cpu: CpuMeter,
-    settings: RunSettings,
+    pub(super) settings: RunSettings,
     pub(super) checkpointer: Arc<dyn Checkpointer>,
     /// When this activation began.
     started: Instant,
@@ -63,6 +69,8 @@ pub(crate) struct RunSettings {
     /// Timers due within this wait in memory; longer ones suspend the run.
     pub(crate) inline_sleep_max: Duration,
     pub(crate) checkpoints: CheckpointPolicy,
+    /// The longest one activity attempt may run, whatever the workflow asks.
+    pub(crate) max_activity_attempt: Duration,
 }
 
 /// What a run is given besides its journal and WASI context.

@@ -37,7 +37,7 @@ use tokio::sync::Semaphore;
 use wasmtime::component::{HasSelf, Linker, ResourceTable, ResourceTableError};
 use wasmtime::{StoreLimitsBuilder, UpdateDeadline};
 
-pub use self::checkpoint::{CheckpointError, CheckpointPolicy, Checkpointer, Waiting};
+pub use self::checkpoint::{ActivityUnavailable, CheckpointError, CheckpointPolicy, Checkpointer, Waiting};
 pub use self::wasi::WRITE_PERMIT_BYTES;
 
 use self::activity_host::{ActivityHost, ActivityState};
@@ -45,7 +45,7 @@ use self::bindings::activity::ActivityPre;
 use self::bindings::{Workflow, WorkflowPre, v0_1};
 use self::cache::CompiledCache;
 use self::cpu::CpuMeter;
-use self::host::{Abandon, RunDeps, RunSettings, RunState, Suspend};
+use self::host::{Abandon, HostFailure, RunDeps, RunSettings, RunState, Suspend};
 use self::journal_handle::JournalHandle;
 use crate::effects::{HttpClient, HttpConfig, http::ClientError};
 use crate::engine::{self, Engine};
@@ -144,6 +144,9 @@ pub struct ExecutorConfig {
     pub compile_timeout: Duration,
     /// Outbound HTTP: allowlist, caps, redaction.
     pub http: HttpConfig,
+    /// The longest one activity attempt may run, whatever the workflow asks
+    /// (default 10 min); a longer start-to-close timeout is cut to it.
+    pub max_activity_attempt: Duration,
 }
 
 impl Default for ExecutorConfig {
@@ -157,6 +160,7 @@ impl Default for ExecutorConfig {
             max_compiles: 2,
             compile_timeout: Duration::from_secs(60),
             http: HttpConfig::default(),
+            max_activity_attempt: Duration::from_secs(600),
         }
     }
 }
@@ -184,6 +188,10 @@ pub enum RunOutcome {
     ReplayFailed(String),
     /// A checkpoint could not be committed; the run stopped there.
     CheckpointFailed(CheckpointError),
+    /// A host call could not proceed for a host-side reason (an activity the
+    /// host could not get); the message says what. Nothing of it was
+    /// journaled; the run is retried later.
+    HostFailed(String),
 }
 
 /// What a run leaves behind for the caller to commit.
@@ -401,6 +409,7 @@ impl Executor {
         let settings = RunSettings {
             inline_sleep_max: self.config.inline_sleep_max,
             checkpoints: self.config.checkpoints,
+            max_activity_attempt: self.config.max_activity_attempt,
         };
         let deps = RunDeps {
             workflow_id,
@@ -460,6 +469,8 @@ fn classify(
                 RunOutcome::Suspended { wake_at_ns: suspend.wake_at_ns }
             } else if let Some(Abandon(error)) = trap.downcast_ref::<Abandon>() {
                 RunOutcome::CheckpointFailed(error.clone())
+            } else if let Some(HostFailure(error)) = trap.downcast_ref::<HostFailure>() {
+                RunOutcome::HostFailed(error.clone())
             } else if cursor.is_replaying() {
                 RunOutcome::ReplayFailed(format!(
                     "replay stopped before the end of the journal: {}",
@@ -495,8 +506,10 @@ impl Checkpointer for NoCheckpoints {
 
     fn waiting(&self, _: Option<Waiting>) {}
 
-    async fn activity(&self, component: &str) -> Result<Prepared, String> {
-        Err(format!("activity {component} cannot run: this run has no store to find it in"))
+    async fn activity(&self, component: &str) -> Result<Prepared, ActivityUnavailable> {
+        Err(ActivityUnavailable::Unrunnable(format!(
+            "activity {component} cannot run: this run has no store to find it in"
+        )))
     }
 }
 

@@ -92,10 +92,11 @@ pub enum Error {
     /// thread that died).
     #[error(transparent)]
     Executor(executor::Error),
-    /// Replaying a workflow's journal failed (a trap or the replay CPU
-    /// budget): a host-side condition, the run is retried later.
+    /// A run could not proceed for a host-side reason (a trap or the CPU
+    /// budget during replay, an activity the host could not prepare): the
+    /// run is retried later.
     #[error("{0}")]
-    Replay(String),
+    HostSide(String),
     /// The engine could not be built.
     #[error(transparent)]
     Engine(#[from] engine::Error),

@@ -21,7 +21,9 @@ use super::committer::CommitError;
 use super::stats::Counters;
 use super::{Error, Inner, lock};
 use crate::clock;
-use crate::executor::{self, CheckpointError, Checkpointer, Prepared, RunOutcome, RunReport, Waiting};
+use crate::executor::{
+    self, ActivityUnavailable, CheckpointError, Checkpointer, Prepared, RunOutcome, RunReport, Waiting,
+};
 use crate::ids::{ComponentDigest, WorkflowId};
 use crate::journal::{Entry, LogLine, Usage};
 use crate::store::{ComponentKind, RunCommit, StatusUpdate, StoredEntry, WorkflowRecord, WorkflowState};
@@ -113,7 +115,9 @@ async fn attempt(inner: &Arc<Inner>, id: &WorkflowId) -> Result<(), Error> {
     };
     let RunReport { outcome, entries, logs } = report;
     let update = match outcome {
-        RunOutcome::ReplayFailed(error) => return Err(Error::Replay(error)),
+        RunOutcome::ReplayFailed(error) | RunOutcome::HostFailed(error) => {
+            return Err(Error::HostSide(error));
+        }
         RunOutcome::CheckpointFailed(CheckpointError::Stale(_) | CheckpointError::ShuttingDown) => {
             return Ok(());
         }
@@ -275,19 +279,31 @@ impl Checkpointer for RunCheckpoints {
         self.inner.slots_contended.load(Ordering::Relaxed)
     }
 
-    async fn activity(&self, component: &str) -> Result<Prepared, String> {
+    async fn activity(&self, component: &str) -> Result<Prepared, ActivityUnavailable> {
         let record = match self.inner.store.component(component).await {
             Ok(Some(record)) => record,
-            Ok(None) => return Err(format!("no component has digest or name {component:?}")),
-            Err(error) => return Err(format!("cannot look up component {component:?}: {error}")),
+            Ok(None) => {
+                return Err(ActivityUnavailable::Unrunnable(format!(
+                    "no component has digest or name {component:?}"
+                )));
+            }
+            Err(error) => {
+                return Err(ActivityUnavailable::HostSide(format!(
+                    "cannot look up component {component:?}: {error}"
+                )));
+            }
         };
         if record.kind != ComponentKind::Activity {
-            return Err(format!("component {component:?} is a workflow, not an activity"));
+            return Err(ActivityUnavailable::Unrunnable(format!(
+                "component {component:?} is a workflow, not an activity"
+            )));
         }
         match prepare(&self.inner, &record.digest).await {
             Ok(Ok(prepared)) => Ok(prepared),
-            Ok(Err(message)) => Err(message),
-            Err(error) => Err(format!("cannot prepare activity {component:?}: {error}")),
+            Ok(Err(message)) => Err(ActivityUnavailable::Unrunnable(message)),
+            Err(error) => {
+                Err(ActivityUnavailable::HostSide(format!("cannot prepare activity {component:?}: {error}")))
+            }
         }
     }
 

@@ -3,7 +3,8 @@
 //! - `"non_retryable": "message"`: fails with type `declined`, never retried;
 //! - `"fail_until_attempt": n`: attempts before `n` fail with type `flaky`;
 //! - `"sleep_ms": n`: sleeps `n` ms in real time (`std::thread::sleep`);
-//! - `"hang": true`: then sleeps forever without heartbeats.
+//! - `"hang": true`: then sleeps forever without heartbeats;
+//! - `"spin": true`: then loops forever without host calls.
 //!
 //! Output: `{"attempt", "last_heartbeat", "idempotency_key"}`.
 
@@ -40,6 +41,12 @@ impl bindings::Guest for Probe {
         }
         if let Some(ms) = input["sleep_ms"].as_u64() {
             std::thread::sleep(Duration::from_millis(ms));
+        }
+        if input["spin"] == true {
+            let mut counter: u64 = 0;
+            loop {
+                counter = std::hint::black_box(counter.wrapping_add(1));
+            }
         }
         if input["hang"] == true {
             loop {
