@@ -80,6 +80,20 @@ async fn an_activity_is_retried_until_it_succeeds_and_gets_the_last_heartbeat(da
     assert_eq!(attempts(&journal), [(1, "flaky".into()), (2, "flaky".into()), (3, "ok".into())]);
     let digest = journal[2]["response"]["digest"].as_str().unwrap();
     assert!(digest.starts_with("sha256:"), "{}", journal[2]);
+    assert_eq!(journal[0]["response"]["error"]["details"], json!({ "attempt": 1 }), "{}", journal[0]);
+
+    // An activity may ask for its own wait before the next attempt.
+    let call = json!({
+        "component": "probe",
+        "input": { "fail_until_attempt": 2, "retry_delay_ms": 1_500 },
+        "start_to_close_ms": 10_000, "max_attempts": 5, "initial_ms": 50,
+    });
+    assert_eq!(self::call(&server, "delayed", call).await["ok"]["attempt"], 2);
+    let first = &server.journal("delayed").await[0]["response"];
+    let retry_at = humantime::parse_rfc3339(first["retry_at"].as_str().unwrap()).unwrap();
+    let started = humantime::parse_rfc3339(first["started_at"].as_str().unwrap()).unwrap();
+    let wait = retry_at.duration_since(started).unwrap();
+    assert!(wait >= std::time::Duration::from_millis(1_500), "waited {wait:?}, not the 1.5 s asked for");
 }
 
 async fn an_activity_past_its_start_to_close_timeout_is_retried_then_fails(database: Database) {

@@ -79,6 +79,8 @@ pub struct Error {
     pub message: String,
     /// Whether the activity said never to retry it.
     pub non_retryable: bool,
+    /// More about the error, as JSON text, if the activity gave any.
+    pub details: Option<String>,
 }
 
 impl fmt::Display for Error {
@@ -99,7 +101,12 @@ where
     In: serde::Serialize,
     Out: serde::de::DeserializeOwned,
 {
-    let invalid = |message: String| Error { type_name: "invalid-json".into(), message, non_retryable: true };
+    let invalid = |message: String| Error {
+        type_name: "invalid-json".into(),
+        message,
+        non_retryable: true,
+        details: None,
+    };
     let input = serde_json::to_string(input).map_err(|e| invalid(e.to_string()))?;
     let ms = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
     let options = activities::ActivityOptions {
@@ -114,6 +121,7 @@ where
             type_name: error.type_name,
             message: error.message,
             non_retryable: error.non_retryable,
+            details: error.details,
         }),
     }
 }

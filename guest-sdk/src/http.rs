@@ -135,6 +135,7 @@ impl Request {
             Err(http::Error::Connection(message)) => Err(Error::Connection(message)),
             Err(http::Error::TooLarge(message)) => Err(Error::TooLarge(message)),
             Err(http::Error::InvalidRequest(message)) => Err(Error::InvalidRequest(message)),
+            Err(http::Error::ResponseTooLarge(message)) => Err(Error::ResponseTooLarge(message)),
         }
     }
 }
@@ -187,10 +188,13 @@ pub enum Error {
     Timeout(String),
     /// No connection, or it broke before the whole response arrived.
     Connection(String),
-    /// The request body or the response is over the host's size cap.
+    /// The request is over a size cap; nothing was sent.
     TooLarge(String),
     /// The request is malformed: bad method, URL, header or scheme.
     InvalidRequest(String),
+    /// The request was sent, but the response is over the host's cap or
+    /// does not fit the journal.
+    ResponseTooLarge(String),
 }
 
 impl fmt::Display for Error {
@@ -201,6 +205,7 @@ impl fmt::Display for Error {
             Self::Connection(message) => ("connection", message),
             Self::TooLarge(message) => ("too large", message),
             Self::InvalidRequest(message) => ("invalid request", message),
+            Self::ResponseTooLarge(message) => ("response too large", message),
         };
         write!(f, "HTTP request failed ({kind}): {message}")
     }

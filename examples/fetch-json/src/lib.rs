@@ -23,7 +23,13 @@ const MAX_BODY_BYTES: usize = 4 << 20;
 struct FetchJson;
 
 fn error(type_name: &str, message: String, non_retryable: bool) -> ActivityError {
-    ActivityError { type_name: type_name.to_owned(), message, non_retryable }
+    ActivityError {
+        type_name: type_name.to_owned(),
+        message,
+        non_retryable,
+        details: None,
+        next_retry_delay_ms: None,
+    }
 }
 
 impl bindings::Guest for FetchJson {

@@ -109,7 +109,11 @@ pub(super) fn entry(entry: &Entry) -> Value {
             let mut view = match &attempt.result {
                 Ok(output) => json!({ "output": json_text(output) }),
                 Err(error) => json!({ "error": {
-                    "type": error.type_name, "message": error.message, "non_retryable": error.non_retryable,
+                    "type": error.type_name,
+                    "message": error.message,
+                    "non_retryable": error.non_retryable,
+                    "details": error.details.as_deref().map(json_text),
+                    "next_retry_delay_ms": error.next_retry_delay_ms,
                 } }),
             };
             view["digest"] = json!(attempt.digest);

@@ -219,7 +219,7 @@ impl HttpClient {
     /// request that breaks the rules, [`HttpError::Denied`] for a
     /// destination outside the allowlist (nothing is sent then), and
     /// [`HttpError::Timeout`], [`HttpError::Connection`] or
-    /// [`HttpError::TooLarge`] for what happened on the wire.
+    /// [`HttpError::ResponseTooLarge`] for what happened on the wire.
     pub async fn send(&self, request: &Request, key: &str, room: u64) -> Result<HttpResponse, HttpError> {
         let (method, url, headers) = self.check(request)?;
         let mut headers = headers;
@@ -238,7 +238,7 @@ impl HttpClient {
         }
         let cap = self.config.max_response_bytes;
         let too_large = || {
-            HttpError::TooLarge(if room < cap {
+            HttpError::ResponseTooLarge(if room < cap {
                 format!(
                     "the response is over {room} bytes, the room left in the workflow's journal \
                      (duro serve --max-entry-bytes, --max-journal-mib)"
@@ -340,7 +340,12 @@ pub fn retryable_type(result: &Result<HttpResponse, HttpError>) -> Option<String
         }
         Ok(_) => None,
         Err(error @ (HttpError::Timeout(_) | HttpError::Connection(_))) => Some(error.type_name().to_owned()),
-        Err(HttpError::Denied(_) | HttpError::TooLarge(_) | HttpError::InvalidRequest(_)) => None,
+        Err(
+            HttpError::Denied(_)
+            | HttpError::TooLarge(_)
+            | HttpError::InvalidRequest(_)
+            | HttpError::ResponseTooLarge(_),
+        ) => None,
     }
 }
 

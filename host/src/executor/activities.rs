@@ -86,6 +86,8 @@ impl activities::Host for RunState {
                     type_name: error.type_name,
                     message: error.message,
                     non_retryable: error.non_retryable,
+                    details: error.details,
+                    next_retry_delay_ms: error.next_retry_delay_ms,
                 }));
             }
             attempt += 1;
@@ -146,6 +148,10 @@ impl RunState {
         let retry_at_ns = match (&result, &call.retry) {
             (Err(error), Some(policy)) if !error.non_retryable => policy
                 .retry_at(attempt, &error.type_name, now_ns, 0)
+                .map(|at| match error.next_retry_delay_ms {
+                    Some(ms) => now_ns.saturating_add(ms.saturating_mul(1_000_000)),
+                    None => at,
+                })
                 .filter(|at| deadline_ns.is_none_or(|deadline| *at < deadline)),
             _ => None,
         };
@@ -238,5 +244,11 @@ async fn heartbeat_silence(context: &AttemptContext, timeout: Option<Duration>) 
 }
 
 fn error(type_name: &str, message: String, non_retryable: bool) -> ActivityError {
-    ActivityError { type_name: type_name.to_owned(), message, non_retryable }
+    ActivityError {
+        type_name: type_name.to_owned(),
+        message,
+        non_retryable,
+        details: None,
+        next_retry_delay_ms: None,
+    }
 }

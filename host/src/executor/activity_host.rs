@@ -190,6 +190,8 @@ pub(crate) async fn run_attempt(
         type_name: "trap".into(),
         message: format!("the activity trapped: {}", error.root_cause()),
         non_retryable: false,
+        details: None,
+        next_retry_delay_ms: None,
     };
     let instance = activity.instantiate_async(&mut store).await.map_err(trap)?;
     match instance.call_run(&mut store, input).await.map_err(trap)? {
@@ -198,6 +200,8 @@ pub(crate) async fn run_attempt(
             type_name: error.type_name,
             message: error.message,
             non_retryable: error.non_retryable,
+            details: error.details,
+            next_retry_delay_ms: error.next_retry_delay_ms,
         }),
     }
 }

@@ -130,7 +130,7 @@ impl RunState {
                 // estimate of its overhead was short): the guest gets an
                 // error that does, and no retry.
                 outcome = Attempt {
-                    result: Err(HttpError::TooLarge(format!("the answer was received but {over}"))),
+                    result: Err(HttpError::ResponseTooLarge(format!("the answer was received but {over}"))),
                     retry_at_ns: None,
                     duration_ms,
                 };
@@ -165,5 +165,6 @@ fn to_guest(result: Result<HttpResponse, HttpError>) -> Result<http::Response, h
         Err(HttpError::Connection(message)) => Err(http::Error::Connection(message)),
         Err(HttpError::TooLarge(message)) => Err(http::Error::TooLarge(message)),
         Err(HttpError::InvalidRequest(message)) => Err(http::Error::InvalidRequest(message)),
+        Err(HttpError::ResponseTooLarge(message)) => Err(http::Error::ResponseTooLarge(message)),
     }
 }

@@ -139,12 +139,15 @@ pub enum HttpError {
     /// No connection, or it broke before the whole response arrived.
     #[error("connection: {0}")]
     Connection(String),
-    /// The request body or the response is over a size cap.
+    /// The request is over a size cap; nothing was sent.
     #[error("too large: {0}")]
     TooLarge(String),
     /// The request is malformed.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The request was sent, but the response is over a cap.
+    #[error("response too large: {0}")]
+    ResponseTooLarge(String),
 }
 
 impl HttpError {
@@ -155,7 +158,8 @@ impl HttpError {
             | Self::Timeout(message)
             | Self::Connection(message)
             | Self::TooLarge(message)
-            | Self::InvalidRequest(message) => message,
+            | Self::InvalidRequest(message)
+            | Self::ResponseTooLarge(message) => message,
         }
     }
 
@@ -168,6 +172,7 @@ impl HttpError {
             Self::Connection(_) => "connection",
             Self::TooLarge(_) => "too-large",
             Self::InvalidRequest(_) => "invalid-request",
+            Self::ResponseTooLarge(_) => "response-too-large",
         }
     }
 }
@@ -218,6 +223,11 @@ pub struct ActivityError {
     pub message: String,
     /// Never retried.
     pub non_retryable: bool,
+    /// More about the error, as JSON text.
+    pub details: Option<String>,
+    /// The wait before the next attempt the activity asked for, in ms,
+    /// instead of the policy's backoff.
+    pub next_retry_delay_ms: Option<u64>,
 }
 
 /// The outcome of one activity attempt.

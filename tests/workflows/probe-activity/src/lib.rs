@@ -1,7 +1,9 @@
 //! An activity for the host's activity tests. Input, a JSON object with any of:
 //! - `"heartbeat": "details"`: sends a heartbeat with these details first;
 //! - `"non_retryable": "message"`: fails with type `declined`, never retried;
-//! - `"fail_until_attempt": n`: attempts before `n` fail with type `flaky`;
+//! - `"fail_until_attempt": n`: attempts before `n` fail with type `flaky`
+//!   and details `{"attempt": n}`, asking for a wait of `"retry_delay_ms"`
+//!   if given;
 //! - `"sleep_ms": n`: sleeps `n` ms in real time (`std::thread::sleep`);
 //! - `"hang": true`: then sleeps forever without heartbeats;
 //! - `"spin": true`: then loops forever without host calls.
@@ -22,7 +24,13 @@ use serde_json::{Value, json};
 struct Probe;
 
 fn error(type_name: &str, message: String, non_retryable: bool) -> ActivityError {
-    ActivityError { type_name: type_name.to_owned(), message, non_retryable }
+    ActivityError {
+        type_name: type_name.to_owned(),
+        message,
+        non_retryable,
+        details: None,
+        next_retry_delay_ms: None,
+    }
 }
 
 impl bindings::Guest for Probe {
@@ -37,7 +45,11 @@ impl bindings::Guest for Probe {
             return Err(error("declined", message.to_owned(), true));
         }
         if attempt < input["fail_until_attempt"].as_u64().unwrap_or(0) as u32 {
-            return Err(error("flaky", format!("attempt {attempt} failed"), false));
+            return Err(ActivityError {
+                details: Some(json!({ "attempt": attempt }).to_string()),
+                next_retry_delay_ms: input["retry_delay_ms"].as_u64(),
+                ..error("flaky", format!("attempt {attempt} failed"), false)
+            });
         }
         if let Some(ms) = input["sleep_ms"].as_u64() {
             std::thread::sleep(Duration::from_millis(ms));
