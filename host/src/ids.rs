@@ -66,12 +66,15 @@ impl fmt::Display for WorkflowId {
 #[serde(transparent)]
 pub struct ComponentDigest(String);
 
+/// `bytes` as lower-case hex, two digits per byte: the form of digests.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 impl ComponentDigest {
     /// The digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
-        let hash = Sha256::digest(bytes);
-        let hex: String = hash.iter().map(|byte| format!("{byte:02x}")).collect();
-        Self(format!("sha256:{hex}"))
+        Self(format!("sha256:{}", hex(&Sha256::digest(bytes))))
     }
 
     /// Parses `sha256:<hex>`; `None` for anything else (such as a component name).

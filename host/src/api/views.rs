@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+use crate::ids::hex;
 use crate::journal::{Call, Entry, FieldValue, HttpAttempt, HttpCall, Outcome, RetryPolicy};
 use crate::runtime::Waiting;
 use crate::store::{ComponentRecord, LogRecord, WorkflowRecord};
@@ -140,10 +141,6 @@ fn field_value(value: &[u8]) -> Value {
         Ok(text) => json!(text),
         Err(_) => json!({ "base64": BASE64.encode(value) }),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn retry_policy(policy: &RetryPolicy) -> Value {

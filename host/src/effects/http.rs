@@ -423,10 +423,12 @@ fn wire_error(error: reqwest::Error) -> HttpError {
 mod tests {
     use super::*;
 
-    fn client(allow: &[&str]) -> HttpClient {
-        let allow = Allowlist::new(allow.iter().map(|p| p.parse().expect("valid pattern")).collect());
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    fn client(allow: &[&str]) -> Result<HttpClient, Box<dyn std::error::Error>> {
+        let allow = Allowlist::new(allow.iter().map(|p| p.parse()).collect::<Result<_, _>>()?);
         let config = HttpConfig { allow, redact_headers: vec!["x-api-key".into()], ..HttpConfig::default() };
-        HttpClient::new(config).expect("client")
+        Ok(HttpClient::new(config)?)
     }
 
     fn request(url: &str, headers: &[(&str, &str)]) -> Request {
@@ -440,8 +442,8 @@ mod tests {
     }
 
     #[test]
-    fn credentials_are_journaled_as_digests_that_still_compare() {
-        let client = client(&[]);
+    fn credentials_are_journaled_as_digests_that_still_compare() -> TestResult {
+        let client = client(&[])?;
         let secret = [("Authorization", "Bearer s3cret"), ("X-Api-Key", "k3y"), ("Accept", "text/plain")];
         let call = client.journaled("wf-1", &request("http://a/", &secret), None, None);
         let names: Vec<&str> = call.headers.iter().map(|(name, _)| name.as_str()).collect();
@@ -458,25 +460,28 @@ mod tests {
         let other = [("Authorization", "Bearer other"), ("X-Api-Key", "k3y"), ("Accept", "text/plain")];
         assert_ne!(call, client.journaled("wf-1", &request("http://a/", &other), None, None));
         assert_ne!(call, client.journaled("wf-2", &request("http://a/", &secret), None, None));
+        Ok(())
     }
 
     #[test]
-    fn a_header_is_shaped_as_recorded_so_changing_redaction_keeps_replay() {
+    fn a_header_is_shaped_as_recorded_so_changing_redaction_keeps_replay() -> TestResult {
         let headers = [("x-api-key", "k3y"), ("x-trace", "t1")];
-        let before = client(&[]).journaled("wf", &request("http://a/", &headers), None, None);
+        let before = client(&[])?.journaled("wf", &request("http://a/", &headers), None, None);
         // Now x-trace is redacted too, and x-api-key no longer is.
         let config = HttpConfig { redact_headers: vec!["x-trace".into()], ..HttpConfig::default() };
-        let after = HttpClient::new(config).expect("client");
+        let after = HttpClient::new(config)?;
         assert_ne!(after.journaled("wf", &request("http://a/", &headers), None, None), before);
         assert_eq!(after.journaled("wf", &request("http://a/", &headers), None, Some(&before)), before);
         let changed = [("x-api-key", "other"), ("x-trace", "t1")];
         assert_ne!(after.journaled("wf", &request("http://a/", &changed), None, Some(&before)), before);
+        Ok(())
     }
 
     #[test]
-    fn credentials_in_the_url_are_not_journaled() {
-        let call = client(&[]).journaled("wf", &request("http://user:pw@a.example/x", &[]), None, None);
+    fn credentials_in_the_url_are_not_journaled() -> TestResult {
+        let call = client(&[])?.journaled("wf", &request("http://user:pw@a.example/x", &[]), None, None);
         assert_eq!(call.url, "http://a.example/x");
+        Ok(())
     }
 
     #[test]
@@ -491,8 +496,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn requests_outside_the_allowlist_or_malformed_are_refused_before_sending() {
-        let client = client(&["allowed.example"]);
+    async fn requests_outside_the_allowlist_or_malformed_are_refused_before_sending() -> TestResult {
+        let client = client(&["allowed.example"])?;
         let cases: [(Request, &str); 6] = [
             (request("http://denied.example/", &[]), "denied"),
             (request("ftp://allowed.example/", &[]), "invalid-request"),
@@ -505,11 +510,13 @@ mod tests {
             ),
         ];
         for (request, expected) in cases {
-            let error = client.send(&request, "wf/0", u64::MAX).await.expect_err("refused");
+            let error = client.send(&request, "wf/0", u64::MAX).await.err().ok_or("sent")?;
             assert_eq!(error.type_name(), expected, "{request:?}: {error}");
         }
         let big = Request { body: Some(vec![0; (1 << 20) + 1]), ..request("http://allowed.example/", &[]) };
-        assert_eq!(client.send(&big, "wf/0", u64::MAX).await.expect_err("refused").type_name(), "too-large");
+        let error = client.send(&big, "wf/0", u64::MAX).await.err().ok_or("sent")?;
+        assert_eq!(error.type_name(), "too-large");
+        Ok(())
     }
 
     #[test]

@@ -48,13 +48,7 @@ impl activities::Host for RunState {
             start_to_close_ms: options.start_to_close_timeout_ms,
             schedule_to_close_ms: options.schedule_to_close_timeout_ms,
             heartbeat_ms: options.heartbeat_timeout_ms,
-            retry: options.retry.map(|policy| RetryPolicy {
-                initial_interval_ms: policy.initial_interval_ms,
-                backoff_coefficient_bits: policy.backoff_coefficient.to_bits(),
-                maximum_interval_ms: policy.maximum_interval_ms,
-                maximum_attempts: policy.maximum_attempts,
-                non_retryable_error_types: policy.non_retryable_error_types,
-            }),
+            retry: options.retry.map(RetryPolicy::from),
         };
         let key = format!("{}/{}", self.workflow_id, self.journal.lock().next_seq());
         let progress = EffectProgress {
@@ -82,13 +76,7 @@ impl activities::Host for RunState {
                 last_heartbeat.clone_from(&outcome.heartbeat);
             }
             if !self.back_off(&progress, attempt, outcome.retry_at_ns).await? {
-                return Ok(outcome.result.map_err(|error| GuestError {
-                    type_name: error.type_name,
-                    message: error.message,
-                    non_retryable: error.non_retryable,
-                    details: error.details,
-                    next_retry_delay_ms: error.next_retry_delay_ms,
-                }));
+                return Ok(outcome.result.map_err(GuestError::from));
             }
             attempt += 1;
         }
@@ -127,11 +115,11 @@ impl RunState {
         let (digest, result) = match self.checkpointer.activity(&call.component).await {
             Err(ActivityUnavailable::HostSide(message)) => return Err(HostFailure(message).into()),
             Err(ActivityUnavailable::Unrunnable(message)) => {
-                (None, Err(error("unknown-component", message, true)))
+                (None, Err(ActivityError::new("unknown-component", message, true)))
             }
             Ok(_) if deadline_ns.is_some_and(|deadline| deadline <= clock::now_ns()) => {
                 let message = "the schedule-to-close deadline passed before this attempt".to_owned();
-                (None, Err(error("schedule-to-close-timeout", message, false)))
+                (None, Err(ActivityError::new("schedule-to-close-timeout", message, false)))
             }
             Ok(prepared) => {
                 let digest = prepared.digest.to_string();
@@ -165,7 +153,8 @@ impl RunState {
             {
                 // The output (or heartbeat) does not fit the journal: the
                 // workflow gets an error that does.
-                outcome.result = Err(error("too-large", format!("the activity's answer {over}"), true));
+                outcome.result =
+                    Err(ActivityError::new("too-large", format!("the activity's answer {over}"), true));
                 outcome.retry_at_ns = None;
                 outcome.heartbeat = None;
                 cursor
@@ -190,7 +179,11 @@ async fn attempt_within_timeouts(
 ) -> Result<String, ActivityError> {
     let AttemptLimits { deadline_ns, max_attempt } = limits;
     let Some(activity) = prepared.as_activity() else {
-        return Err(error("unknown-component", format!("{} is not an activity", call.component), true));
+        return Err(ActivityError::new(
+            "unknown-component",
+            format!("{} is not an activity", call.component),
+            true,
+        ));
     };
     // The host's cap bounds what the workflow asked for; the journal keeps
     // what it asked.
@@ -207,12 +200,12 @@ async fn attempt_within_timeouts(
     tokio::select! {
         result = tokio::time::timeout(limit, run_attempt(engine, http, activity, input, context.clone())) => {
             result.unwrap_or_else(|_| {
-                Err(error(timeout_type, format!("the attempt ran past its {timeout_type} of {} ms", limit.as_millis()), false))
+                Err(ActivityError::new(timeout_type, format!("the attempt ran past its {timeout_type} of {} ms", limit.as_millis()), false))
             })
         }
         () = heartbeat_silence(context, heartbeat) => {
             let ms = heartbeat.map_or(0, |timeout| timeout.as_millis());
-            Err(error("heartbeat-timeout", format!("no heartbeat for {ms} ms"), false))
+            Err(ActivityError::new("heartbeat-timeout", format!("no heartbeat for {ms} ms"), false))
         }
     }
 }
@@ -240,15 +233,5 @@ async fn heartbeat_silence(context: &AttemptContext, timeout: Option<Duration>) 
             return;
         }
         tokio::time::sleep_until(due.into()).await;
-    }
-}
-
-fn error(type_name: &str, message: String, non_retryable: bool) -> ActivityError {
-    ActivityError {
-        type_name: type_name.to_owned(),
-        message,
-        non_retryable,
-        details: None,
-        next_retry_delay_ms: None,
     }
 }

@@ -186,22 +186,9 @@ pub(crate) async fn run_attempt(
     // Yield at every epoch tick, so a timeout can stop the attempt.
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
-    let trap = |error: wasmtime::Error| ActivityError {
-        type_name: "trap".into(),
-        message: format!("the activity trapped: {}", error.root_cause()),
-        non_retryable: false,
-        details: None,
-        next_retry_delay_ms: None,
+    let trap = |error: wasmtime::Error| {
+        ActivityError::new("trap", format!("the activity trapped: {}", error.root_cause()), false)
     };
     let instance = activity.instantiate_async(&mut store).await.map_err(trap)?;
-    match instance.call_run(&mut store, input).await.map_err(trap)? {
-        Ok(output) => Ok(output),
-        Err(error) => Err(ActivityError {
-            type_name: error.type_name,
-            message: error.message,
-            non_retryable: error.non_retryable,
-            details: error.details,
-            next_retry_delay_ms: error.next_retry_delay_ms,
-        }),
-    }
+    instance.call_run(&mut store, input).await.map_err(trap)?.map_err(ActivityError::from)
 }

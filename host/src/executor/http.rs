@@ -47,13 +47,7 @@ impl http::Host for RunState {
             body: request.body,
             timeout_ms: request.timeout_ms,
         };
-        let policy = retry.map(|policy| RetryPolicyRecord {
-            initial_interval_ms: policy.initial_interval_ms,
-            backoff_coefficient_bits: policy.backoff_coefficient.to_bits(),
-            maximum_interval_ms: policy.maximum_interval_ms,
-            maximum_attempts: policy.maximum_attempts,
-            non_retryable_error_types: policy.non_retryable_error_types,
-        });
+        let policy = retry.map(RetryPolicyRecord::from);
         HttpClient::check_size(&request).map_err(Error::OversizeRequest)?;
         let key = format!("{}/{}", self.workflow_id, self.journal.lock().next_seq());
         let progress = EffectProgress {

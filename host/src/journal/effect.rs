@@ -230,6 +230,19 @@ pub struct ActivityError {
     pub next_retry_delay_ms: Option<u64>,
 }
 
+impl ActivityError {
+    /// An error of `type_name` with no details and no retry delay of its own.
+    pub fn new(type_name: &str, message: String, non_retryable: bool) -> Self {
+        Self {
+            type_name: type_name.to_owned(),
+            message,
+            non_retryable,
+            details: None,
+            next_retry_delay_ms: None,
+        }
+    }
+}
+
 /// The outcome of one activity attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityAttempt {
