@@ -19,6 +19,9 @@ on_sqlite_and_postgres!(
 /// Instance slots: how many workflows one dispatch round can start.
 const SLOTS: usize = 4;
 const BULK: i64 = 20_000;
+/// Most bulk workflows that may start between the timer firing and its run
+/// recording a step: far below the queue of [`BULK`].
+const OVERTAKING_MAX: i64 = 25 * SLOTS as i64;
 
 async fn a_due_timer_is_not_delayed_by_a_bulk_start(database: Database) {
     let server = Server::start_with(&database, &["--max-instances", &SLOTS.to_string()]).await;
@@ -54,8 +57,10 @@ async fn a_due_timer_is_not_delayed_by_a_bulk_start(database: Database) {
             .get(0);
 
     // Bulk workflows that began running after the timer fired and before
-    // the timer's workflow ran: at most those already in flight when it
-    // fired and one round's worth, never the queue.
+    // the timer's workflow recorded its next step. That window includes the
+    // timer's own run (claim, instantiate, replay), during which the other
+    // slots keep running short bulk workflows, so under load it holds a few
+    // dozen; waiting behind the queue would make it 20,000.
     let overtaking: i64 = sqlx::query(
         "SELECT COUNT(*) FROM journal WHERE seq = 0 AND workflow_id LIKE 'bulk-%'
          AND recorded_at_ns > $1 AND recorded_at_ns < $2",
@@ -67,7 +72,7 @@ async fn a_due_timer_is_not_delayed_by_a_bulk_start(database: Database) {
     .unwrap()
     .get(0);
     assert!(
-        overtaking <= 2 * SLOTS as i64,
+        overtaking <= OVERTAKING_MAX,
         "{overtaking} bulk workflows ran between the timer firing and its run"
     );
     let (_, listed) = server.get("/v1/workflows?status=running&limit=500").await;
