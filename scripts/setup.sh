@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building duro needs on a fresh machine: the wasm32-wasip2
-# target for workflow components, and rustfmt and clippy for the test
-# command's checks. Sourced by the other scripts.
+# target for workflow components, rustfmt and clippy for the test command's
+# checks, and (in build_js) componentize-js for the JavaScript test
+# workflow. Sourced by the other scripts.
 set -euo pipefail
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -18,4 +19,26 @@ done
 build_all() {
     cargo build --locked -p duro-host -p shop-service
     cargo build --locked --release --target wasm32-wasip2 -p hello -p countdown -p order-saga -p fetch-json -p misbehave -p hostile -p legacy-v0-1 -p probe-activity -p activity-caller
+    build_js
+}
+
+# Builds the JavaScript test workflow with componentize-js (what `jco
+# componentize` runs, with its default features), installed from the npm
+# registry at the version package-lock.json pins. Rebuilt only when its
+# source, the WIT or the lock file changed.
+build_js() {
+    local dir=tests/workflows/fetch-js
+    local out=target/wasm32-wasip2/release/fetch_js.wasm
+    if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+        echo "building $dir needs Node.js 18 or later with npm" >&2
+        return 1
+    fi
+    if [ ! -d "$dir/node_modules" ]; then
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+    if [ -f "$out" ] && [ -z "$(find "$dir/workflow.js" "$dir/build.mjs" "$dir/package-lock.json" wit -newer "$out" -print -quit)" ]; then
+        return
+    fi
+    mkdir -p "$(dirname "$out")"
+    node "$dir/build.mjs" "$dir/workflow.js" wit/workflow.wit workflow "$out"
 }

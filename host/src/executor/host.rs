@@ -15,6 +15,7 @@ use super::checkpoint::{CHECKPOINT_BYTES, CheckpointError, CheckpointPolicy, Che
 use super::cpu::CpuMeter;
 use super::journal_handle::JournalHandle;
 use super::wasi::MAX_LINE_BYTES;
+use super::workflow_http::WorkflowHttp;
 use crate::clock;
 use crate::effects::HttpClient;
 use crate::engine::Engine;
@@ -51,6 +52,8 @@ pub(crate) struct RunState {
     /// The engine, for running activities.
     pub(crate) engine: Engine,
     pub(crate) wasi: WasiCtx,
+    /// `wasi:http` for standard HTTP clients (`workflow_http.rs`).
+    pub(crate) wasi_http: WorkflowHttp,
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
     pub(crate) cpu: CpuMeter,
@@ -87,7 +90,10 @@ pub(crate) struct RunDeps {
 impl RunState {
     pub(crate) fn new(journal: JournalHandle, wasi: WasiCtx, table: ResourceTable, deps: RunDeps) -> Self {
         let RunDeps { workflow_id, engine, http, limits, cpu, settings, checkpointer } = deps;
+        let wasi_http =
+            WorkflowHttp::new(workflow_id.clone(), journal.clone(), http.clone(), checkpointer.clone());
         Self {
+            wasi_http,
             workflow_id,
             engine,
             http,
@@ -177,15 +183,32 @@ impl RunState {
                     || bytes >= CHECKPOINT_BYTES
                     || self.last_checkpoint.elapsed() >= policy.interval)
         };
-        if due { self.commit_pending().await } else { Ok(()) }
+        if due { self.commit_recorded().await } else { Ok(()) }
     }
 
     /// Commits every entry and log line recorded and not yet committed, if
-    /// any: an effect's outcome is durable before the guest sees it.
+    /// any, first waiting for the answers of `wasi:http` requests in flight
+    /// (bounded by their timeouts): an effect's outcome is durable before
+    /// the guest sees it, and an effect's journal position is durable before
+    /// it is performed.
     ///
     /// # Errors
     /// [`Abandon`] if the commit failed: the run must stop.
     pub(super) async fn commit_pending(&mut self) -> wasmtime::Result<()> {
+        if self.journal.lock().has_holes() {
+            self.charge_cpu()?;
+            self.answered().await;
+            self.cpu.resume();
+        }
+        self.commit_recorded().await
+    }
+
+    /// Commits what can be committed now: every entry before the first
+    /// `wasi:http` request still in flight, and the log lines.
+    ///
+    /// # Errors
+    /// [`Abandon`] if the commit failed: the run must stop.
+    async fn commit_recorded(&mut self) -> wasmtime::Result<()> {
         let (entries, lines, _) = self.journal.lock().pending_size();
         if entries + lines == 0 {
             return Ok(());
@@ -193,6 +216,12 @@ impl RunState {
         // CPU first: a limit hit here must not drop what was taken.
         self.charge_cpu()?;
         let (entries, logs) = self.journal.lock().take_pending();
+        self.last_checkpoint = Instant::now();
+        if entries.is_empty() && logs.is_empty() {
+            // Everything recorded waits behind a request in flight.
+            self.cpu.resume();
+            return Ok(());
+        }
         let committed = self.checkpointer.commit(entries, logs).await;
         self.cpu.resume();
         committed.map_err(Abandon)?;
@@ -202,6 +231,12 @@ impl RunState {
 }
 
 impl RunState {
+    /// Waits until every `wasi:http` request handed over has its answer
+    /// recorded (bounded by the requests' timeouts).
+    pub(super) async fn answered(&mut self) {
+        self.wasi_http.answered(&self.journal).await;
+    }
+
     /// Waits until `wake_at_ns` (ns since the Unix epoch): in memory if that
     /// is within the inline limit, else by unwinding with [`Suspend`], so
     /// the workflow sleeps as a row. Commits what is due first.

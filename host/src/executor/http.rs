@@ -140,7 +140,7 @@ impl RunState {
 
 /// Bytes of an HTTP outcome besides the body and header bytes: status,
 /// lengths, times, variant tags.
-const RESPONSE_OVERHEAD_BYTES: u64 = 64;
+pub(super) const RESPONSE_OVERHEAD_BYTES: u64 = 64;
 
 /// An attempt's result as the guest's types.
 fn to_guest(result: Result<HttpResponse, HttpError>) -> Result<http::Response, http::Error> {

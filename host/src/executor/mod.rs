@@ -28,6 +28,7 @@ mod host;
 mod http;
 mod journal_handle;
 mod wasi;
+mod workflow_http;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -266,6 +267,7 @@ impl Executor {
     pub fn new(engine: Engine, config: ExecutorConfig) -> Result<Self, Error> {
         let mut linker = Linker::new(engine.wasmtime());
         wasi::add_to_linker(&mut linker).map_err(Error::Link)?;
+        workflow_http::add_to_linker(&mut linker).map_err(Error::Link)?;
         Workflow::add_to_linker::<_, HasSelf<RunState>>(&mut linker, |state| state).map_err(Error::Link)?;
         v0_1::Workflow::add_to_linker::<_, HasSelf<RunState>>(&mut linker, |state| state)
             .map_err(Error::Link)?;
@@ -383,6 +385,10 @@ impl Executor {
             self.new_store(workflow_id.to_owned(), journal.clone(), checkpointer);
         let workflow = workflow_pre.instantiate_async(&mut store).await.map_err(instantiate_error)?;
         let result = workflow.call_run(&mut store, input).await;
+        if ends_cleanly(&result) {
+            // What follows a request in flight is committed with its answer.
+            store.data_mut().answered().await;
+        }
         drop(store);
         stdout.flush_partial();
         stderr.flush_partial();
@@ -437,6 +443,15 @@ impl Executor {
 
     fn lock_prepared(&self) -> std::sync::MutexGuard<'_, CompiledCache<Prepared>> {
         self.prepared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Whether a run ended by returning from `run` or by suspending: what it
+/// recorded is then committed, so requests still in flight are waited for.
+fn ends_cleanly(result: &wasmtime::Result<Result<String, String>>) -> bool {
+    match result {
+        Ok(_) => true,
+        Err(trap) => trap.downcast_ref::<Suspend>().is_some(),
     }
 }
 

@@ -15,7 +15,9 @@
 //! - `monotonic-clock.subscribe-*` (what `std::thread::sleep` uses) trap:
 //!   a real-time wait is neither durable nor replayable, so workflows use the
 //!   durable `sleep` instead;
-//! - the insecure random seed (which seeds Rust's `HashMap`) is a constant.
+//! - the insecure random seed (which seeds Rust's `HashMap`) is a constant;
+//! - `wasi:io/poll` waits (for a `wasi:http` answer, `workflow_http.rs`) are
+//!   not charged to the guest's CPU time.
 //!
 //! Stdout and stderr become the workflow's log, line by line ([`GuestOutput`]).
 //! A write is bounded as WASI specifies: at most what `check-write` permits
@@ -34,6 +36,7 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::bindings::clocks::wall_clock::Datetime;
 use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamError};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi_io::bindings::wasi::io::poll as io_poll;
 
 use super::host::RunState;
 use super::journal_handle::JournalHandle;
@@ -117,6 +120,33 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
             },
         )?;
     }
+    // Waiting in `poll` (for a `wasi:http` answer) is not the guest's CPU
+    // time: charge what ran before the wait, and start again after it.
+    let mut poll = linker.instance(&format!("wasi:io/poll@{WASI_VERSION}"))?;
+    poll.func_wrap_async(
+        "poll",
+        |mut store: StoreContextMut<'_, RunState>, (pollables,): (Vec<Resource<DynPollable>>,)| {
+            Box::new(async move {
+                let state = store.data_mut();
+                state.charge_cpu()?;
+                let ready = io_poll::Host::poll(&mut state.table, pollables).await;
+                state.cpu.resume();
+                Ok((ready?,))
+            })
+        },
+    )?;
+    poll.func_wrap_async(
+        "[method]pollable.block",
+        |mut store: StoreContextMut<'_, RunState>, (pollable,): (Resource<DynPollable>,)| {
+            Box::new(async move {
+                let state = store.data_mut();
+                state.charge_cpu()?;
+                let ready = io_poll::HostPollable::block(&mut state.table, pollable).await;
+                state.cpu.resume();
+                ready
+            })
+        },
+    )?;
     linker.allow_shadowing(false);
     Ok(())
 }

@@ -6,8 +6,16 @@
 //! is returned; once they are used up the run is live, the host performs the
 //! call and [`Cursor::record`]s it. Recorded-live entries and log lines wait in
 //! the cursor until the run commits them ([`Cursor::take_pending`]).
+//!
+//! A call whose arguments are complete only after the guest goes on (a
+//! `wasi:http` request, whose body the guest may write after handing the
+//! request over) takes its position at once ([`Cursor::reserve`]) and is
+//! compared or filled in later ([`Cursor::check_reserved`],
+//! [`Cursor::fill`]). Until it is filled its position is a hole: only the
+//! entries before the first hole can be committed, so the committed journal
+//! stays dense.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 
 use super::{Call, Entry, LogLevel, LogLine, LogStream, Outcome, codec};
@@ -144,6 +152,17 @@ pub struct Cursor {
     dropped_logs: (u64, u64),
     /// The first divergence, once found: later calls fail with it too.
     diverged: Option<Nondeterminism>,
+    /// Positions reserved live and not yet filled.
+    holes: BTreeSet<u64>,
+}
+
+/// A journal position taken before its call is complete; see the module docs.
+#[derive(Debug)]
+pub struct Reservation {
+    /// The position.
+    pub seq: u64,
+    /// The entry recorded there, while replaying; `None` when live.
+    pub recorded: Option<Entry>,
 }
 
 impl Cursor {
@@ -237,10 +256,26 @@ impl Cursor {
     /// # Errors
     /// [`BudgetExceeded`] naming the budget.
     pub fn admit(&self, call: &Call, payload_bytes: u64) -> Result<(), BudgetExceeded> {
-        let Budget { max_entries, max_journal_bytes, max_entry_bytes, .. } = self.budget;
+        self.admit_entry()?;
+        self.admit_bytes(call, payload_bytes)
+    }
+
+    /// Checks that the journal has room for one more entry.
+    ///
+    /// # Errors
+    /// [`BudgetExceeded::Entries`].
+    pub fn admit_entry(&self) -> Result<(), BudgetExceeded> {
+        let max_entries = self.budget.max_entries;
         if self.len() >= max_entries {
             return Err(BudgetExceeded::Entries { limit: max_entries });
         }
+        Ok(())
+    }
+
+    /// As [`Self::admit`] for the bytes only, for an entry whose position is
+    /// already taken.
+    fn admit_bytes(&self, call: &Call, payload_bytes: u64) -> Result<(), BudgetExceeded> {
+        let Budget { max_journal_bytes, max_entry_bytes, .. } = self.budget;
         if payload_bytes > max_entry_bytes {
             return Err(BudgetExceeded::EntryBytes {
                 call: call.to_string(),
@@ -277,6 +312,75 @@ impl Cursor {
         self.pending.push(Entry { seq: self.next_seq, call, outcome, recorded_at_ns });
         self.next_seq += 1;
         Ok(())
+    }
+
+    /// Takes the next position for a call that is complete only later (see
+    /// the module docs): while replaying, with the entry recorded there, to
+    /// be compared with [`Self::check_reserved`]; live, as a hole to be
+    /// [`Self::fill`]ed. The caller checks [`Self::divergence`] and
+    /// [`Self::admit_entry`] first.
+    pub fn reserve(&mut self) -> Reservation {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let recorded = self.recorded.pop_front();
+        if recorded.is_none() {
+            self.holes.insert(seq);
+        }
+        Reservation { seq, recorded }
+    }
+
+    /// Compares the call made at reserved position `seq` with the `recorded`
+    /// one.
+    ///
+    /// # Errors
+    /// [`Nondeterminism`] if they differ (or the run diverged before): every
+    /// later call fails with the first divergence.
+    pub fn check_reserved(&mut self, seq: u64, recorded: &Call, call: &Call) -> Result<(), Nondeterminism> {
+        if recorded != call {
+            let diverged = Nondeterminism { seq, recorded: recorded.clone(), attempted: Some(call.clone()) };
+            self.diverged.get_or_insert(diverged);
+        }
+        match &self.diverged {
+            Some(diverged) => Err(diverged.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Records the outcome of the live call at reserved position `seq`.
+    ///
+    /// # Errors
+    /// [`BudgetExceeded`] if the entry does not fit the byte budgets; the
+    /// hole stays, for a smaller outcome ([`Self::fill_over_budget`]).
+    pub fn fill(
+        &mut self,
+        seq: u64,
+        call: Call,
+        outcome: Outcome,
+        recorded_at_ns: u64,
+    ) -> Result<(), BudgetExceeded> {
+        self.admit_bytes(&call, codec::encoded_len(&call, &outcome))?;
+        self.fill_over_budget(seq, call, outcome, recorded_at_ns);
+        Ok(())
+    }
+
+    /// As [`Self::fill`] whatever the byte budgets say, for the small error
+    /// that replaces an outcome that did not fit: a hole must always be
+    /// filled, and the next live call is refused at admission. Does nothing
+    /// if `seq` is not a hole.
+    pub fn fill_over_budget(&mut self, seq: u64, call: Call, outcome: Outcome, recorded_at_ns: u64) {
+        if !self.holes.remove(&seq) {
+            return;
+        }
+        let bytes = codec::encoded_len(&call, &outcome);
+        self.journal_bytes += bytes;
+        self.pending_bytes += bytes;
+        let at = self.pending.partition_point(|entry| entry.seq < seq);
+        self.pending.insert(at, Entry { seq, call, outcome, recorded_at_ns });
+    }
+
+    /// Whether a reserved position is still waiting for its outcome.
+    pub fn has_holes(&self) -> bool {
+        !self.holes.is_empty()
     }
 
     /// Keeps `line` for the log unless the guest is replaying, in which case
@@ -338,8 +442,9 @@ impl Cursor {
     }
 
     /// Takes the entries and log lines recorded live since the last call, for
-    /// the caller to commit. Lines dropped past a log budget are summed up in
-    /// one last line.
+    /// the caller to commit: every entry before the first hole, so what is
+    /// committed stays dense. Lines dropped past a log budget are summed up
+    /// in one last line.
     pub fn take_pending(&mut self) -> (Vec<Entry>, Vec<LogLine>) {
         let mut logs = std::mem::take(&mut self.pending_logs);
         let (lines, bytes) = std::mem::take(&mut self.dropped_logs);
@@ -356,8 +461,15 @@ impl Cursor {
                 ),
             });
         }
-        self.pending_bytes = 0;
-        (std::mem::take(&mut self.pending), logs)
+        let Some(&hole) = self.holes.first() else {
+            self.pending_bytes = 0;
+            return (std::mem::take(&mut self.pending), logs);
+        };
+        let dense = self.pending.partition_point(|entry| entry.seq < hole);
+        let entries: Vec<Entry> = self.pending.drain(..dense).collect();
+        let taken: u64 = entries.iter().map(|entry| codec::encoded_len(&entry.call, &entry.outcome)).sum();
+        self.pending_bytes = self.pending_bytes.saturating_sub(taken);
+        (entries, logs)
     }
 }
 
@@ -469,6 +581,37 @@ mod tests {
         let (_, logs) = cursor.take_pending();
         assert_eq!(logs[0], line("123456"));
         assert!(logs[1].message.starts_with("1 more log lines (1 bytes) dropped"), "{:?}", logs[1]);
+    }
+
+    #[test]
+    fn only_entries_before_a_hole_are_taken_and_a_fill_keeps_seq_order() {
+        let mut cursor = Cursor::default();
+        cursor.record(Call::Now, Outcome::Time { ns: 1 }, 0).ok();
+        let hole = cursor.reserve();
+        assert_eq!((hole.seq, hole.recorded.is_none()), (1, true));
+        cursor.record(Call::RandomU64, Outcome::Random { value: 2 }, 0).ok();
+        let (taken, _) = cursor.take_pending();
+        assert_eq!(taken.iter().map(|entry| entry.seq).collect::<Vec<_>>(), [0]);
+        assert!(cursor.has_holes());
+        assert_eq!(cursor.fill(1, Call::Now, Outcome::Time { ns: 3 }, 0), Ok(()));
+        assert!(!cursor.has_holes());
+        let (taken, _) = cursor.take_pending();
+        assert_eq!(taken.iter().map(|entry| entry.seq).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(cursor.pending_size(), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_reserved_position_replays_its_entry_and_diverges_on_another_call() {
+        let mut cursor = Cursor::new(recorded(), Budget::default(), Usage::default());
+        let reservation = cursor.reserve();
+        let Some(entry) = reservation.recorded else {
+            panic!("no recorded entry at a reserved position while replaying")
+        };
+        assert!(!cursor.has_holes());
+        assert_eq!(cursor.check_reserved(0, &entry.call, &Call::Now), Ok(()));
+        let diverged = cursor.check_reserved(0, &entry.call, &Call::RandomU64);
+        assert_eq!(diverged.as_ref().map_err(|error| error.seq), Err(0));
+        assert_eq!(cursor.replay(&Call::Sleep { duration_ns: 5 }).map_err(|error| error.seq), Err(0));
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod entry;
 mod log;
 
 pub use codec::Error;
-pub use cursor::{Budget, BudgetExceeded, Cursor, Nondeterminism, Usage};
+pub use cursor::{Budget, BudgetExceeded, Cursor, Nondeterminism, Reservation, Usage};
 pub use effect::{
     ActivityAttempt, ActivityCall, ActivityError, Attempt, FieldValue, Fields, HttpAttempt, HttpCall,
     HttpError, HttpResponse, RetryPolicy,
