@@ -14,7 +14,7 @@ on_sqlite_and_postgres!(
     an_activity_past_its_start_to_close_timeout_is_retried_then_fails,
     an_activity_silent_past_its_heartbeat_timeout_is_retried_then_fails,
     a_non_retryable_activity_error_is_not_retried,
-    an_activity_in_flight_at_a_kill_runs_again_with_the_same_key,
+    an_activity_in_flight_at_a_kill_counts_as_lost_and_hands_on_its_heartbeat,
     an_activity_fetches_json_with_wasi_http_through_the_allowlist,
     a_spinning_activity_is_stopped_at_the_hosts_attempt_cap,
     an_unknown_activity_fails_the_call_without_retries,
@@ -43,11 +43,18 @@ async fn call(server: &Server, id: &str, call: Value) -> Value {
     result["output"].clone()
 }
 
-/// `(attempt, error type or "ok")` of each activity entry.
-fn attempts(journal: &[Value]) -> Vec<(u64, String)> {
+/// The entries of finished activity attempts (not the in-flight markers).
+fn results(journal: &[Value]) -> Vec<&Value> {
     journal
         .iter()
-        .filter(|entry| entry["kind"] == "activity")
+        .filter(|entry| entry["kind"] == "activity" && entry["response"]["in_flight"].is_null())
+        .collect()
+}
+
+/// `(attempt, error type or "ok")` of each finished activity attempt.
+fn attempts(journal: &[Value]) -> Vec<(u64, String)> {
+    results(journal)
+        .into_iter()
         .map(|entry| {
             let answer = entry["response"]["error"]["type"].as_str().unwrap_or("ok").to_owned();
             (entry["request"]["attempt"].as_u64().unwrap(), answer)
@@ -78,9 +85,13 @@ async fn an_activity_is_retried_until_it_succeeds_and_gets_the_last_heartbeat(da
     assert_eq!(output["ok"]["idempotency_key"], "flaky/0", "{output}");
     let journal = server.journal("flaky").await;
     assert_eq!(attempts(&journal), [(1, "flaky".into()), (2, "flaky".into()), (3, "ok".into())]);
-    let digest = journal[2]["response"]["digest"].as_str().unwrap();
-    assert!(digest.starts_with("sha256:"), "{}", journal[2]);
-    assert_eq!(journal[0]["response"]["error"]["details"], json!({ "attempt": 1 }), "{}", journal[0]);
+    let finished = results(&journal);
+    let digest = finished[2]["response"]["digest"].as_str().unwrap();
+    assert!(digest.starts_with("sha256:"), "{}", finished[2]);
+    assert_eq!(finished[0]["response"]["error"]["details"], json!({ "attempt": 1 }), "{}", finished[0]);
+    // Each attempt is journaled as started before it runs.
+    let started = journal.iter().filter(|entry| !entry["response"]["in_flight"].is_null()).count();
+    assert_eq!(started, 3, "one in-flight marker per attempt: {journal:?}");
 
     // An activity may ask for its own wait before the next attempt.
     let call = json!({
@@ -89,7 +100,8 @@ async fn an_activity_is_retried_until_it_succeeds_and_gets_the_last_heartbeat(da
         "start_to_close_ms": 10_000, "max_attempts": 5, "initial_ms": 50,
     });
     assert_eq!(self::call(&server, "delayed", call).await["ok"]["attempt"], 2);
-    let first = &server.journal("delayed").await[0]["response"];
+    let journal = server.journal("delayed").await;
+    let first = &results(&journal)[0]["response"];
     let retry_at = humantime::parse_rfc3339(first["retry_at"].as_str().unwrap()).unwrap();
     let started = humantime::parse_rfc3339(first["started_at"].as_str().unwrap()).unwrap();
     let wait = retry_at.duration_since(started).unwrap();
@@ -113,7 +125,7 @@ async fn an_activity_past_its_start_to_close_timeout_is_retried_then_fails(datab
         attempts(&journal),
         [(1, "start-to-close-timeout".into()), (2, "start-to-close-timeout".into())]
     );
-    assert!(journal.iter().all(|e| e["response"]["duration_ms"].as_u64().unwrap() < 10_000));
+    assert!(results(&journal).iter().all(|e| e["response"]["duration_ms"].as_u64().unwrap() < 10_000));
 }
 
 async fn an_activity_silent_past_its_heartbeat_timeout_is_retried_then_fails(database: Database) {
@@ -130,7 +142,8 @@ async fn an_activity_silent_past_its_heartbeat_timeout_is_retried_then_fails(dat
     assert_eq!(output["error"]["type"], "heartbeat-timeout", "{output}");
     let journal = server.journal("silent").await;
     assert_eq!(attempts(&journal), [(1, "heartbeat-timeout".into()), (2, "heartbeat-timeout".into())]);
-    assert_eq!(journal[1]["response"]["heartbeat"], "alive (attempt 2)", "{}", journal[1]);
+    let last = results(&journal)[1];
+    assert_eq!(last["response"]["heartbeat"], "alive (attempt 2)", "{last}");
 }
 
 async fn a_non_retryable_activity_error_is_not_retried(database: Database) {
@@ -151,20 +164,37 @@ async fn a_non_retryable_activity_error_is_not_retried(database: Database) {
     assert_eq!(attempts(&server.journal("declined").await), [(1, "declined".into())]);
 }
 
-async fn an_activity_in_flight_at_a_kill_runs_again_with_the_same_key(database: Database) {
+async fn an_activity_in_flight_at_a_kill_counts_as_lost_and_hands_on_its_heartbeat(database: Database) {
     let mut server = server_with_activity(&database).await;
+    // Attempt 1 heartbeats forever; attempt 2 returns at once.
     let call = json!({
-        "component": "probe", "input": { "sleep_ms": 2_000 }, "start_to_close_ms": 60_000,
+        "component": "probe", "input": { "heartbeat": "step", "beat_until_attempt": 2 },
+        "start_to_close_ms": 60_000, "heartbeat_ms": 1_000,
     });
     server.start_workflow("activity_caller", "killed", call).await;
-    server.wait_for("killed", "activity in flight", |w| w["waiting_on"]["state"] == "in_flight").await;
-    assert!(server.journal("killed").await.is_empty(), "nothing is journaled while the attempt runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let journal = server.journal("killed").await;
+        if journal.iter().any(|e| e["response"]["in_flight"]["heartbeat"] == "step (attempt 1)") {
+            assert!(attempts(&journal).is_empty(), "attempt 1 is still running: {journal:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the heartbeat was never journaled: {journal:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     server.crash_and_restart().await;
     let result = server.result("killed", 60).await;
     assert_eq!(result["status"], "completed", "{result}");
-    assert_eq!(result["output"]["ok"]["attempt"], 1, "the lost attempt runs again as attempt 1");
-    assert_eq!(result["output"]["ok"]["idempotency_key"], "killed/0");
-    assert_eq!(attempts(&server.journal("killed").await), [(1, "ok".into())]);
+    let output = &result["output"]["ok"];
+    assert_eq!(output["attempt"], 2, "the lost attempt counts: {result}");
+    assert_eq!(
+        output["last_heartbeat"], "step (attempt 1)",
+        "the journaled heartbeat reaches the next attempt"
+    );
+    assert_eq!(output["idempotency_key"], "killed/0", "the same key on every attempt");
+    let journal = server.journal("killed").await;
+    assert_eq!(attempts(&journal), [(1, "host-lost".into()), (2, "ok".into())]);
+    assert_eq!(results(&journal)[0]["response"]["heartbeat"], "step (attempt 1)");
 }
 
 async fn an_activity_fetches_json_with_wasi_http_through_the_allowlist(database: Database) {
@@ -200,10 +230,11 @@ async fn a_spinning_activity_is_stopped_at_the_hosts_attempt_cap(database: Datab
     let output = self::call(&server, "spin", call).await;
     assert_eq!(output["error"]["type"], "start-to-close-timeout", "{output}");
     let journal = server.journal("spin").await;
-    let ran = journal[0]["response"]["duration_ms"].as_u64().unwrap();
+    let attempt = results(&journal)[0];
+    let ran = attempt["response"]["duration_ms"].as_u64().unwrap();
     assert!((400..30_000).contains(&ran), "the attempt ran {ran} ms");
     assert_eq!(
-        journal[0]["request"]["start_to_close_timeout_ms"], 3_600_000,
+        attempt["request"]["start_to_close_timeout_ms"], 3_600_000,
         "the journal keeps what was asked"
     );
 }

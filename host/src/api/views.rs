@@ -124,6 +124,10 @@ pub(super) fn entry(entry: &Entry) -> Value {
             view["retry_at"] = json!(attempt.retry_at_ns.map(time_ns));
             view
         }
+        Outcome::InFlight(in_flight) => json!({ "in_flight": {
+            "started_at": time_ns(in_flight.started_at_ns),
+            "heartbeat": in_flight.heartbeat,
+        } }),
     };
     json!({
         "seq": entry.seq,

@@ -27,7 +27,7 @@ use super::{ActivityUnavailable, Error, Prepared};
 use crate::clock;
 use crate::effects::HttpClient;
 use crate::engine::Engine;
-use crate::journal::{ActivityAttempt, ActivityCall, ActivityError, Call, Outcome, RetryPolicy};
+use crate::journal::{ActivityAttempt, ActivityCall, ActivityError, Call, InFlight, Outcome, RetryPolicy};
 
 impl activities::Host for RunState {
     async fn call(
@@ -58,19 +58,34 @@ impl activities::Host for RunState {
         let call = Box::new(call);
         let mut first_started_ns = None;
         let mut last_heartbeat = None;
+        let mut in_flight = None;
         let mut attempt = 1;
         loop {
             let entry = Call::Activity { call: call.clone(), attempt };
             let recorded = self.journal.lock().replay(&entry)?;
             let outcome = match recorded {
+                Some(Outcome::InFlight(marker)) => {
+                    // The attempt started (or heartbeat) here; its next entry
+                    // is a later heartbeat, its result, or nothing: lost.
+                    first_started_ns.get_or_insert(marker.started_at_ns);
+                    if marker.heartbeat.is_some() {
+                        last_heartbeat.clone_from(&marker.heartbeat);
+                    }
+                    in_flight = Some(*marker);
+                    continue;
+                }
                 Some(Outcome::Activity(outcome)) => *outcome,
                 Some(outcome) => return Err(Error::CorruptJournal { call: entry, outcome }.into()),
-                None => {
-                    self.attempt_started(&progress, attempt);
-                    let context = AttemptContext::new(attempt, last_heartbeat.clone(), key.clone());
-                    self.activity_live(entry, &call, &input, context, first_started_ns).await?
-                }
+                None => match in_flight.take() {
+                    Some(lost) => self.attempt_lost(entry, &call, attempt, lost, first_started_ns)?,
+                    None => {
+                        self.attempt_started(&progress, attempt);
+                        let context = AttemptContext::new(attempt, last_heartbeat.clone(), key.clone());
+                        self.activity_live(entry, &call, &input, context, first_started_ns).await?
+                    }
+                },
             };
+            in_flight = None;
             first_started_ns.get_or_insert(outcome.started_at_ns);
             if outcome.heartbeat.is_some() {
                 last_heartbeat.clone_from(&outcome.heartbeat);
@@ -100,7 +115,6 @@ impl RunState {
         context: AttemptContext,
         first_started_ns: Option<u64>,
     ) -> wasmtime::Result<ActivityAttempt> {
-        self.commit_pending().await?;
         let call_bytes = crate::journal::codec::encoded_len(&entry, &Outcome::Time { ns: 0 });
         self.journal.lock().admit(&entry, call_bytes).map_err(Error::Budget)?;
         let started_at_ns = clock::now_ns();
@@ -122,12 +136,21 @@ impl RunState {
                 (None, Err(ActivityError::new("schedule-to-close-timeout", message, false)))
             }
             Ok(prepared) => {
+                // The attempt is durable before it runs, committed with
+                // what the run recorded before it, so the idempotency key
+                // cannot move and a restart knows the attempt was lost.
+                let marker = Outcome::InFlight(Box::new(InFlight { started_at_ns, heartbeat: None }));
+                self.journal.lock().record(entry.clone(), marker, clock::now_ns()).map_err(Error::Budget)?;
+                self.cpu.resume();
+                self.commit_pending().await?;
                 let digest = prepared.digest.to_string();
                 let (engine, http) = (self.engine.clone(), self.http.clone());
                 let limits = AttemptLimits { deadline_ns, max_attempt };
                 let attempt =
                     attempt_within_timeouts(&engine, http, &prepared, call, input, &context, limits);
-                (Some(digest), attempt.await)
+                let result =
+                    self.journaling_heartbeats(attempt, &entry, started_at_ns, call, &context).await?;
+                (Some(digest), result)
             }
         };
         self.cpu.resume();
@@ -165,6 +188,98 @@ impl RunState {
         self.commit_pending().await?;
         Ok(outcome)
     }
+}
+
+impl RunState {
+    /// Runs `attempt` to its end, journaling the attempt's heartbeat
+    /// details as they change, at most once per [`heartbeat_interval`], so
+    /// that a restart hands the last of them to the next attempt. A
+    /// heartbeat that does not fit the journal is not journaled (the
+    /// attempt's result carries its last heartbeat anyway).
+    ///
+    /// # Errors
+    /// A failed checkpoint.
+    async fn journaling_heartbeats(
+        &mut self,
+        attempt: impl Future<Output = Result<String, ActivityError>>,
+        entry: &Call,
+        started_at_ns: u64,
+        call: &ActivityCall,
+        context: &AttemptContext,
+    ) -> wasmtime::Result<Result<String, ActivityError>> {
+        let interval = heartbeat_interval(call.heartbeat_ms);
+        let mut journaled = None;
+        tokio::pin!(attempt);
+        loop {
+            tokio::select! {
+                result = &mut attempt => return Ok(result),
+                () = tokio::time::sleep(interval) => {
+                    let heartbeat = context.heartbeat_details();
+                    if heartbeat.is_none() || heartbeat == journaled {
+                        continue;
+                    }
+                    let marker = Outcome::InFlight(Box::new(InFlight { started_at_ns, heartbeat: heartbeat.clone() }));
+                    if self.journal.lock().record(entry.clone(), marker, clock::now_ns()).is_ok() {
+                        // The activity's CPU time is not the workflow's.
+                        self.cpu.resume();
+                        self.commit_pending().await?;
+                        journaled = heartbeat;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records attempt `attempt` of `call`, found started in the journal
+    /// but never finished (the host stopped while it ran), as failed with
+    /// type `host-lost`: the retry policy decides what follows, so an
+    /// activity that brings its host down is not run forever. Without a
+    /// policy it is run again at once, as it was before: the host's
+    /// failure is not the activity's.
+    ///
+    /// # Errors
+    /// A journal budget.
+    fn attempt_lost(
+        &mut self,
+        entry: Call,
+        call: &ActivityCall,
+        attempt: u32,
+        lost: InFlight,
+        first_started_ns: Option<u64>,
+    ) -> wasmtime::Result<ActivityAttempt> {
+        let now_ns = clock::now_ns();
+        let deadline_ns = call.schedule_to_close_ms.map(|ms| {
+            first_started_ns.unwrap_or(lost.started_at_ns).saturating_add(ms.saturating_mul(1_000_000))
+        });
+        let retry_at_ns = match &call.retry {
+            Some(policy) => policy.retry_at(attempt, HOST_LOST, now_ns, 0),
+            None => Some(now_ns),
+        }
+        .filter(|at| deadline_ns.is_none_or(|deadline| *at < deadline));
+        let message = "the host stopped while this attempt ran; its outcome is unknown".to_owned();
+        let outcome = ActivityAttempt {
+            result: Err(ActivityError::new(HOST_LOST, message, false)),
+            retry_at_ns,
+            started_at_ns: lost.started_at_ns,
+            duration_ms: now_ns.saturating_sub(lost.started_at_ns) / 1_000_000,
+            digest: None,
+            heartbeat: lost.heartbeat,
+        };
+        let recorded = Outcome::Activity(Box::new(outcome.clone()));
+        self.journal.lock().record(entry, recorded, now_ns).map_err(Error::Budget)?;
+        Ok(outcome)
+    }
+}
+
+/// The error type of an attempt the host lost track of.
+const HOST_LOST: &str = "host-lost";
+
+/// How often a running attempt's heartbeats are journaled, at most: 80% of
+/// its heartbeat timeout, at least 1 s, or 30 s without one (Temporal
+/// throttles heartbeats the same way).
+fn heartbeat_interval(heartbeat_ms: Option<u64>) -> Duration {
+    heartbeat_ms
+        .map_or(Duration::from_secs(30), |ms| Duration::from_millis(ms / 5 * 4).max(Duration::from_secs(1)))
 }
 
 /// One attempt, stopped at the first timeout that passes.

@@ -261,6 +261,16 @@ pub struct ActivityAttempt {
     pub heartbeat: Option<String>,
 }
 
+/// An activity attempt in flight: when it started, and the details of its
+/// last heartbeat recorded so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InFlight {
+    /// When the attempt started, in ns since the Unix epoch.
+    pub started_at_ns: u64,
+    /// The details of its last heartbeat, if it had sent one.
+    pub heartbeat: Option<String>,
+}
+
 impl fmt::Display for ActivityCall {
     /// `activity charge-card`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::effect::{ActivityAttempt, ActivityCall, HttpAttempt, HttpCall};
+use super::effect::{ActivityAttempt, ActivityCall, HttpAttempt, HttpCall, InFlight};
 
 /// One host call a workflow made and what it got back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +86,11 @@ pub enum Outcome {
     Http(Box<HttpAttempt>),
     /// An activity attempt's output or error, and whether it is retried.
     Activity(Box<ActivityAttempt>),
+    /// An activity attempt is running: recorded (and committed) when it
+    /// starts and again at its heartbeats, under the attempt's own call, so
+    /// a restart knows the attempt was lost and what it last reported. The
+    /// attempt's result follows under the same call.
+    InFlight(Box<InFlight>),
 }
 
 /// The kind of a [`Call`]: the `kind` column of the journal table and the

@@ -17,7 +17,7 @@ pub use codec::Error;
 pub use cursor::{Budget, BudgetExceeded, Cursor, Nondeterminism, Reservation, Usage};
 pub use effect::{
     ActivityAttempt, ActivityCall, ActivityError, Attempt, FieldValue, Fields, HttpAttempt, HttpCall,
-    HttpError, HttpResponse, RetryPolicy,
+    HttpError, HttpResponse, InFlight, RetryPolicy,
 };
 pub use entry::{Call, Entry, EntryKind, Outcome};
 pub use log::{LogLevel, LogLine, LogStream};

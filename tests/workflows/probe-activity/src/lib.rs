@@ -6,6 +6,8 @@
 //!   if given;
 //! - `"sleep_ms": n`: sleeps `n` ms in real time (`std::thread::sleep`);
 //! - `"hang": true`: then sleeps forever without heartbeats;
+//! - `"beat_until_attempt": n`: attempts before `n` then send the same
+//!   heartbeat every 200 ms forever;
 //! - `"spin": true`: then loops forever without host calls.
 //!
 //! Output: `{"attempt", "last_heartbeat", "idempotency_key"}`.
@@ -58,6 +60,13 @@ impl bindings::Guest for Probe {
             let mut counter: u64 = 0;
             loop {
                 counter = std::hint::black_box(counter.wrapping_add(1));
+            }
+        }
+        if attempt < input["beat_until_attempt"].as_u64().unwrap_or(0) as u32 {
+            let details = format!("{} (attempt {attempt})", input["heartbeat"].as_str().unwrap_or("beat"));
+            loop {
+                context::heartbeat(&details);
+                std::thread::sleep(Duration::from_millis(200));
             }
         }
         if input["hang"] == true {
