@@ -51,17 +51,6 @@ async fn server_for(database: &Database, shop: &ShopService) -> Server {
     server
 }
 
-/// `(path, idempotency key)` of every request the shop received.
-async fn keyed_paths(shop: &ShopService) -> Vec<(String, String)> {
-    shop.requests(None)
-        .await
-        .iter()
-        .map(|r| {
-            (r["path"].as_str().unwrap().to_owned(), r["idempotency_key"].as_str().unwrap_or("").to_owned())
-        })
-        .collect()
-}
-
 /// The HTTP entries of a journal as `(url path, attempt, status or error type)`.
 fn http_attempts(journal: &[Value]) -> Vec<(String, u64, String)> {
     journal
@@ -87,7 +76,7 @@ async fn a_normal_run_sends_each_request_once(database: Database) {
     assert_eq!(result["status"], "completed", "{result}");
     assert_eq!(result["output"]["payment_id"].as_str().map(|id| id.starts_with("pay-")), Some(true));
 
-    let requests = keyed_paths(&shop).await;
+    let requests = shop.keyed_paths().await;
     let paths: Vec<&str> = requests.iter().map(|(path, _)| path.as_str()).collect();
     assert_eq!(paths, ["/inventory/reserve", "/payments/charge", "/shipping/ship"]);
     let journal = server.journal("order-1").await;
@@ -114,7 +103,7 @@ async fn a_kill_mid_request_resends_only_that_request_with_the_same_key(database
     let result = server.result("order-2", 60).await;
     assert_eq!(result["status"], "completed", "{result}");
 
-    let requests = keyed_paths(&shop).await;
+    let requests = shop.keyed_paths().await;
     let paths: Vec<&str> = requests.iter().map(|(path, _)| path.as_str()).collect();
     assert_eq!(paths, ["/inventory/reserve", "/payments/charge", "/shipping/ship", "/shipping/ship"]);
     assert_eq!(requests[2].1, requests[3].1, "the re-sent request must carry the same idempotency key");

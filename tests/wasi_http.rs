@@ -31,17 +31,6 @@ async fn server_for(database: &Database, shop: &ShopService) -> Server {
     server
 }
 
-/// `(path, idempotency key)` of every request the shop received.
-async fn keyed_paths(shop: &ShopService) -> Vec<(String, String)> {
-    shop.requests(None)
-        .await
-        .iter()
-        .map(|r| {
-            (r["path"].as_str().unwrap().to_owned(), r["idempotency_key"].as_str().unwrap_or("").to_owned())
-        })
-        .collect()
-}
-
 /// `<workflow id>/<seq>` of each HTTP entry of `id`'s journal.
 async fn journaled_keys(server: &Server, id: &str) -> Vec<String> {
     let journal = server.journal(id).await;
@@ -60,7 +49,7 @@ async fn a_javascript_fetch_workflow_sends_each_request_once(database: Database)
         "{result}"
     );
 
-    let requests = keyed_paths(&shop).await;
+    let requests = shop.keyed_paths().await;
     let paths: Vec<&str> = requests.iter().map(|(path, _)| path.as_str()).collect();
     assert_eq!(paths, ["/inventory/reserve", "/payments/charge", "/shipping/ship"]);
     let keys: Vec<String> = requests.into_iter().map(|(_, key)| key).collect();
@@ -89,7 +78,7 @@ async fn a_kill_mid_fetch_resends_only_that_request_with_the_same_key(database: 
     let result = server.result("js-2", 120).await;
     assert_eq!(result["status"], "completed", "{result}");
 
-    let requests = keyed_paths(&shop).await;
+    let requests = shop.keyed_paths().await;
     let paths: Vec<&str> = requests.iter().map(|(path, _)| path.as_str()).collect();
     assert_eq!(paths, ["/inventory/reserve", "/payments/charge", "/shipping/ship", "/shipping/ship"]);
     assert_eq!(requests[2].1, requests[3].1, "the re-sent request must carry the same idempotency key");

@@ -418,6 +418,18 @@ impl ShopService {
         self.requests(None).await.iter().map(|r| r["path"].as_str().unwrap().to_owned()).collect()
     }
 
+    /// `(path, idempotency key)` of every request received, in order.
+    pub async fn keyed_paths(&self) -> Vec<(String, String)> {
+        self.requests(None)
+            .await
+            .iter()
+            .map(|r| {
+                let key = r["idempotency_key"].as_str().unwrap_or("").to_owned();
+                (r["path"].as_str().unwrap().to_owned(), key)
+            })
+            .collect()
+    }
+
     /// Arms a fault (see examples/shop-service/README.md).
     pub async fn fault(&self, fault: Value) {
         let response = self.http.post(format!("{}/faults", self.base)).json(&fault).send().await.unwrap();

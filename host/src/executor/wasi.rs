@@ -28,6 +28,7 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use wasmtime::StoreContextMut;
@@ -121,7 +122,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
         )?;
     }
     // Waiting in `poll` (for a `wasi:http` answer) is not the guest's CPU
-    // time: charge what ran before the wait, and start again after it.
+    // time: charge what ran before the wait, and start again after it. The
+    // wait is bounded (`poll_limit`).
     let mut poll = linker.instance(&format!("wasi:io/poll@{WASI_VERSION}"))?;
     poll.func_wrap_async(
         "poll",
@@ -129,9 +131,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
             Box::new(async move {
                 let state = store.data_mut();
                 state.charge_cpu()?;
-                let ready = io_poll::Host::poll(&mut state.table, pollables).await;
+                let limit = poll_limit(state);
+                let ready =
+                    tokio::time::timeout(limit, io_poll::Host::poll(&mut state.table, pollables)).await;
                 state.cpu.resume();
-                Ok((ready?,))
+                Ok((ready.map_err(|_| poll_stuck(limit))??,))
             })
         },
     )?;
@@ -141,14 +145,35 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
             Box::new(async move {
                 let state = store.data_mut();
                 state.charge_cpu()?;
-                let ready = io_poll::HostPollable::block(&mut state.table, pollable).await;
+                let limit = poll_limit(state);
+                let ready =
+                    tokio::time::timeout(limit, io_poll::HostPollable::block(&mut state.table, pollable))
+                        .await;
                 state.cpu.resume();
-                ready
+                ready.map_err(|_| poll_stuck(limit))?
             })
         },
     )?;
     linker.allow_shadowing(false);
     Ok(())
+}
+
+/// The longest a workflow may wait in `wasi:io/poll`: what a `wasi:http`
+/// request may take (its body, then its answer, each within the HTTP
+/// timeout) and a margin. Everything else a workflow can wait on is ready
+/// at once, so a longer wait is on something nothing will make ready (a
+/// request body written before `handle` and never sent): the run traps.
+fn poll_limit(state: &RunState) -> Duration {
+    state.http.config().max_timeout.saturating_mul(2).saturating_add(Duration::from_secs(10))
+}
+
+/// The trap of a wait past [`poll_limit`].
+fn poll_stuck(limit: Duration) -> wasmtime::Error {
+    wasmtime::format_err!(
+        "the workflow waited in wasi:io/poll for more than {} s on something nothing can make ready \
+         (for example a request body that was never handed over)",
+        limit.as_secs()
+    )
 }
 
 /// Guest stdout or stderr: split into lines, each line a log entry.

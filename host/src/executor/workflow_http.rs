@@ -38,9 +38,9 @@
 //! does, replays exactly.
 //!
 //! The host sets `Host` and `Content-Length` from the URL and the body;
-//! neither is journaled. The request's `first-byte-timeout`, if set, is its
-//! overall timeout (capped by `--http-timeout-ms`); other timeouts are the
-//! host's.
+//! neither is journaled. The request's `first-byte-timeout`, if set (capped
+//! by `--http-timeout-ms`, the default), bounds both the wait for the whole
+//! body and the exchange; other timeouts are the host's.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -77,11 +77,12 @@ type IoFuture = Box<dyn Future<Output = Result<(), WasiError>> + Send>;
 /// lands in an unused instance (`tests/wasi_http.rs` fails then).
 const WASI_HTTP_VERSION: &str = "0.2.12";
 
-/// Writes the guest may make to a request body before the host reads them,
-/// and the most bytes one write may carry (what `check-write` reports): 64
-/// × 16 KiB is the default body cap, so a client that writes the whole body
-/// before `handle` (waki does) does not block, and an unsent body holds at
-/// most 1 MiB of host memory.
+/// Writes the guest may make to a request body before the host reads them
+/// (the host reads from `handle` on), and the most bytes one write may carry
+/// (what `check-write` reports): a client that writes its whole body before
+/// `handle` (waki does) blocks past 64 writes, and an unsent body holds at
+/// most 1 MiB of host memory. A guest that waits on such a body past
+/// `wasi.rs`'s poll limit traps.
 const BODY_BUFFER_WRITES: usize = 64;
 const BODY_WRITE_BYTES: usize = 16 << 10;
 
@@ -93,7 +94,8 @@ const HOST_SET: [http::HeaderName; 2] = [http::header::HOST, http::header::CONTE
 pub(crate) struct WorkflowHttp {
     ctx: WasiHttpCtx,
     hooks: WorkflowHttpHooks,
-    /// Changes each time a reserved position is filled.
+    /// Changes each time a reserved position is closed; dropped with the
+    /// run, which tells requests not yet sent that nobody waits for them.
     filled: watch::Receiver<()>,
 }
 
@@ -109,9 +111,10 @@ impl WorkflowHttp {
         Self { ctx: WasiHttpCtx::new(), hooks: WorkflowHttpHooks { exchange, trap: None }, filled }
     }
 
-    /// Waits until every request handed over has its answer recorded, so
-    /// that everything the run recorded can be committed. Bounded by the
-    /// requests' timeouts.
+    /// Waits until every request handed over has its answer recorded (or,
+    /// replaying, compared with the journal), so that everything the run
+    /// recorded can be committed. Bounded by twice the HTTP timeout per
+    /// request: the body, then the exchange.
     pub(crate) async fn answered(&mut self, journal: &JournalHandle) {
         loop {
             self.filled.borrow_and_update();
@@ -191,20 +194,32 @@ impl WasiHttpHooks for WorkflowHttpHooks {
             self.trap = Some(Error::OversizeRequest(message).into());
             return refused();
         }
+        let exchange = &self.exchange;
+        let head_call = Call::Http {
+            request: Box::new(exchange.client.journaled(&exchange.workflow_id, &head, None, None)),
+            attempt: 1,
+        };
         let reservation = {
-            let mut cursor = self.exchange.journal.lock();
+            let mut cursor = exchange.journal.lock();
             if cursor.divergence().is_some() {
                 return refused();
             }
             if !cursor.is_replaying()
-                && let Err(full) = cursor.admit_entry()
+                && let Err(full) = cursor.admit(&head_call, 0)
             {
                 self.trap = Some(Error::Budget(full).into());
                 return refused();
             }
             cursor.reserve()
         };
-        let answer = tokio::spawn(self.exchange.clone().run(head, body, reservation));
+        let closer = Closer {
+            journal: exchange.journal.clone(),
+            filled: exchange.filled.clone(),
+            seq: reservation.seq,
+            recorded: reservation.recorded.as_ref().map(|entry| entry.call.clone()),
+            head_call,
+        };
+        let answer = tokio::spawn(exchange.clone().run(head, body, reservation, closer));
         Box::new(async move {
             let answer =
                 answer.await.map_err(|stopped| WasiError::InternalError(Some(stopped.to_string())))?;
@@ -222,6 +237,7 @@ impl Exchange {
         mut request: Request,
         body: WasiBody,
         reservation: Reservation,
+        _closer: Closer,
     ) -> Result<HttpResponse, HttpError> {
         let config = self.client.config().clone();
         let body = collect(body, config.max_request_body_bytes, request_timeout(&request, &config)).await;
@@ -250,23 +266,31 @@ impl Exchange {
         let started = Instant::now();
         let result = match body {
             Err(refused) => Err(refused),
+            // The run is gone (its store dropped, which ends an unfinished
+            // body as if it were whole): nothing may be sent for it.
+            Ok(_) if self.filled.is_closed() => {
+                Err(HttpError::InvalidRequest("the run ended before the request was sent".into()))
+            }
             Ok(_) => self.send(&call, &request, seq).await,
         };
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let outcome = Attempt { result, retry_at_ns: None, duration_ms };
-        let result = {
-            let mut cursor = self.journal.lock();
-            fill(&mut cursor, seq, call, outcome)
-        };
-        self.filled.send_replace(());
-        result
+        let mut cursor = self.journal.lock();
+        fill(&mut cursor, seq, call, outcome)
     }
 
     /// Sends `request` once with the key of position `seq`, reading at most
     /// what the journal can still take.
     async fn send(&self, call: &Call, request: &Request, seq: u64) -> Result<HttpResponse, HttpError> {
         let call_bytes = codec::encoded_len(call, &Outcome::Time { ns: 0 });
-        let room = self.journal.lock().entry_room(call_bytes + RESPONSE_OVERHEAD_BYTES);
+        let room = {
+            let cursor = self.journal.lock();
+            // A full journal refuses the request before it is sent.
+            cursor
+                .admit_bytes(call, call_bytes + RESPONSE_OVERHEAD_BYTES)
+                .map_err(|full| HttpError::TooLarge(full.to_string()))?;
+            cursor.entry_room(call_bytes + RESPONSE_OVERHEAD_BYTES)
+        };
         self.checkpointer.waiting(Some(Waiting {
             effect: format!("{} {}", request.method, without_credentials(&request.url)),
             attempt: 1,
@@ -276,6 +300,43 @@ impl Exchange {
         let result = self.client.send(request, &format!("{}/{seq}", self.workflow_id), room).await;
         self.checkpointer.waiting(None);
         result
+    }
+}
+
+/// Closes a request's reserved position when its task ends, however it
+/// ends (a panic included): a hole left open would hold back every later
+/// commit of the run. A position already filled or checked is left alone.
+struct Closer {
+    journal: JournalHandle,
+    filled: Arc<watch::Sender<()>>,
+    seq: u64,
+    /// The call recorded there, while replaying.
+    recorded: Option<Call>,
+    /// The request without its body, for the entry of a live request whose
+    /// task failed.
+    head_call: Call,
+}
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        {
+            let mut cursor = self.journal.lock();
+            match self.recorded.take() {
+                Some(recorded) => cursor.abandon_reserved(self.seq, recorded),
+                None => {
+                    let error = HttpError::Connection("the host stopped handling this request".into());
+                    let outcome = Attempt { result: Err(error), retry_at_ns: None, duration_ms: 0 };
+                    let call = self.head_call.clone();
+                    cursor.fill_over_budget(
+                        self.seq,
+                        call,
+                        Outcome::Http(Box::new(outcome)),
+                        clock::now_ns(),
+                    );
+                }
+            }
+        }
+        self.filled.send_replace(());
     }
 }
 

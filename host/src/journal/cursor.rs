@@ -274,7 +274,10 @@ impl Cursor {
 
     /// As [`Self::admit`] for the bytes only, for an entry whose position is
     /// already taken.
-    fn admit_bytes(&self, call: &Call, payload_bytes: u64) -> Result<(), BudgetExceeded> {
+    ///
+    /// # Errors
+    /// [`BudgetExceeded::EntryBytes`] or [`BudgetExceeded::JournalBytes`].
+    pub fn admit_bytes(&self, call: &Call, payload_bytes: u64) -> Result<(), BudgetExceeded> {
         let Budget { max_journal_bytes, max_entry_bytes, .. } = self.budget;
         if payload_bytes > max_entry_bytes {
             return Err(BudgetExceeded::EntryBytes {
@@ -315,27 +318,27 @@ impl Cursor {
     }
 
     /// Takes the next position for a call that is complete only later (see
-    /// the module docs): while replaying, with the entry recorded there, to
-    /// be compared with [`Self::check_reserved`]; live, as a hole to be
-    /// [`Self::fill`]ed. The caller checks [`Self::divergence`] and
-    /// [`Self::admit_entry`] first.
+    /// the module docs), as a hole: while replaying, with the entry recorded
+    /// there, to be compared with [`Self::check_reserved`]; live, to be
+    /// [`Self::fill`]ed. Until then nothing after it is committed, so a
+    /// divergence found late still stops the run before its live steps
+    /// become durable. The caller checks [`Self::divergence`] and
+    /// [`Self::admit`] first.
     pub fn reserve(&mut self) -> Reservation {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let recorded = self.recorded.pop_front();
-        if recorded.is_none() {
-            self.holes.insert(seq);
-        }
-        Reservation { seq, recorded }
+        self.holes.insert(seq);
+        Reservation { seq, recorded: self.recorded.pop_front() }
     }
 
     /// Compares the call made at reserved position `seq` with the `recorded`
-    /// one.
+    /// one, which closes the hole.
     ///
     /// # Errors
     /// [`Nondeterminism`] if they differ (or the run diverged before): every
     /// later call fails with the first divergence.
     pub fn check_reserved(&mut self, seq: u64, recorded: &Call, call: &Call) -> Result<(), Nondeterminism> {
+        self.holes.remove(&seq);
         if recorded != call {
             let diverged = Nondeterminism { seq, recorded: recorded.clone(), attempted: Some(call.clone()) };
             self.diverged.get_or_insert(diverged);
@@ -363,10 +366,10 @@ impl Cursor {
         Ok(())
     }
 
-    /// As [`Self::fill`] whatever the byte budgets say, for the small error
-    /// that replaces an outcome that did not fit: a hole must always be
-    /// filled, and the next live call is refused at admission. Does nothing
-    /// if `seq` is not a hole.
+    /// As [`Self::fill`] whatever the byte budgets say, for the error that
+    /// replaces an outcome that did not fit: a hole must always be filled,
+    /// and the next live call is refused at admission. Does nothing if
+    /// `seq` is not a hole.
     pub fn fill_over_budget(&mut self, seq: u64, call: Call, outcome: Outcome, recorded_at_ns: u64) {
         if !self.holes.remove(&seq) {
             return;
@@ -376,6 +379,15 @@ impl Cursor {
         self.pending_bytes += bytes;
         let at = self.pending.partition_point(|entry| entry.seq < seq);
         self.pending.insert(at, Entry { seq, call, outcome, recorded_at_ns });
+    }
+
+    /// Closes the hole at replayed position `seq` without a comparison (the
+    /// host could not build the call); the run diverges there.
+    pub fn abandon_reserved(&mut self, seq: u64, recorded: Call) {
+        if self.holes.remove(&seq) {
+            let diverged = Nondeterminism { seq, recorded, attempted: None };
+            self.diverged.get_or_insert(diverged);
+        }
     }
 
     /// Whether a reserved position is still waiting for its outcome.
@@ -607,8 +619,9 @@ mod tests {
         let Some(entry) = reservation.recorded else {
             panic!("no recorded entry at a reserved position while replaying")
         };
-        assert!(!cursor.has_holes());
+        assert!(cursor.has_holes(), "a replayed position is a hole until it is checked");
         assert_eq!(cursor.check_reserved(0, &entry.call, &Call::Now), Ok(()));
+        assert!(!cursor.has_holes());
         let diverged = cursor.check_reserved(0, &entry.call, &Call::RandomU64);
         assert_eq!(diverged.as_ref().map_err(|error| error.seq), Err(0));
         assert_eq!(cursor.replay(&Call::Sleep { duration_ns: 5 }).map_err(|error| error.seq), Err(0));
