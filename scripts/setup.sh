@@ -24,21 +24,28 @@ build_all() {
 
 # Builds the JavaScript test workflow with componentize-js (what `jco
 # componentize` runs, with its default features), installed from the npm
-# registry at the version package-lock.json pins. Rebuilt only when its
+# registry at the versions package-lock.json pins, into target/js-toolchain
+# (`npm install` there, not `npm ci`: npm 11 refuses this lock file in `ci`
+# over optional platform packages it leaves out). Rebuilt only when its
 # source, the WIT or the lock file changed.
 build_js() {
     local dir=tests/workflows/fetch-js
+    local tools=target/js-toolchain
     local out=target/wasm32-wasip2/release/fetch_js.wasm
     if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
         echo "building $dir needs Node.js 18 or later with npm" >&2
         return 1
     fi
-    if [ ! -d "$dir/node_modules" ]; then
-        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    if ! cmp -s "$dir/package-lock.json" "$tools/installed-lock.json"; then
+        mkdir -p "$tools"
+        cp "$dir/package.json" "$dir/package-lock.json" "$tools/"
+        (cd "$tools" && npm install --no-audit --no-fund --loglevel=error)
+        cp "$dir/package-lock.json" "$tools/installed-lock.json"
     fi
+    cp "$dir/build.mjs" "$tools/build.mjs"
     if [ -f "$out" ] && [ -z "$(find "$dir/workflow.js" "$dir/build.mjs" "$dir/package-lock.json" wit -newer "$out" -print -quit)" ]; then
         return
     fi
     mkdir -p "$(dirname "$out")"
-    node "$dir/build.mjs" "$dir/workflow.js" wit/workflow.wit workflow "$out"
+    node "$tools/build.mjs" "$dir/workflow.js" wit/workflow.wit workflow "$out"
 }
