@@ -8,10 +8,9 @@ mod common;
 use std::time::Duration;
 
 use duro_host::engine::{Engine, EngineLimits};
-use std::sync::Arc;
 
 use duro_host::executor::{
-    CheckpointPolicy, Executor, ExecutorConfig, NoCheckpoints, Prepared, RunOutcome, RunReport,
+    CheckpointPolicy, Executor, ExecutorConfig, Prepared, RunHooks, RunOutcome, RunReport,
 };
 use duro_host::ids::ComponentDigest;
 use duro_host::journal::{Call, Entry, Outcome, Usage};
@@ -36,7 +35,7 @@ async fn prepared(names: &[&str]) -> (Executor, Vec<Prepared>) {
 
 async fn run(executor: &Executor, component: &Prepared, input: &str, recorded: Vec<Entry>) -> RunReport {
     executor
-        .run(component, "replay-test", input, recorded, Usage::default(), Arc::new(NoCheckpoints))
+        .run(component, "replay-test", input, recorded, Usage::default(), RunHooks::detached())
         .await
         .unwrap()
 }

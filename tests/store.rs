@@ -11,11 +11,15 @@ use duro_host::clock;
 use duro_host::ids::{ComponentDigest, WorkflowId};
 use duro_host::journal::{Call, Entry, Outcome};
 use duro_host::store::{
-    self, ComponentKind, NewWorkflow, QueryPlan, RunCommit, SqlStore, StatusUpdate, Store, StoredEntry,
-    WorkflowState, WorkflowStatus,
+    self, ComponentKind, NewWorkflow, QueryPlan, RunCommit, SignalSent, SqlStore, StatusUpdate, Store,
+    StoredEntry, WaitSet, WorkflowState, WorkflowStatus,
 };
 
-on_sqlite_and_postgres!(stale_commits_are_rejected_and_write_nothing, scheduler_and_list_queries_use_indexes);
+on_sqlite_and_postgres!(
+    stale_commits_are_rejected_and_write_nothing,
+    scheduler_and_list_queries_use_indexes,
+    a_signal_racing_a_suspension_is_never_lost,
+);
 
 fn entry(seq: u64) -> StoredEntry {
     StoredEntry::encode(&Entry {
@@ -38,7 +42,58 @@ fn commit(
         entries: seqs.map(entry).collect(),
         logs: Vec::new(),
         update,
+        effects: Default::default(),
     }
+}
+
+/// The two orders of a signal and the commit of a run that looked, found
+/// nothing and suspends: either way the workflow ends up `running`, because
+/// both take the workflow row's lock and each checks for the other.
+async fn a_signal_racing_a_suspension_is_never_lost(database: Database) {
+    let store = store::connect(&database.url).await.unwrap();
+    let digest = ComponentDigest::of(b"component");
+    store.put_component(&digest, ComponentKind::Workflow, None, b"component").await.unwrap();
+    let id = WorkflowId::parse("racer").unwrap();
+    let new = NewWorkflow {
+        id: id.clone(),
+        component: digest,
+        input: "null".into(),
+        parent: None,
+        deadline_ms: None,
+    };
+    let created = store.create_workflow(&new).await.unwrap().into_inner();
+    let waiting = || StatusUpdate::Waiting {
+        wake_at_ms: None,
+        on: WaitSet { signals: vec!["go".into()], children: Vec::new(), cancellable: true },
+    };
+    // The signal lands after the run looked but before it commits.
+    let sent = store.send_signal(&id, "go", "1", None).await.unwrap();
+    assert_eq!(sent, SignalSent::Stored { arrival: 1, new: true });
+    let arrived = store.commit(&[commit(&id, created.state, 0..1, waiting())]).await.unwrap();
+    assert_eq!(arrived, std::slice::from_ref(&id));
+    let record = store.workflow(&id).await.unwrap().unwrap();
+    assert_eq!(record.state.status, WorkflowStatus::Running, "the suspension saw the signal");
+    // The signal is consumed by the commit of the wait that received it.
+    let mut received = commit(&id, record.state, 1..2, StatusUpdate::Running);
+    received.effects.consumed.push((1, 1));
+    store.commit(&[received]).await.unwrap();
+    assert_eq!(store.next_signal(&id, "go", 0).await.unwrap(), None);
+    // The signal lands after the suspension committed: it wakes the workflow.
+    let record = store.workflow(&id).await.unwrap().unwrap();
+    store.commit(&[commit(&id, record.state, 2..3, waiting())]).await.unwrap();
+    let record = store.workflow(&id).await.unwrap().unwrap();
+    assert_eq!(record.state.status, WorkflowStatus::Waiting);
+    store.send_signal(&id, "other", "2", None).await.unwrap();
+    assert_eq!(store.workflow(&id).await.unwrap().unwrap().state.status, WorkflowStatus::Waiting);
+    let sent = store.send_signal(&id, "go", "3", Some("key")).await.unwrap();
+    assert_eq!(sent, SignalSent::Stored { arrival: 3, new: true });
+    let woken = store.workflow(&id).await.unwrap().unwrap();
+    assert_eq!(woken.state.status, WorkflowStatus::Running);
+    assert_eq!(woken.state.revision, record.state.revision + 1, "waking is a new revision");
+    let again = store.send_signal(&id, "go", "3", Some("key")).await.unwrap();
+    assert_eq!(again, SignalSent::Stored { arrival: 3, new: false });
+    let next = store.next_signal(&id, "go", 0).await.unwrap().unwrap();
+    assert_eq!((next.arrival, next.payload.as_str()), (3, "3"));
 }
 
 async fn stale_commits_are_rejected_and_write_nothing(database: Database) {
@@ -46,7 +101,13 @@ async fn stale_commits_are_rejected_and_write_nothing(database: Database) {
     let digest = ComponentDigest::of(b"component");
     store.put_component(&digest, ComponentKind::Workflow, None, b"component").await.unwrap();
     let id = WorkflowId::parse("cas").unwrap();
-    let new = NewWorkflow { id: id.clone(), component: digest, input: "null".into() };
+    let new = NewWorkflow {
+        id: id.clone(),
+        component: digest,
+        input: "null".into(),
+        parent: None,
+        deadline_ms: None,
+    };
     let start = store.create_workflow(&new).await.unwrap().into_inner().state;
     assert_eq!(start, WorkflowState { status: WorkflowStatus::Running, next_seq: 0, revision: 0 });
 
@@ -64,7 +125,7 @@ async fn stale_commits_are_rejected_and_write_nothing(database: Database) {
 
     // The workflow sleeps and is woken: it is `running` at seq 2 again, but
     // a run that continued from the state before the sleep is still stale.
-    let sleep = commit(&id, after_first, 2..3, StatusUpdate::Sleeping { wake_at_ms: 0 });
+    let sleep = commit(&id, after_first, 2..3, StatusUpdate::Sleeping { wake_at_ms: 0, cancellable: false });
     store.commit(&[sleep]).await.unwrap();
     let woken = store.claim(&id, clock::now_ms()).await.unwrap().unwrap().state;
     assert_eq!(woken, WorkflowState { status: WorkflowStatus::Running, next_seq: 3, revision: 3 });
@@ -74,8 +135,13 @@ async fn stale_commits_are_rejected_and_write_nothing(database: Database) {
 
     // A batch with a stale commit writes nothing at all.
     let other_id = WorkflowId::parse("other").unwrap();
-    let other =
-        NewWorkflow { id: other_id.clone(), component: ComponentDigest::of(b"component"), input: "1".into() };
+    let other = NewWorkflow {
+        id: other_id.clone(),
+        component: ComponentDigest::of(b"component"),
+        input: "1".into(),
+        parent: None,
+        deadline_ms: None,
+    };
     let other_start = store.create_workflow(&other).await.unwrap().into_inner().state;
     let batch = [
         commit(&other_id, other_start, 0..1, StatusUpdate::Completed { output: "1".into() }),
@@ -124,7 +190,7 @@ async fn scheduler_and_list_queries_use_indexes(database: Database) {
     sqlx::query("ANALYZE").execute(&mut connection).await.unwrap();
 
     let plans = store.query_plans().await.unwrap();
-    assert_eq!(plans.len(), 8);
+    assert_eq!(plans.len(), 10);
     for QueryPlan { statement, plan } in plans {
         // PostgreSQL (sequential scans disabled): no Seq Scan; whether it
         // sorts the rows an index found or reads them in order is the

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use duro_host::engine::{Engine, EngineLimits};
-use duro_host::executor::{CheckpointPolicy, Executor, ExecutorConfig, NoCheckpoints, RunOutcome};
+use duro_host::executor::{CheckpointPolicy, Executor, ExecutorConfig, RunHooks, RunOutcome};
 use duro_host::ids::ComponentDigest;
 use duro_host::journal::Usage;
 use serde_json::json;
@@ -129,7 +129,7 @@ async fn executor(examples: &std::path::Path, runs: u32) -> anyhow::Result<()> {
     };
     let executor = Executor::new(Engine::new(EngineLimits::default())?, config)?;
     let run = |digest, input, recorded| {
-        executor.run(digest, "bench", input, recorded, Usage::default(), Arc::new(NoCheckpoints))
+        executor.run(digest, "bench", input, recorded, Usage::default(), RunHooks::detached())
     };
     let mut digests = Vec::new();
     for name in ["hello", "countdown"] {

@@ -73,7 +73,7 @@
 //! it with status `stuck` (a non-determinism error).
 //!
 //! * Get the time from [`now`], randomness from [`random`], and wait with
-//!   [`sleep`]. These are journaled.
+//!   [`sleep`] or [`wait::sleep`]. These are journaled.
 //! * Reach the outside world with [`http::Request::send`]: the response is
 //!   journaled before the workflow sees it, so a request whose response was
 //!   recorded is never sent again. A request in flight when the host crashes
@@ -85,6 +85,18 @@
 //! * `std::thread::sleep` (and any other real-time wait through
 //!   `wasi:clocks/monotonic-clock.subscribe-*`) fails the workflow: such a
 //!   wait could not survive a restart. Use [`sleep`].
+//! * Wait for signals, timers and child workflows with [`wait`] and
+//!   [`child`]. Making a handle ([`wait::timer`], [`wait::signal`],
+//!   [`child::start`], [`child::Child::cancel`]) is a journaled call, and
+//!   each [`wait::wait_any`] journals which handle won and its outcome, so
+//!   make handles in the same order on every execution and let the winner
+//!   decide the branch: replay returns the same winner even if, this time,
+//!   another handle would have been ready first. Signal payloads and child
+//!   outputs are journaled too, so decoding them is deterministic.
+//!   Cancellation arrives as [`wait::Cancelled`] from one wait; later waits
+//!   work, so compensate with them, then return.
+//! * Publish progress for callers with [`set_event`] (journaled); it is
+//!   not an input, so never branch on values the workflow published itself.
 //! * Do not branch on anything that is not an input, a journaled result, or
 //!   a pure computation of those. Code changes to a workflow that has
 //!   already started can break replay.
@@ -98,13 +110,15 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub mod activity;
+pub mod child;
 pub mod http;
 pub mod macro_expansion;
 mod retry;
+pub mod wait;
 
 pub use retry::RetryPolicy;
 
-use __private::bindings::duro::workflow::runtime;
+use __private::bindings::duro::workflow::{events, runtime};
 
 /// Severity of a log line, lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -173,11 +187,36 @@ pub fn random() -> u64 {
 /// nanoseconds (about 584 years) is clamped to that. A zero duration still
 /// adds a journal entry and returns at once.
 ///
-/// Use this for every wait in a workflow: `std::thread::sleep`, which
-/// could not be durable, fails the workflow.
+/// Use a durable sleep for every wait in a workflow: `std::thread::sleep`,
+/// which could not be durable, fails the workflow. This one cannot be
+/// interrupted and is kept for compatibility; [`wait::sleep`] is the same
+/// wait but returns early with [`wait::Cancelled`] when the workflow is
+/// asked to cancel, so prefer it in workflows that can be cancelled.
 pub fn sleep(duration: Duration) {
-    let ns = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-    runtime::sleep(ns);
+    runtime::sleep(nanos(duration));
+}
+
+/// `duration` in nanoseconds, clamped to `u64::MAX` (about 584 years).
+pub(crate) fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Publishes `value` as JSON under event `key` (at most 256 bytes), for
+/// callers to read with `GET /v1/workflows/{id}/events/{key}` without
+/// replaying the workflow (which may long-poll for the first value).
+///
+/// Journaled, and committed before this returns, so a caller never sees a
+/// value the workflow could lose in a crash; the latest value of a key wins.
+/// The JSON must be at most 64 KiB; more fails the workflow.
+///
+/// # Errors
+/// `event <key>: cannot serialize the value: <serde error>` when `value`
+/// does not serialize to JSON; nothing is published then.
+pub fn set_event<T: serde::Serialize + ?Sized>(key: &str, value: &T) -> Result<(), String> {
+    let value =
+        serde_json::to_string(value).map_err(|e| format!("event {key}: cannot serialize the value: {e}"))?;
+    events::set_event(key, &value);
+    Ok(())
 }
 
 /// Appends `message` to the workflow's log at `level`.
@@ -275,7 +314,16 @@ pub mod __private {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::__private::run_json;
+    use super::nanos;
+
+    #[test]
+    fn durations_are_clamped_nanoseconds() {
+        assert_eq!(nanos(Duration::from_millis(1500)), 1_500_000_000);
+        assert_eq!(nanos(Duration::from_secs(u64::MAX)), u64::MAX);
+    }
 
     fn double(n: u64) -> Result<u64, String> {
         if n == 0 { Err("zero".to_owned()) } else { Ok(n * 2) }

@@ -21,6 +21,9 @@ pub enum Error {
     /// Unknown route.
     #[error("{0}")]
     NotFound(String),
+    /// The workflow exists but has not set the event asked for.
+    #[error("{0}")]
+    EventNotFound(String),
     /// Known route, other method.
     #[error("{0}")]
     MethodNotAllowed(String),
@@ -78,6 +81,7 @@ impl Error {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::EventNotFound(_) => (StatusCode::NOT_FOUND, "event_not_found"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::RequestTimeout(_) => {
                 return (StatusCode::SERVICE_UNAVAILABLE, "request_timeout", self.to_string());
@@ -88,6 +92,7 @@ impl Error {
                 R::UnknownWorkflow(_) => (StatusCode::NOT_FOUND, "workflow_not_found"),
                 R::InvalidWorkflowId(_) => (StatusCode::BAD_REQUEST, "invalid_workflow_id"),
                 R::WorkflowIdConflict(_) => (StatusCode::CONFLICT, "workflow_id_conflict"),
+                R::WorkflowEnded { .. } => (StatusCode::CONFLICT, "workflow_ended"),
                 R::InvalidComponent(_) => (StatusCode::BAD_REQUEST, "invalid_component"),
                 R::NoInstanceSlot => {
                     return (StatusCode::SERVICE_UNAVAILABLE, "no_instance_slot", self.to_string());

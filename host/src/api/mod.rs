@@ -8,8 +8,9 @@
 //!
 //! Every request is bounded in time: one still unanswered after
 //! [`ApiLimits::request_timeout`] (default 30 s) is dropped and answered 503
-//! `request_timeout`. The long poll `GET /v1/workflows/{id}/result?wait=` waits
-//! up to 300 s by itself, so its bound is that cap plus 10 s instead.
+//! `request_timeout`. The long polls (`result?wait=`, `events/{key}?wait=`)
+//! wait up to 300 s by themselves, so their bound is that cap plus 10 s
+//! instead.
 //!
 //! | route | answer |
 //! | --- | --- |
@@ -21,12 +22,16 @@
 //! | `GET /v1/workflows/{id}/result[?wait=SECONDS]` | 200 once final, else 202 |
 //! | `GET /v1/workflows/{id}/journal[?after&limit]` | journal entries as JSON |
 //! | `GET /v1/workflows/{id}/logs[?after&limit]` | log lines |
+//! | `POST /v1/workflows/{id}/signals/{name}` | send a signal (JSON body; `Idempotency-Key`) |
+//! | `POST /v1/workflows/{id}/cancel[?force=true]` | cancel, or terminate with `force` |
+//! | `GET /v1/workflows/{id}/events/{key}[?wait=SECONDS]` | a durable event; long-polls for the first value |
 //! | `GET /healthz` | 200 with the runtime's counters when the database answers, else 503 |
 
 mod components;
 mod error;
 mod extract;
 mod views;
+mod waits;
 mod workflows;
 
 use std::time::Duration;
@@ -84,7 +89,9 @@ struct AppState {
 pub fn app(runtime: Runtime, limits: ApiLimits) -> Router {
     let long_poll_timeout =
         (Duration::from_secs_f64(workflows::MAX_WAIT_SECONDS) + LONG_POLL_MARGIN).max(limits.request_timeout);
-    let long_poll = Router::new().route("/v1/workflows/{id}/result", get(workflows::result));
+    let long_poll = Router::new()
+        .route("/v1/workflows/{id}/result", get(workflows::result))
+        .route("/v1/workflows/{id}/events/{key}", get(waits::event));
     let bounded = Router::new()
         .route(
             "/v1/components",
@@ -97,6 +104,8 @@ pub fn app(runtime: Runtime, limits: ApiLimits) -> Router {
         .route("/v1/workflows/{id}", get(workflows::get))
         .route("/v1/workflows/{id}/journal", get(workflows::journal))
         .route("/v1/workflows/{id}/logs", get(workflows::logs))
+        .route("/v1/workflows/{id}/signals/{name}", post(waits::signal))
+        .route("/v1/workflows/{id}/cancel", post(waits::cancel))
         .route("/healthz", get(healthz))
         .fallback(|| async { Error::NotFound("no such route".into()) });
     with_timeout(bounded, limits.request_timeout)

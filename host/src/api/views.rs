@@ -8,9 +8,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use crate::ids::hex;
-use crate::journal::{Call, Entry, FieldValue, HttpAttempt, HttpCall, Outcome, RetryPolicy};
+use crate::journal::{
+    Call, ChildStart, Entry, FieldValue, HttpAttempt, HttpCall, Outcome, RetryPolicy, WaitOutcome,
+};
 use crate::runtime::Waiting;
-use crate::store::{ComponentRecord, LogRecord, WorkflowRecord};
+use crate::store::{ComponentRecord, EventRecord, LogRecord, WorkflowRecord};
 
 /// `1700000000123` ms → `"2023-11-14T22:13:20.123Z"`.
 fn time_ms(ms: i64) -> String {
@@ -51,14 +53,42 @@ pub(super) fn workflow(record: &WorkflowRecord) -> Value {
         "created_at": time_ms(record.created_at_ms),
         "updated_at": time_ms(record.updated_at_ms),
         "wake_at": record.wake_at_ms.map(time_ms),
+        "parent": record.parent,
     })
 }
 
-/// [`workflow`] with `"waiting_on"`: `null`, or
-/// `{"effect","attempt","max_attempts","state","next_attempt_at"}` where
-/// `state` is `in_flight` or `backing_off` and `max_attempts` 0 means no limit.
-pub(super) fn workflow_detail(record: &WorkflowRecord, waiting: Option<&Waiting>) -> Value {
+/// [`workflow`] with
+/// - `"waiting_on"`: the effect a running workflow waits on: `null`, or
+///   `{"effect","attempt","max_attempts","state","next_attempt_at"}` where
+///   `state` is `in_flight` or `backing_off` and `max_attempts` 0 means no
+///   limit;
+/// - `"waits_for"`: what a `sleeping` or `waiting` workflow waits for:
+///   `null`, or `{"signals":[names],"children":[ids],"timer_at","cancellation"}`
+///   (`cancellation`: whether a cancel request wakes it);
+/// - `"children"`: `[{"id","status"}]`, the first `children.len()` children,
+///   oldest first;
+/// - `"cancel_requested_at"` and `"deadline"` (the execution timeout), or null.
+pub(super) fn workflow_detail(
+    record: &WorkflowRecord,
+    waiting: Option<&Waiting>,
+    children: &[WorkflowRecord],
+) -> Value {
     let mut view = workflow(record);
+    view["waits_for"] = match (&record.waiting_on, record.state.status.is_suspended()) {
+        (Some(on), true) => json!({
+            "signals": on.signals,
+            "children": on.children,
+            "timer_at": record.wake_at_ms.map(time_ms),
+            "cancellation": on.cancellable,
+        }),
+        _ => Value::Null,
+    };
+    view["children"] = children
+        .iter()
+        .map(|child| json!({ "id": child.id, "status": child.state.status.as_str() }))
+        .collect();
+    view["cancel_requested_at"] = json!(record.cancel_requested_ms.map(time_ms));
+    view["deadline"] = json!(record.deadline_ms.map(time_ms));
     view["waiting_on"] = match waiting {
         None => Value::Null,
         Some(waiting) => json!({
@@ -99,6 +129,16 @@ pub(super) fn entry(entry: &Entry) -> Value {
             "heartbeat_timeout_ms": call.heartbeat_ms,
             "retry": call.retry.as_ref().map(retry_policy),
         }),
+        Call::StartTimer { duration_ns } => json!({ "duration_ns": duration_ns }),
+        Call::ReceiveSignal { name } => json!({ "name": name }),
+        Call::StartChild(call) => json!({
+            "component": call.component,
+            "input": json_text(&call.input),
+            "id": call.id,
+        }),
+        Call::CancelChild { id } => json!({ "id": id }),
+        Call::WaitAny { keys } => json!({ "keys": keys }),
+        Call::SetEvent { key, value } => json!({ "key": key, "value": json_text(value) }),
     };
     let response = match &entry.outcome {
         Outcome::Time { ns } => json!({ "ns": ns }),
@@ -128,6 +168,27 @@ pub(super) fn entry(entry: &Entry) -> Value {
             "started_at": time_ns(in_flight.started_at_ns),
             "heartbeat": in_flight.heartbeat,
         } }),
+        Outcome::Done => json!({}),
+        Outcome::Child(start) => match start.as_ref() {
+            ChildStart::Started { id, digest } => json!({ "started": { "id": id, "digest": digest } }),
+            ChildStart::Refused(reason) => json!({ "refused": reason }),
+        },
+        Outcome::Won(won) => {
+            let outcome = match &won.outcome {
+                WaitOutcome::Fired => json!({ "fired": true }),
+                WaitOutcome::Signal { arrival, payload } => {
+                    json!({ "signal": { "arrival": arrival, "payload": json_text(payload) } })
+                }
+                WaitOutcome::Child(end) => json!({ "child": {
+                    "id": end.id,
+                    "status": end.status.as_str(),
+                    "output": end.output.as_deref().map(json_text),
+                    "error": end.error,
+                } }),
+            };
+            json!({ "index": won.index, "outcome": outcome })
+        }
+        Outcome::Cancelled => json!({ "cancelled": true }),
     };
     json!({
         "seq": entry.seq,
@@ -202,6 +263,16 @@ fn http_attempt(attempt: &HttpAttempt) -> Value {
     view["duration_ms"] = json!(attempt.duration_ms);
     view["retry_at"] = json!(attempt.retry_at_ns.map(time_ns));
     view
+}
+
+/// `{"key","value","seq","updated_at"}`: a durable event.
+pub(super) fn event(key: &str, event: &EventRecord) -> Value {
+    json!({
+        "key": key,
+        "value": json_text(&event.value),
+        "seq": event.seq,
+        "updated_at": time_ms(event.updated_at_ms),
+    })
 }
 
 /// `{"cursor","at","level","stream","message"}`.

@@ -22,6 +22,8 @@ const ENTRY_PAGE: (u32, u32) = (1000, 10_000);
 /// first entry): a page of large entries stops early, and the caller goes on
 /// with `after` set to the last `seq` it got.
 const JOURNAL_PAGE_BYTES: u64 = 4 << 20;
+/// Most children `GET /v1/workflows/{id}` lists.
+const CHILDREN_SHOWN: u32 = 1_000;
 /// Longest long poll of the result endpoint, in seconds.
 pub(super) const MAX_WAIT_SECONDS: f64 = 300.0;
 
@@ -36,17 +38,38 @@ pub(super) struct StartRequest {
     input: Value,
     /// Caller-chosen id, doubling as the idempotency key.
     id: Option<String>,
+    /// Execution timeout in seconds: the workflow is cancelled once it
+    /// passes, and terminated if it has not ended after the grace period.
+    timeout_s: Option<f64>,
 }
+
+/// Longest execution timeout, in seconds (10 years).
+const MAX_TIMEOUT_SECONDS: f64 = 315_360_000.0;
 
 /// `POST /v1/workflows`: 201 with the new workflow, 200 with the existing one
 /// for a repeated start, 409 if the id is taken by another start, 404 for an
-/// unknown component, 400 for malformed JSON.
+/// unknown component, 400 for malformed JSON or a timeout that is not a
+/// positive number of seconds.
 pub(super) async fn start(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<StartRequest>,
 ) -> Result<(StatusCode, Json<Value>), Error> {
-    let created =
-        state.runtime.start_workflow(&request.component, &request.input, request.id.as_deref()).await?;
+    let timeout = request
+        .timeout_s
+        .map(|seconds| {
+            if seconds > 0.0 && seconds <= MAX_TIMEOUT_SECONDS {
+                Ok(Duration::from_secs_f64(seconds))
+            } else {
+                Err(Error::BadRequest(format!(
+                    "timeout_s must be more than 0 and at most {MAX_TIMEOUT_SECONDS} seconds"
+                )))
+            }
+        })
+        .transpose()?;
+    let created = state
+        .runtime
+        .start_workflow(&request.component, &request.input, request.id.as_deref(), timeout)
+        .await?;
     let status = if created.is_new() { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(views::workflow(&created.into_inner()))))
 }
@@ -105,7 +128,8 @@ pub(super) async fn get(
 ) -> Result<Json<Value>, Error> {
     let record = find(&state, &id).await?;
     let waiting = state.runtime.waiting_on(&record).await?;
-    Ok(Json(views::workflow_detail(&record, waiting.as_ref())))
+    let children = state.runtime.children(&record.id, CHILDREN_SHOWN).await?;
+    Ok(Json(views::workflow_detail(&record, waiting.as_ref(), &children)))
 }
 
 #[derive(Deserialize)]
@@ -116,18 +140,16 @@ pub(super) struct ResultQuery {
 
 /// `GET /v1/workflows/{id}/result[?wait=SECONDS]`: 200 with
 /// `{"id","status","output","error"}` once the status is final (`completed`,
-/// `failed` or `stuck`), 202 with the same shape if it is not when the wait ends.
+/// `failed`, `stuck`, `cancelled` or `terminated`), 202 with the same shape
+/// if it is not when the wait ends.
 pub(super) async fn result(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<ResultQuery>,
 ) -> Result<(StatusCode, Json<Value>), Error> {
-    let wait = query.wait.unwrap_or(0.0);
-    if !(0.0..=MAX_WAIT_SECONDS).contains(&wait) {
-        return Err(Error::BadRequest(format!("wait must be between 0 and {MAX_WAIT_SECONDS} seconds")));
-    }
+    let wait = wait_seconds(query.wait)?;
     let id = parse_id(&id)?;
-    let record = state.runtime.wait_final(&id, Duration::from_secs_f64(wait)).await?;
+    let record = state.runtime.wait_final(&id, wait).await?;
     let status = if record.state.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((status, Json(views::result(&record))))
 }
@@ -166,7 +188,7 @@ pub(super) async fn logs(
     Ok(Json(json!({ "lines": records.iter().map(views::log).collect::<Vec<_>>() })))
 }
 
-fn parse_id(id: &str) -> Result<WorkflowId, Error> {
+pub(super) fn parse_id(id: &str) -> Result<WorkflowId, Error> {
     // An id that breaks the rules can never have been stored: report it unknown.
     WorkflowId::parse(id).map_err(|_| runtime::Error::UnknownWorkflow(id.to_owned()).into())
 }
@@ -179,6 +201,14 @@ async fn find(state: &AppState, id: &str) -> Result<WorkflowRecord, Error> {
         .workflow(&id)
         .await?
         .ok_or_else(|| runtime::Error::UnknownWorkflow(id.to_string()).into())
+}
+
+pub(super) fn wait_seconds(wait: Option<f64>) -> Result<Duration, Error> {
+    let wait = wait.unwrap_or(0.0);
+    if !(0.0..=MAX_WAIT_SECONDS).contains(&wait) {
+        return Err(Error::BadRequest(format!("wait must be between 0 and {MAX_WAIT_SECONDS} seconds")));
+    }
+    Ok(Duration::from_secs_f64(wait))
 }
 
 fn page_size(requested: Option<u32>, (default, max): (u32, u32)) -> u32 {

@@ -117,12 +117,14 @@ impl Client {
         input: &str,
         id: Option<&str>,
         wait: bool,
+        timeout_s: Option<f64>,
     ) -> anyhow::Result<()> {
         let input: Value = serde_json::from_str(input).context("--input is not valid JSON")?;
         let request = self.request(Method::POST, "/v1/workflows").json(&json!({
             "component": component,
             "input": input,
             "id": id,
+            "timeout_s": timeout_s,
         }));
         let (status, body) = self.send(request).await?;
         let id = text(&body["id"]).to_owned();
@@ -145,11 +147,63 @@ impl Client {
         }
     }
 
+    pub(super) async fn signal(
+        &self,
+        id: &str,
+        name: &str,
+        payload: &str,
+        key: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let payload: Value = serde_json::from_str(payload).context("the payload is not valid JSON")?;
+        let mut request =
+            self.request(Method::POST, &format!("/v1/workflows/{id}/signals/{name}")).json(&payload);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        let (_, body) = self.send(request).await?;
+        if !self.print_json(&body)? {
+            let duplicate =
+                if body["duplicate"] == Value::Bool(true) { " (a repeat: delivered once)" } else { "" };
+            say!("signal {name} stored for workflow {id} as arrival {}{duplicate}", body["arrival"]);
+        }
+        Ok(())
+    }
+
+    pub(super) async fn cancel(&self, id: &str, force: bool) -> anyhow::Result<()> {
+        let request =
+            self.request(Method::POST, &format!("/v1/workflows/{id}/cancel")).query(&[("force", force)]);
+        let (_, body) = self.send(request).await?;
+        if !self.print_json(&body)? {
+            let verb = if force { "terminated" } else { "asked to cancel" };
+            say!("workflow {id} {verb} (now {})", text(&body["status"]));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn event(&self, id: &str, key: &str, wait: f64) -> anyhow::Result<()> {
+        let request =
+            self.request(Method::GET, &format!("/v1/workflows/{id}/events/{key}")).query(&[("wait", wait)]);
+        let (_, body) = self.send(request).await?;
+        if !self.print_json(&body)? {
+            say!("{}", serde_json::to_string_pretty(&body["value"]).unwrap_or_default());
+        }
+        Ok(())
+    }
+
     pub(super) async fn get_workflow(&self, id: &str) -> anyhow::Result<()> {
         let (_, body) = self.send(self.request(Method::GET, &format!("/v1/workflows/{id}"))).await?;
         if !self.print_json(&body)? {
-            for key in ["id", "component", "status", "created_at", "updated_at", "wake_at"] {
+            for key in ["id", "component", "status", "created_at", "updated_at", "wake_at", "parent"] {
                 say!("{key:<11} {}", text(&body[key]));
+            }
+            let waits = &body["waits_for"];
+            if !waits.is_null() {
+                say!("{:<11} {}", "waits for", waits);
+            }
+            if let Some(children) = body["children"].as_array().filter(|children| !children.is_empty()) {
+                for child in children {
+                    say!("{:<11} {} ({})", "child", text(&child["id"]), text(&child["status"]));
+                }
             }
             say!("{:<11} {}", "input", body["input"]);
             if !body["output"].is_null() {
@@ -250,6 +304,9 @@ impl Client {
             "completed" => {
                 say!("{}", serde_json::to_string_pretty(&body["output"]).unwrap_or_default());
                 Ok(())
+            }
+            "cancelled" if !body["output"].is_null() => {
+                bail!("workflow {} is cancelled; it returned {}", text(&body["id"]), body["output"])
             }
             status => bail!("workflow {} is {status}: {}", text(&body["id"]), text(&body["error"])),
         }

@@ -10,7 +10,7 @@ use clap::Args;
 use crate::engine::EngineLimits;
 use crate::executor::{CheckpointPolicy, ExecutorConfig};
 use crate::journal::Budget;
-use crate::runtime::RuntimeConfig;
+use crate::runtime::{DEFAULT_TIMEOUT_GRACE, RuntimeConfig};
 
 /// Limits of workflows and runs.
 #[derive(Debug, Args)]
@@ -70,6 +70,10 @@ pub(super) struct LimitArgs {
     /// timeout the workflow asks for.
     #[arg(long, default_value_t = millis(ExecutorConfig::default().max_activity_attempt))]
     max_activity_attempt_ms: u64,
+    /// How long a workflow cancelled by its execution timeout has to end
+    /// before it is terminated, in ms.
+    #[arg(long, default_value_t = millis(DEFAULT_TIMEOUT_GRACE))]
+    timeout_grace_ms: u64,
 }
 
 impl LimitArgs {
@@ -110,6 +114,7 @@ impl LimitArgs {
                 max_activity_attempt: Duration::from_millis(self.max_activity_attempt_ms),
                 ..ExecutorConfig::default()
             },
+            timeout_grace: Duration::from_millis(self.timeout_grace_ms),
         })
     }
 }

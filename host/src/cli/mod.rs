@@ -70,6 +70,43 @@ enum WorkflowCommand {
         /// Wait for the workflow to finish and print its result.
         #[arg(long)]
         wait: bool,
+        /// Execution timeout in seconds: the workflow is cancelled when it
+        /// passes, and terminated if it has not ended after a grace period.
+        #[arg(long)]
+        timeout: Option<f64>,
+    },
+    /// Send a signal to a workflow.
+    Signal {
+        /// Workflow id.
+        id: String,
+        /// Signal name.
+        name: String,
+        /// Payload as JSON text.
+        #[arg(default_value = "null")]
+        payload: String,
+        /// Idempotency key: a repeated send with the same key delivers once.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Cancel a workflow: its current or next wait is told, so it can
+    /// compensate; with --force, terminate it at once.
+    Cancel {
+        /// Workflow id.
+        id: String,
+        /// Terminate without the workflow's cooperation.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show a durable event a workflow set, waiting up to --wait seconds for
+    /// its first value.
+    Event {
+        /// Workflow id.
+        id: String,
+        /// Event key.
+        key: String,
+        /// Seconds to wait for a first value.
+        #[arg(long, default_value_t = 0.0)]
+        wait: f64,
     },
     /// Show one workflow.
     Get {
@@ -147,9 +184,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             client.push_component(&file, name.as_deref()).await
         }
         Command::Component(ComponentCommand::List) => client.list_components().await,
-        Command::Workflow(WorkflowCommand::Start { component, input, id, wait }) => {
-            client.start_workflow(&component, &input, id.as_deref(), wait).await
+        Command::Workflow(WorkflowCommand::Start { component, input, id, wait, timeout }) => {
+            client.start_workflow(&component, &input, id.as_deref(), wait, timeout).await
         }
+        Command::Workflow(WorkflowCommand::Signal { id, name, payload, key }) => {
+            client.signal(&id, &name, &payload, key.as_deref()).await
+        }
+        Command::Workflow(WorkflowCommand::Cancel { id, force }) => client.cancel(&id, force).await,
+        Command::Workflow(WorkflowCommand::Event { id, key, wait }) => client.event(&id, &key, wait).await,
         Command::Workflow(WorkflowCommand::Get { id }) => client.get_workflow(&id).await,
         Command::Workflow(WorkflowCommand::List { status, component, limit }) => {
             client.list_workflows(status.as_deref(), component.as_deref(), limit).await

@@ -23,7 +23,8 @@ pub mod v0_1 {
     });
 }
 
-/// `duro:workflow@0.2.0`: `runtime`, `http` and `activities`.
+/// `duro:workflow@0.2.0`: `runtime`, `http`, `activities`, `waits` and
+/// `events`.
 pub mod v0_2 {
     wasmtime::component::bindgen!({
         path: "../wit",
@@ -46,7 +47,7 @@ pub mod activity {
 
 pub use v0_2::duro::workflow::runtime::{Host as RuntimeHost, Level};
 pub use v0_2::duro::workflow::types::RetryPolicy;
-pub use v0_2::duro::workflow::{activities, http, types};
+pub use v0_2::duro::workflow::{activities, events, http, types, waits};
 pub use v0_2::{Workflow, WorkflowPre};
 
 impl From<RetryPolicy> for crate::journal::RetryPolicy {

@@ -13,7 +13,9 @@ use super::Error;
 use super::bindings::{Level, RuntimeHost, v0_1};
 use super::checkpoint::{CHECKPOINT_BYTES, CheckpointError, CheckpointPolicy, Checkpointer};
 use super::cpu::CpuMeter;
+use super::inbox::Inbox;
 use super::journal_handle::JournalHandle;
+use super::waits::WaitState;
 use super::wasi::MAX_LINE_BYTES;
 use super::workflow_http::WorkflowHttp;
 use crate::clock;
@@ -21,13 +23,52 @@ use crate::effects::HttpClient;
 use crate::engine::Engine;
 use crate::journal::{Call, LogLevel, LogStream, Outcome};
 
-/// A timer whose remaining wait exceeds the inline limit (or whose run gives
-/// up its slot): the run unwinds, its `Store` is dropped and the workflow
-/// sleeps as a row until `wake_at_ns`.
+/// A wait longer than the inline limit (or whose run gives up its slot):
+/// the run unwinds, its `Store` is dropped and the workflow is stored as a
+/// row that waits for what the [`Suspension`] names.
 #[derive(Debug, thiserror::Error)]
-#[error("workflow suspended until {wake_at_ns} ns since the Unix epoch")]
-pub(crate) struct Suspend {
-    pub(crate) wake_at_ns: u64,
+#[error("workflow suspended: {0:?}")]
+pub(crate) struct Suspend(pub(crate) Suspension);
+
+/// What a suspended workflow waits for: the first of these to arrive
+/// resumes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Suspension {
+    /// The earliest timer, in ns since the Unix epoch.
+    pub wake_at_ns: Option<u64>,
+    /// Names of signals it receives.
+    pub signals: Vec<String>,
+    /// Ids of children whose end it waits for.
+    pub children: Vec<String>,
+    /// Whether a cancellation request wakes it: it waits in a `wait-any`
+    /// and has not been told of one yet.
+    pub cancellable: bool,
+}
+
+/// Counts the wasm instances alive in this process: one per `Store`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LiveInstances(Arc<std::sync::atomic::AtomicUsize>);
+
+impl LiveInstances {
+    /// Counts one more until the guard is dropped.
+    pub(crate) fn enter(&self) -> InstanceGuard {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        InstanceGuard(self.0.clone())
+    }
+
+    /// How many are alive now.
+    pub(crate) fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// One live instance, counted while it exists.
+pub(crate) struct InstanceGuard(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for InstanceGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// A checkpoint failed: the run unwinds and the runtime decides what the
@@ -59,6 +100,10 @@ pub(crate) struct RunState {
     pub(crate) cpu: CpuMeter,
     pub(super) settings: RunSettings,
     pub(super) checkpointer: Arc<dyn Checkpointer>,
+    /// Timers, signals and children the workflow waits on (`waits.rs`).
+    pub(crate) waits: WaitState,
+    /// Counts this run among the live instances while the `Store` lives.
+    _instance: InstanceGuard,
     /// When this activation began.
     started: Instant,
     last_checkpoint: Instant,
@@ -85,11 +130,13 @@ pub(crate) struct RunDeps {
     pub(crate) cpu: CpuMeter,
     pub(crate) settings: RunSettings,
     pub(crate) checkpointer: Arc<dyn Checkpointer>,
+    pub(crate) inbox: Arc<dyn Inbox>,
+    pub(crate) live: LiveInstances,
 }
 
 impl RunState {
     pub(crate) fn new(journal: JournalHandle, wasi: WasiCtx, table: ResourceTable, deps: RunDeps) -> Self {
-        let RunDeps { workflow_id, engine, http, limits, cpu, settings, checkpointer } = deps;
+        let RunDeps { workflow_id, engine, http, limits, cpu, settings, checkpointer, inbox, live } = deps;
         let wasi_http =
             WorkflowHttp::new(workflow_id.clone(), journal.clone(), http.clone(), checkpointer.clone());
         Self {
@@ -104,6 +151,8 @@ impl RunState {
             cpu,
             settings,
             checkpointer,
+            waits: WaitState::new(inbox),
+            _instance: live.enter(),
             started: Instant::now(),
             last_checkpoint: Instant::now(),
             last_monotonic_ns: 0,
@@ -174,7 +223,7 @@ impl RunState {
     ///
     /// # Errors
     /// [`Abandon`] if the commit failed: the run must stop.
-    async fn checkpoint_if_due(&mut self) -> wasmtime::Result<()> {
+    pub(super) async fn checkpoint_if_due(&mut self) -> wasmtime::Result<()> {
         let due = {
             let (entries, lines, bytes) = self.journal.lock().pending_size();
             let policy = self.settings.checkpoints;
@@ -251,7 +300,8 @@ impl RunState {
         let yield_slot = self.checkpointer.slots_contended()
             && self.started.elapsed() >= self.settings.checkpoints.interval;
         if !remaining.is_zero() && (remaining > self.settings.inline_sleep_max || yield_slot) {
-            return Err(Suspend { wake_at_ns }.into());
+            let suspension = Suspension { wake_at_ns: Some(wake_at_ns), ..Suspension::default() };
+            return Err(Suspend(suspension).into());
         }
         self.checkpoint_if_due().await?;
         if !remaining.is_zero() {

@@ -26,7 +26,9 @@ mod cpu;
 mod effect;
 mod host;
 mod http;
+mod inbox;
 mod journal_handle;
+mod waits;
 mod wasi;
 mod workflow_http;
 
@@ -39,6 +41,8 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable, ResourceTableError};
 use wasmtime::{StoreLimitsBuilder, UpdateDeadline};
 
 pub use self::checkpoint::{ActivityUnavailable, CheckpointError, CheckpointPolicy, Checkpointer, Waiting};
+pub use self::host::Suspension;
+pub use self::inbox::{ChildAdmission, EndedChild, Inbox, InboxError, InboxSignal};
 pub use self::wasi::WRITE_PERMIT_BYTES;
 
 use self::activity_host::{ActivityHost, ActivityState};
@@ -46,7 +50,7 @@ use self::bindings::activity::ActivityPre;
 use self::bindings::{Workflow, WorkflowPre, v0_1};
 use self::cache::CompiledCache;
 use self::cpu::CpuMeter;
-use self::host::{Abandon, HostFailure, RunDeps, RunSettings, RunState, Suspend};
+use self::host::{Abandon, HostFailure, LiveInstances, RunDeps, RunSettings, RunState, Suspend};
 use self::journal_handle::JournalHandle;
 use crate::effects::{HttpClient, HttpConfig, http::ClientError};
 use crate::engine::{self, Engine};
@@ -117,6 +121,12 @@ pub enum Error {
     /// the workflow fails).
     #[error("the workflow sent an HTTP request the host refuses: {0}")]
     OversizeRequest(String),
+    /// The workflow made a call with arguments the host refuses whatever
+    /// the state (an oversize signal name, event or child input, a handle
+    /// it never made); raised inside the guest as a trap, the workflow
+    /// fails.
+    #[error("the workflow made a call the host refuses: {0}")]
+    InvalidCall(String),
     /// A live call would take the journal past a budget (raised inside the
     /// guest as a trap; the workflow fails).
     #[error(transparent)]
@@ -166,6 +176,23 @@ impl Default for ExecutorConfig {
     }
 }
 
+/// The runtime's side of a run: where it commits its progress, and where
+/// it learns what has arrived for its workflow.
+#[derive(Clone)]
+pub struct RunHooks {
+    /// Commits checkpoints and effects' outcomes.
+    pub checkpointer: Arc<dyn Checkpointer>,
+    /// Signals, children's ends, cancellation requests.
+    pub inbox: Arc<dyn Inbox>,
+}
+
+impl RunHooks {
+    /// Hooks for a run with no database behind it ([`NoCheckpoints`]).
+    pub fn detached() -> Self {
+        Self { checkpointer: Arc::new(NoCheckpoints), inbox: Arc::new(NoCheckpoints) }
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunOutcome {
@@ -176,12 +203,11 @@ pub enum RunOutcome {
     Failed(String),
     /// Replay diverged from the journal.
     Stuck(Nondeterminism),
-    /// A timer longer than the inline limit: the workflow sleeps until
-    /// `wake_at_ns` (ns since the Unix epoch).
-    Suspended {
-        /// When the timer fires.
-        wake_at_ns: u64,
-    },
+    /// A wait longer than the inline limit: the workflow is unloaded until
+    /// something the suspension names arrives.
+    Suspended(Suspension),
+    /// The workflow was told of a cancellation and `run` returned this.
+    Cancelled(Result<String, String>),
     /// Replay trapped or ran out of its CPU budget: the recorded execution
     /// never did that, so it is a host-side condition (a lowered limit, say),
     /// not the workflow's failure. The message says what happened; the run
@@ -250,6 +276,8 @@ pub struct Executor {
     linker: Linker<RunState>,
     activities: ActivityHost,
     http: Arc<HttpClient>,
+    /// Counts the workflow instances alive.
+    live: LiveInstances,
     /// Prepared components. A std `Mutex`: held only for a map operation.
     prepared: Mutex<CompiledCache<Prepared>>,
     /// One permit per compilation allowed at once; a compilation holds its
@@ -274,6 +302,7 @@ impl Executor {
         Ok(Self {
             activities: ActivityHost::new(&engine).map_err(Error::Link)?,
             http: Arc::new(HttpClient::new(config.http.clone())?),
+            live: LiveInstances::default(),
             engine,
             linker,
             prepared: Mutex::new(CompiledCache::new(config.compiled_cache_bytes)),
@@ -286,6 +315,12 @@ impl Executor {
     /// used now).
     pub fn prepared(&self, digest: &ComponentDigest) -> Option<Prepared> {
         self.lock_prepared().get(digest)
+    }
+
+    /// Workflow instances alive now (one per `Store`): 0 when every
+    /// workflow is suspended, however many there are.
+    pub fn live_instances(&self) -> usize {
+        self.live.count()
     }
 
     /// Prepared components and the bytes of their compiled code.
@@ -340,7 +375,8 @@ impl Executor {
         // exceed the per-instance limits now rather than at their first run.
         // With every slot busy the check is skipped: the first run will tell.
         let journal = JournalHandle::new(Cursor::default());
-        let mut store = self.new_store(String::new(), journal, Arc::new(NoCheckpoints)).0;
+        let mut store =
+            self.new_store(String::new(), journal, Arc::new(NoCheckpoints), Arc::new(NoCheckpoints)).0;
         match workflow_pre.instantiate_async(&mut store).await.map_err(instantiate_error) {
             Ok(_) | Err(Error::NoInstanceSlot) => {}
             Err(error) => return Err(error),
@@ -358,9 +394,10 @@ impl Executor {
 
     /// Runs the prepared `component` as workflow `workflow_id` with `input`
     /// (JSON text), first replaying `recorded` (the workflow's journal, dense
-    /// from seq 0), for a workflow that has stored `usage` so far. Progress is committed through
-    /// `checkpointer` as the [`CheckpointPolicy`] says; what is left when the
-    /// run ends is in the report.
+    /// from seq 0), for a workflow that has stored `usage` so far. Progress is
+    /// committed as the [`CheckpointPolicy`] says; what is left when the
+    /// run ends is in the report. Progress is committed through
+    /// `hooks.checkpointer`; waits ask `hooks.inbox` what has arrived.
     ///
     /// Guest failures are outcomes, not errors: see [`RunOutcome`].
     ///
@@ -375,24 +412,29 @@ impl Executor {
         input: &str,
         recorded: Vec<Entry>,
         usage: Usage,
-        checkpointer: Arc<dyn Checkpointer>,
+        hooks: RunHooks,
     ) -> Result<RunReport, Error> {
         let World::Workflow(workflow_pre) = &component.world else {
             return Err(Error::WrongWorld(format!("{} is an activity, not a workflow", component.digest)));
         };
         let journal = JournalHandle::new(Cursor::new(recorded, self.config.budget, usage));
         let (mut store, stdout, stderr) =
-            self.new_store(workflow_id.to_owned(), journal.clone(), checkpointer);
+            self.new_store(workflow_id.to_owned(), journal.clone(), hooks.checkpointer, hooks.inbox);
         let workflow = workflow_pre.instantiate_async(&mut store).await.map_err(instantiate_error)?;
         let result = workflow.call_run(&mut store, input).await;
         if ends_cleanly(&result) {
             // What follows a request in flight is committed with its answer.
             store.data_mut().answered().await;
         }
+        let cancel_told = store.data().waits.cancel_told;
         drop(store);
         stdout.flush_partial();
         stderr.flush_partial();
-        let outcome = classify(result, &journal, &stderr.tail(), self.config.max_resources);
+        let outcome = match classify(result, &journal, &stderr.tail(), self.config.max_resources) {
+            RunOutcome::Completed(output) if cancel_told => RunOutcome::Cancelled(Ok(output)),
+            RunOutcome::Failed(error) if cancel_told => RunOutcome::Cancelled(Err(error)),
+            outcome => outcome,
+        };
         let (entries, logs) = journal.lock().take_pending();
         Ok(RunReport { outcome, entries, logs })
     }
@@ -404,6 +446,7 @@ impl Executor {
         workflow_id: String,
         journal: JournalHandle,
         checkpointer: Arc<dyn Checkpointer>,
+        inbox: Arc<dyn Inbox>,
     ) -> (wasmtime::Store<RunState>, wasi::GuestOutput, wasi::GuestOutput) {
         let limits = self.engine.limits();
         let (wasi, stdout, stderr) = wasi::context(&journal);
@@ -425,6 +468,8 @@ impl Executor {
             cpu,
             settings,
             checkpointer,
+            inbox,
+            live: self.live.clone(),
         };
         let state = RunState::new(journal, wasi, table, deps);
         let mut store = wasmtime::Store::new(self.engine.wasmtime(), state);
@@ -480,8 +525,8 @@ fn classify(
             (Ok(()), Err(error)) => RunOutcome::Failed(error),
         },
         Err(trap) => {
-            if let Some(suspend) = trap.downcast_ref::<Suspend>() {
-                RunOutcome::Suspended { wake_at_ns: suspend.wake_at_ns }
+            if let Some(Suspend(suspension)) = trap.downcast_ref::<Suspend>() {
+                RunOutcome::Suspended(suspension.clone())
             } else if let Some(Abandon(error)) = trap.downcast_ref::<Abandon>() {
                 RunOutcome::CheckpointFailed(error.clone())
             } else if let Some(HostFailure(error)) = trap.downcast_ref::<HostFailure>() {
@@ -525,6 +570,30 @@ impl Checkpointer for NoCheckpoints {
         Err(ActivityUnavailable::Unrunnable(format!(
             "activity {component} cannot run: this run has no store to find it in"
         )))
+    }
+}
+
+/// Nothing ever arrives, and children cannot start.
+#[async_trait::async_trait]
+impl Inbox for NoCheckpoints {
+    async fn next_signal(&self, _: &str, _: u64) -> Result<Option<InboxSignal>, InboxError> {
+        Ok(None)
+    }
+
+    async fn child_end(&self, _: &str) -> Result<Option<EndedChild>, InboxError> {
+        Ok(None)
+    }
+
+    async fn cancel_requested(&self) -> Result<bool, InboxError> {
+        Ok(false)
+    }
+
+    async fn admit_child(&self, _: &str, _: &str) -> Result<ChildAdmission, InboxError> {
+        Ok(ChildAdmission::Refused("this run has no store to start children in".into()))
+    }
+
+    fn arrivals(&self) -> Arc<tokio::sync::Notify> {
+        Arc::new(tokio::sync::Notify::new())
     }
 }
 

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::effect::{ActivityAttempt, ActivityCall, HttpAttempt, HttpCall, InFlight};
+use super::wait::{ChildCall, ChildStart, Won};
 
 /// One host call a workflow made and what it got back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +58,37 @@ pub enum Call {
         /// The attempt's number, from 1.
         attempt: u32,
     },
+    /// `duro:workflow/waits.start-timer`: a timer handle.
+    StartTimer {
+        /// Requested duration in ns.
+        duration_ns: u64,
+    },
+    /// `duro:workflow/waits.receive-signal`: a handle on the next signal of
+    /// a name.
+    ReceiveSignal {
+        /// The signal's name.
+        name: String,
+    },
+    /// `duro:workflow/waits.start-child`: a child workflow.
+    StartChild(Box<ChildCall>),
+    /// `duro:workflow/waits.cancel-child`: asks a child to cancel.
+    CancelChild {
+        /// The child's workflow id.
+        id: String,
+    },
+    /// `duro:workflow/waits.wait-any`: the first of several handles.
+    WaitAny {
+        /// The handles' keys (the seqs of the calls that made them), in the
+        /// order given.
+        keys: Vec<u64>,
+    },
+    /// `duro:workflow/events.set-event`: publishes a value.
+    SetEvent {
+        /// The event's key.
+        key: String,
+        /// Its new value, JSON text.
+        value: String,
+    },
 }
 
 /// What the host answered to a [`Call`].
@@ -91,6 +123,15 @@ pub enum Outcome {
     /// a restart knows the attempt was lost and what it last reported. The
     /// attempt's result follows under the same call.
     InFlight(Box<InFlight>),
+    /// The call was carried out and has nothing to answer (a signal
+    /// receive registered, an event set, a child asked to cancel).
+    Done,
+    /// How a child start went.
+    Child(Box<ChildStart>),
+    /// The winner of a `wait-any`.
+    Won(Box<Won>),
+    /// A `wait-any` returned because the workflow was asked to cancel.
+    Cancelled,
 }
 
 /// The kind of a [`Call`]: the `kind` column of the journal table and the
@@ -113,6 +154,18 @@ pub enum EntryKind {
     Http,
     /// [`Call::Activity`].
     Activity,
+    /// [`Call::StartTimer`].
+    StartTimer,
+    /// [`Call::ReceiveSignal`].
+    ReceiveSignal,
+    /// [`Call::StartChild`].
+    StartChild,
+    /// [`Call::CancelChild`].
+    CancelChild,
+    /// [`Call::WaitAny`].
+    WaitAny,
+    /// [`Call::SetEvent`].
+    SetEvent,
 }
 
 impl EntryKind {
@@ -127,6 +180,12 @@ impl EntryKind {
             Self::WasiRandomBytes => "wasi_random_bytes",
             Self::Http => "http",
             Self::Activity => "activity",
+            Self::StartTimer => "start_timer",
+            Self::ReceiveSignal => "receive_signal",
+            Self::StartChild => "start_child",
+            Self::CancelChild => "cancel_child",
+            Self::WaitAny => "wait_any",
+            Self::SetEvent => "set_event",
         }
     }
 }
@@ -143,6 +202,12 @@ impl Call {
             Self::WasiRandomBytes { .. } => EntryKind::WasiRandomBytes,
             Self::Http { .. } => EntryKind::Http,
             Self::Activity { .. } => EntryKind::Activity,
+            Self::StartTimer { .. } => EntryKind::StartTimer,
+            Self::ReceiveSignal { .. } => EntryKind::ReceiveSignal,
+            Self::StartChild(_) => EntryKind::StartChild,
+            Self::CancelChild { .. } => EntryKind::CancelChild,
+            Self::WaitAny { .. } => EntryKind::WaitAny,
+            Self::SetEvent { .. } => EntryKind::SetEvent,
         }
     }
 }
@@ -159,6 +224,12 @@ impl fmt::Display for Call {
             Self::WasiRandomBytes { len } => write!(f, "wasi:random get-random-bytes(len: {len})"),
             Self::Http { request, attempt } => write!(f, "http send({request}, attempt {attempt})"),
             Self::Activity { call, attempt } => write!(f, "{call} (attempt {attempt})"),
+            Self::StartTimer { duration_ns } => write!(f, "start-timer(duration_ns: {duration_ns})"),
+            Self::ReceiveSignal { name } => write!(f, "receive-signal({name:?})"),
+            Self::StartChild(call) => write!(f, "start-{call}"),
+            Self::CancelChild { id } => write!(f, "cancel-child({id:?})"),
+            Self::WaitAny { keys } => write!(f, "wait-any(keys: {keys:?})"),
+            Self::SetEvent { key, .. } => write!(f, "set-event({key:?})"),
         }
     }
 }

@@ -12,6 +12,7 @@ mod cursor;
 mod effect;
 mod entry;
 mod log;
+mod wait;
 
 pub use codec::Error;
 pub use cursor::{Budget, BudgetExceeded, Cursor, Nondeterminism, Reservation, Usage};
@@ -21,3 +22,4 @@ pub use effect::{
 };
 pub use entry::{Call, Entry, EntryKind, Outcome};
 pub use log::{LogLevel, LogLine, LogStream};
+pub use wait::{ChildCall, ChildEnd, ChildStart, ChildStatus, WaitOutcome, Won};

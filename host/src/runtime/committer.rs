@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::inbox::Arrivals;
 use crate::store::{self, RunCommit, Store};
 
 /// Most run commits written in one transaction.
@@ -42,13 +43,14 @@ pub(super) struct Committer {
 }
 
 impl Committer {
-    /// Starts the writer task.
-    pub(super) fn spawn(store: Arc<dyn Store>) -> Self {
+    /// Starts the writer task; what arrives for workflows through the
+    /// commits (a parent's child ended, say) is told to `arrivals`.
+    pub(super) fn spawn(store: Arc<dyn Store>, arrivals: Arc<Arrivals>) -> Self {
         let (queue, requests) = mpsc::channel(MAX_BATCH * 4);
         let stop = CancellationToken::new();
         let writer = TaskTracker::new();
         let transactions = Arc::new(AtomicU64::new(0));
-        writer.spawn(write_batches(store, requests, stop.clone(), transactions.clone()));
+        writer.spawn(write_batches(store, requests, stop.clone(), transactions.clone(), arrivals));
         writer.close();
         Self { queue, transactions, stop, writer }
     }
@@ -89,6 +91,7 @@ async fn write_batches(
     mut requests: mpsc::Receiver<(RunCommit, Ack)>,
     stop: CancellationToken,
     transactions: Arc<AtomicU64>,
+    arrivals: Arc<Arrivals>,
 ) {
     let mut commits = Vec::with_capacity(MAX_BATCH);
     let mut acks = Vec::with_capacity(MAX_BATCH);
@@ -105,7 +108,7 @@ async fn write_batches(
             commits.push(commit);
             acks.push(ack);
         }
-        write_batch(store.as_ref(), &mut commits, &mut acks, &transactions).await;
+        write_batch(store.as_ref(), &mut commits, &mut acks, &transactions, &arrivals).await;
     }
 }
 
@@ -118,11 +121,13 @@ async fn write_batch(
     commits: &mut Vec<RunCommit>,
     acks: &mut Vec<Ack>,
     transactions: &AtomicU64,
+    arrivals: &Arrivals,
 ) {
     let result = store.commit(commits).await;
     let error = match result {
-        Ok(()) => {
+        Ok(arrived) => {
             transactions.fetch_add(1, Ordering::Relaxed);
+            arrivals.poke(&arrived);
             commits.clear();
             for ack in acks.drain(..) {
                 // A run that stopped waiting has nothing left to do with the answer.
@@ -142,8 +147,9 @@ async fn write_batch(
     }
     for (commit, ack) in commits.drain(..).zip(acks.drain(..)) {
         let result = match store.commit(std::slice::from_ref(&commit)).await {
-            Ok(()) => {
+            Ok(arrived) => {
                 transactions.fetch_add(1, Ordering::Relaxed);
+                arrivals.poke(&arrived);
                 Ok(())
             }
             Err(error) => {

@@ -18,6 +18,7 @@
 //! its last commit at the next start) and waits for the tasks.
 
 mod committer;
+mod inbox;
 mod run;
 mod scheduler;
 mod stats;
@@ -28,13 +29,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use self::stats::Stats;
 
 use self::committer::Committer;
+use self::inbox::Arrivals;
 use self::stats::Counters;
 use crate::engine::{self, Engine, EngineLimits};
 pub use crate::executor::Waiting;
@@ -42,8 +44,8 @@ use crate::executor::{self, Executor, ExecutorConfig};
 use crate::ids::{ComponentDigest, WorkflowId};
 use crate::journal::{Call, Entry, Outcome};
 use crate::store::{
-    self, ComponentKind, ComponentRecord, Created, NewWorkflow, Store, StoredEntry, WorkflowRecord,
-    WorkflowStatus,
+    self, CancelOutcome, ComponentKind, ComponentRecord, Created, EventRecord, NewWorkflow, SignalSent,
+    Store, StoredEntry, WorkflowRecord, WorkflowStatus,
 };
 
 /// How many settled workflows a slow result waiter may miss before it
@@ -53,7 +55,7 @@ const SETTLED_BACKLOG: usize = 1024;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Settings of a [`Runtime`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// Limits of every workflow instance; `max_instances` also caps how many
     /// workflows run at once.
@@ -61,7 +63,13 @@ pub struct RuntimeConfig {
     /// How runs are executed: inline sleeps, budgets, checkpoints, the
     /// compiled-component cache.
     pub executor: ExecutorConfig,
+    /// How long a workflow cancelled by its execution timeout has to end
+    /// before it is terminated (default 30 s).
+    pub timeout_grace: Duration,
 }
+
+/// The default [`RuntimeConfig::timeout_grace`].
+pub const DEFAULT_TIMEOUT_GRACE: Duration = Duration::from_secs(30);
 
 /// Errors of runtime operations, each a distinct answer for the API.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +83,14 @@ pub enum Error {
     /// A caller-chosen workflow id breaks the id rules.
     #[error("invalid workflow id: {0}")]
     InvalidWorkflowId(String),
+    /// The workflow has ended: it takes no signals and cannot be cancelled.
+    #[error("workflow {id} has ended with status {}", status.as_str())]
+    WorkflowEnded {
+        /// The workflow.
+        id: WorkflowId,
+        /// Its final status.
+        status: WorkflowStatus,
+    },
     /// A workflow with this id exists with another component or input.
     #[error("workflow {0} already exists with a different component or input")]
     WorkflowIdConflict(WorkflowId),
@@ -105,6 +121,16 @@ pub enum Error {
     Store(#[from] Arc<store::Error>),
 }
 
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            limits: EngineLimits::default(),
+            executor: ExecutorConfig::default(),
+            timeout_grace: DEFAULT_TIMEOUT_GRACE,
+        }
+    }
+}
+
 impl From<executor::Error> for Error {
     /// Sorts executor errors by who is at fault: the component, or the host.
     fn from(error: executor::Error) -> Self {
@@ -120,6 +146,7 @@ impl From<executor::Error> for Error {
             | E::CorruptJournal { .. }
             | E::CpuLimit { .. }
             | E::OversizeRequest(_)
+            | E::InvalidCall(_)
             | E::ReplayCpuLimit { .. }
             | E::Budget(_) => Self::Executor(error),
         }
@@ -142,10 +169,15 @@ struct Inner {
     store: Arc<dyn Store>,
     executor: Executor,
     committer: Committer,
-    /// Wakes the scheduler: a workflow was started or a run ended.
-    wake: Notify,
+    /// Runs in flight as others reach them, and the scheduler's nudge (a
+    /// workflow was started or woken, a run ended).
+    arrivals: Arc<Arrivals>,
     /// Announces each workflow that reaches a final status to result waiters.
     settled: broadcast::Sender<WorkflowId>,
+    /// Announces each workflow whose events a commit set, to event waiters.
+    events_set: broadcast::Sender<WorkflowId>,
+    /// See [`RuntimeConfig::timeout_grace`].
+    timeout_grace: Duration,
     /// One permit per workflow allowed to run at once.
     run_slots: Arc<Semaphore>,
     /// Workflows with a run in flight in this process.
@@ -179,13 +211,16 @@ impl Runtime {
         let executor = Executor::new(engine, config.executor)?;
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let committer = Committer::spawn(store.clone());
+        let arrivals = Arc::new(Arrivals::default());
+        let committer = Committer::spawn(store.clone(), arrivals.clone());
         let inner = Arc::new(Inner {
             store,
             executor,
             committer,
-            wake: Notify::new(),
+            arrivals,
             settled: broadcast::Sender::new(SETTLED_BACKLOG),
+            events_set: broadcast::Sender::new(SETTLED_BACKLOG),
+            timeout_grace: config.timeout_grace,
             run_slots: Arc::new(Semaphore::new(config.limits.max_instances as usize)),
             active: Default::default(),
             waiting: Default::default(),
@@ -214,7 +249,11 @@ impl Runtime {
             compiled_components,
             compiled_bytes,
         );
-        Stats { transactions: self.inner.committer.transactions(), ..counters }
+        Stats {
+            transactions: self.inner.committer.transactions(),
+            live_instances: self.inner.executor.live_instances(),
+            ..counters
+        }
     }
 
     /// Validates `bytes` as a workflow component, compiles it (so the first run
@@ -234,7 +273,9 @@ impl Runtime {
     }
 
     /// Starts a workflow running `component` (a digest or a name, resolved
-    /// now and pinned) on `input`, under `id` or a generated id.
+    /// now and pinned) on `input`, under `id` or a generated id, with an
+    /// execution `timeout` if given: once it passes the workflow is
+    /// cancelled, and terminated if it has not ended after the grace period.
     ///
     /// Starting is idempotent by id: the same id with the same component and
     /// input returns the existing workflow as [`Created::Existing`].
@@ -247,6 +288,7 @@ impl Runtime {
         component: &str,
         input: &serde_json::Value,
         id: Option<&str>,
+        timeout: Option<Duration>,
     ) -> Result<Created<WorkflowRecord>, Error> {
         let id = match id {
             Some(id) => WorkflowId::parse(id).map_err(Error::InvalidWorkflowId)?,
@@ -264,10 +306,20 @@ impl Runtime {
                 component.digest
             )));
         }
-        let new = NewWorkflow { id, component: component.digest, input: input.to_string() };
+        let deadline_ms = timeout.map(|timeout| {
+            let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+            crate::clock::now_ms().saturating_add(timeout_ms)
+        });
+        let new = NewWorkflow {
+            id,
+            component: component.digest,
+            input: input.to_string(),
+            parent: None,
+            deadline_ms,
+        };
         let created = self.inner.store.create_workflow(&new).await?;
         match &created {
-            Created::New(_) => self.inner.wake.notify_one(),
+            Created::New(_) => self.inner.arrivals.scheduler.notify_one(),
             Created::Existing(existing) => {
                 let same_input =
                     serde_json::from_str::<serde_json::Value>(&existing.input).ok().as_ref() == Some(input);
@@ -364,6 +416,112 @@ impl Runtime {
         }))
     }
 
+    /// Sends signal `name` with `payload` to workflow `id`: stored durably
+    /// (then the workflow's run, or the scheduler, is told). With an
+    /// `idempotency_key` used before for this workflow, nothing new is
+    /// stored and the earlier signal's arrival number is returned.
+    ///
+    /// # Errors
+    /// [`Error::UnknownWorkflow`], [`Error::WorkflowEnded`], [`Error::Store`].
+    pub async fn signal(
+        &self,
+        id: &WorkflowId,
+        name: &str,
+        payload: &serde_json::Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<(u64, bool), Error> {
+        match self.inner.store.send_signal(id, name, &payload.to_string(), idempotency_key).await? {
+            SignalSent::Stored { arrival, new } => {
+                self.inner.arrivals.poke(std::slice::from_ref(id));
+                Ok((arrival, new))
+            }
+            SignalSent::UnknownWorkflow => Err(Error::UnknownWorkflow(id.to_string())),
+            SignalSent::Final(status) => Err(Error::WorkflowEnded { id: id.clone(), status }),
+        }
+    }
+
+    /// Asks workflow `id` to cancel: its current or next `wait-any` tells
+    /// it, and it ends `cancelled` when `run` returns. With `force`, it is
+    /// terminated at once instead, without its cooperation. Either way its
+    /// children still running are asked to cancel. Idempotent; returns the
+    /// workflow as it is then.
+    ///
+    /// # Errors
+    /// [`Error::UnknownWorkflow`], [`Error::WorkflowEnded`], [`Error::Store`].
+    pub async fn cancel(&self, id: &WorkflowId, force: bool) -> Result<WorkflowRecord, Error> {
+        let (outcome, arrived) = if force {
+            self.inner.store.terminate(id, "terminated by request").await?
+        } else {
+            self.inner.store.request_cancel(id).await?
+        };
+        match outcome {
+            CancelOutcome::Done => {}
+            CancelOutcome::UnknownWorkflow => return Err(Error::UnknownWorkflow(id.to_string())),
+            CancelOutcome::Final(status) => return Err(Error::WorkflowEnded { id: id.clone(), status }),
+        }
+        if force {
+            self.inner.terminated(id);
+        }
+        self.inner.arrivals.poke(&arrived);
+        self.inner.store.workflow(id).await?.ok_or_else(|| Error::UnknownWorkflow(id.to_string()))
+    }
+
+    /// Event `key` of workflow `id`: its latest value, or, if it has none
+    /// yet, the first value set within `wait` (`None` if none was, or the
+    /// workflow ended without setting it, or shutdown began).
+    ///
+    /// # Errors
+    /// [`Error::UnknownWorkflow`], [`Error::Store`].
+    pub async fn event(
+        &self,
+        id: &WorkflowId,
+        key: &str,
+        wait: Duration,
+    ) -> Result<Option<EventRecord>, Error> {
+        let deadline = tokio::time::Instant::now() + wait;
+        // Subscribe before reading, so an event set in between is seen.
+        let mut set = self.inner.events_set.subscribe();
+        let mut settled = self.inner.settled.subscribe();
+        loop {
+            let record =
+                self.inner.store.workflow(id).await?.ok_or_else(|| Error::UnknownWorkflow(id.to_string()))?;
+            if let Some(event) = self.inner.store.event(id, key).await? {
+                return Ok(Some(event));
+            }
+            if record.state.status.is_final() || tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            // Read again when this workflow set an event or ended (or too
+            // many others did to tell), and one last time when the wait ends.
+            let ended = loop {
+                tokio::select! {
+                    received = tokio::time::timeout_at(deadline, set.recv()) => match received {
+                        Ok(Ok(other)) if other != *id => continue,
+                        Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => break false,
+                        Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => break true,
+                    },
+                    received = settled.recv() => match received {
+                        Ok(other) if other != *id => continue,
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => break false,
+                        Err(broadcast::error::RecvError::Closed) => break true,
+                    },
+                    () = self.inner.shutdown.cancelled() => break true,
+                }
+            };
+            if ended {
+                return Ok(self.inner.store.event(id, key).await?);
+            }
+        }
+    }
+
+    /// The children of workflow `id`, oldest first, at most `limit`.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub async fn children(&self, id: &WorkflowId, limit: u32) -> Result<Vec<WorkflowRecord>, Error> {
+        Ok(self.inner.store.children(id, limit).await?)
+    }
+
     /// Begins shutdown: stops scheduling, cancels runs in flight (they replay
     /// at the next start), and ends result waits with the current status.
     /// Idempotent; [`Self::shutdown`] also waits for everything to stop.
@@ -386,6 +544,15 @@ impl Runtime {
 impl Inner {
     fn lock_active(&self) -> std::sync::MutexGuard<'_, HashSet<WorkflowId>> {
         lock(&self.active)
+    }
+
+    /// Workflow `id` was terminated: its run in flight stops, and result
+    /// waiters hear of it.
+    fn terminated(&self, id: &WorkflowId) {
+        self.arrivals.terminate(id);
+        // No receiver means nobody is waiting for a result: nothing to do.
+        let _ = self.settled.send(id.clone());
+        tracing::info!(workflow = %id, "workflow terminated");
     }
 }
 

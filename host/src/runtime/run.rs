@@ -18,15 +18,20 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::committer::CommitError;
+use super::inbox::{RunInbox, RunLink, commit_effects};
 use super::stats::Counters;
 use super::{Error, Inner, lock};
 use crate::clock;
 use crate::executor::{
-    self, ActivityUnavailable, CheckpointError, Checkpointer, Prepared, RunOutcome, RunReport, Waiting,
+    self, ActivityUnavailable, CheckpointError, Checkpointer, Prepared, RunHooks, RunOutcome, RunReport,
+    Suspension, Waiting,
 };
 use crate::ids::{ComponentDigest, WorkflowId};
 use crate::journal::{Entry, LogLine, Usage};
-use crate::store::{ComponentKind, RunCommit, StatusUpdate, StoredEntry, WorkflowRecord, WorkflowState};
+use crate::store::{
+    CommitEffects, ComponentKind, RunCommit, StatusUpdate, StoredEntry, WaitSet, WorkflowRecord,
+    WorkflowState,
+};
 
 /// Largest workflow output stored, in bytes (JSON text); larger fails the
 /// workflow. Temporal's payload limit is 2 MB; the input limit is 1 MiB.
@@ -99,13 +104,22 @@ pub(super) async fn run_workflow(inner: &Arc<Inner>, id: &WorkflowId) {
 
 /// Claims, runs and commits; `Err` for host-side failures.
 async fn attempt(inner: &Arc<Inner>, id: &WorkflowId) -> Result<(), Error> {
+    let link = inner.arrivals.enter(id);
+    let attempted = attempt_linked(inner, id, link).await;
+    inner.arrivals.leave(id);
+    attempted
+}
+
+/// [`attempt`], with the run reachable through `link`.
+async fn attempt_linked(inner: &Arc<Inner>, id: &WorkflowId, link: Arc<RunLink>) -> Result<(), Error> {
     let Some(workflow) = inner.store.claim(id, clock::now_ms()).await? else { return Ok(()) };
     let checkpoints = Arc::new(RunCheckpoints {
         inner: inner.clone(),
         workflow_id: workflow.id.clone(),
         state: Mutex::new(workflow.state),
     });
-    let report = match load_and_run(inner, &workflow, checkpoints.clone()).await? {
+    let inbox = Arc::new(RunInbox { store: inner.store.clone(), workflow_id: workflow.id.clone(), link });
+    let report = match load_and_run(inner, &workflow, checkpoints.clone(), inbox).await? {
         Run::Reported(report) => report,
         Run::Unrunnable(error) => {
             let commit = failure(checkpoints.state(), &workflow.id, error);
@@ -127,19 +141,51 @@ async fn attempt(inner: &Arc<Inner>, id: &WorkflowId) -> Result<(), Error> {
         RunOutcome::Completed(output) => completed(output),
         RunOutcome::Failed(error) => StatusUpdate::Failed { error: truncate(error, MAX_ERROR_BYTES) },
         RunOutcome::Stuck(diverged) => StatusUpdate::Stuck { error: diverged.to_string() },
-        RunOutcome::Suspended { wake_at_ns } => StatusUpdate::Sleeping {
-            wake_at_ms: i64::try_from(wake_at_ns.div_ceil(1_000_000)).unwrap_or(i64::MAX),
+        RunOutcome::Cancelled(returned) => StatusUpdate::Cancelled {
+            returned: match returned.map(completed) {
+                Ok(StatusUpdate::Completed { output }) => Ok(output),
+                Ok(StatusUpdate::Failed { error }) => Err(error),
+                Ok(_) => Err("the workflow returned an output the host cannot store".to_owned()),
+                Err(error) => Err(truncate(error, MAX_ERROR_BYTES)),
+            },
         },
+        RunOutcome::Suspended(suspension) => suspended(suspension),
     };
     // A stuck run commits no entries: they would continue a journal the
     // workflow no longer follows.
     let entries = match update {
         StatusUpdate::Stuck { .. } => Vec::new(),
-        _ => entries.iter().map(StoredEntry::encode).collect(),
+        _ => entries,
     };
-    let commit =
-        RunCommit { workflow_id: workflow.id.clone(), expected: checkpoints.state(), entries, logs, update };
+    let commit = RunCommit {
+        workflow_id: workflow.id.clone(),
+        expected: checkpoints.state(),
+        effects: commit_effects(&workflow.id, &entries),
+        entries: entries.iter().map(StoredEntry::encode).collect(),
+        logs,
+        update,
+    };
     finish(inner, commit).await
+}
+
+/// The status of a workflow whose run suspended: `waiting` if it waits for
+/// signals or children, else `sleeping` until its timer.
+fn suspended(suspension: Suspension) -> StatusUpdate {
+    let to_ms = |ns: u64| i64::try_from(ns.div_ceil(1_000_000)).unwrap_or(i64::MAX);
+    let Suspension { wake_at_ns, signals, children, cancellable } = suspension;
+    match wake_at_ns {
+        Some(wake_at_ns) if signals.is_empty() && children.is_empty() => {
+            StatusUpdate::Sleeping { wake_at_ms: to_ms(wake_at_ns), cancellable }
+        }
+        _ => StatusUpdate::Waiting {
+            wake_at_ms: wake_at_ns.map(to_ms),
+            on: WaitSet {
+                signals,
+                children: children.into_iter().map(WorkflowId::from_stored).collect(),
+                cancellable,
+            },
+        },
+    }
 }
 
 /// Commits a run's last commit; announces a final status.
@@ -188,10 +234,16 @@ enum Committed {
 async fn commit_durably(inner: &Inner, mut commit: RunCommit) -> Committed {
     let mut pause = COMMIT_RETRY_FIRST;
     let mut retried = false;
+    let sets_events = !commit.effects.events.is_empty();
+    let workflow_id = commit.workflow_id.clone();
     loop {
         match inner.committer.commit(commit).await {
             Ok(()) => {
                 Counters::bump(&inner.counters.commits);
+                if sets_events {
+                    // No receiver means nobody waits for an event: nothing to do.
+                    let _ = inner.events_set.send(workflow_id);
+                }
                 return Committed::Yes;
             }
             Err(CommitError::Stopped) => return Committed::ShuttingDown,
@@ -228,10 +280,12 @@ async fn commit_durably(inner: &Inner, mut commit: RunCommit) -> Committed {
 }
 
 /// Whether the workflow is already in the state `commit` sets, with its
-/// entries: the commit was applied by an earlier try.
+/// entries: the commit was applied by an earlier try. (The status is not
+/// compared: a suspension whose wake-up had already arrived stays `running`.)
 async fn already_applied(inner: &Inner, commit: &RunCommit) -> bool {
+    let next = commit.next_state();
     match inner.store.workflow(&commit.workflow_id).await {
-        Ok(Some(record)) => record.state == commit.next_state(),
+        Ok(Some(record)) => record.state.next_seq == next.next_seq && record.state.revision == next.revision,
         Ok(None) | Err(_) => false,
     }
 }
@@ -256,6 +310,7 @@ impl Checkpointer for RunCheckpoints {
         let commit = RunCommit {
             workflow_id: self.workflow_id.clone(),
             expected: self.state(),
+            effects: commit_effects(&self.workflow_id, &entries),
             entries: entries.iter().map(StoredEntry::encode).collect(),
             logs,
             update: StatusUpdate::Running,
@@ -332,6 +387,7 @@ async fn load_and_run(
     inner: &Inner,
     workflow: &WorkflowRecord,
     checkpoints: Arc<RunCheckpoints>,
+    inbox: Arc<RunInbox>,
 ) -> Result<Run, Error> {
     let component = match prepare(inner, &workflow.component).await? {
         Ok(component) => component,
@@ -360,8 +416,10 @@ async fn load_and_run(
         )));
     }
     let usage = Usage { log_bytes: workflow.log_bytes };
+    let terminated = inbox.link.terminate.clone();
+    let hooks = RunHooks { checkpointer: checkpoints, inbox };
     tokio::select! {
-        report = inner.executor.run(&component, workflow.id.as_str(), &workflow.input, recorded, usage, checkpoints) => match report {
+        report = inner.executor.run(&component, workflow.id.as_str(), &workflow.input, recorded, usage, hooks) => match report {
             Ok(report) => Ok(Run::Reported(report)),
             // The component passed its checks at upload: failing to
             // instantiate it now (no slot, a limit lowered since) is the
@@ -369,6 +427,7 @@ async fn load_and_run(
             Err(error) => Err(error.into()),
         },
         () = inner.shutdown.cancelled() => Ok(Run::Cancelled),
+        () = terminated.cancelled() => Ok(Run::Cancelled),
     }
 }
 
@@ -418,6 +477,7 @@ fn failure(expected: WorkflowState, workflow_id: &WorkflowId, error: String) -> 
         entries: Vec::new(),
         logs: Vec::new(),
         update: StatusUpdate::Failed { error: truncate(error, MAX_ERROR_BYTES) },
+        effects: CommitEffects::default(),
     }
 }
 

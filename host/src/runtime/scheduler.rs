@@ -10,9 +10,11 @@
 //! skipped. When due work is left waiting for a slot, runs in flight are told
 //! to give up their slots at their next inline wait.
 //!
-//! The loop then waits for the earliest wake-up (a timer or a backoff), a
-//! local nudge (a start, a run ending) or the sweep interval, whichever
-//! comes first.
+//! Each round first acts on execution timeouts that passed (a cancellation
+//! request, then after the grace period a termination). The loop then waits
+//! for the earliest wake-up (a timer, a deadline or a backoff), a local
+//! nudge (a start, a run ending, an arrival) or the sweep interval,
+//! whichever comes first.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -46,7 +48,7 @@ pub(super) async fn run(inner: Arc<Inner>) {
         };
         tokio::select! {
             () = inner.shutdown.cancelled() => break,
-            () = inner.wake.notified() => {}
+            () = inner.arrivals.scheduler.notified() => {}
             () = tokio::time::sleep(delay) => {}
         }
     }
@@ -55,6 +57,7 @@ pub(super) async fn run(inner: Arc<Inner>) {
 /// One round: starts runs for due workflows; returns how long to wait
 /// before the next round.
 async fn dispatch_due(inner: &Arc<Inner>) -> Result<Duration, Error> {
+    expire_due(inner).await?;
     let now_ms = clock::now_ms();
     let free = inner.run_slots.available_permits();
     // Workflows in flight or backing off are still due in the store: ask for
@@ -91,6 +94,31 @@ async fn dispatch_due(inner: &Arc<Inner>) -> Result<Duration, Error> {
     Ok(until.clamp(MIN_DELAY, SWEEP_INTERVAL))
 }
 
+/// Most passed execution timeouts acted on in one round.
+const DEADLINES_PER_ROUND: u32 = 256;
+
+/// Acts on execution timeouts that passed: cancels the workflow, or, once
+/// its grace period passed too, terminates it.
+async fn expire_due(inner: &Inner) -> Result<(), Error> {
+    let now_ms = clock::now_ms();
+    let grace_ms = i64::try_from(inner.timeout_grace.as_millis()).unwrap_or(i64::MAX);
+    for id in inner.store.due_deadlines(now_ms, DEADLINES_PER_ROUND).await? {
+        let arrived = inner.store.expire(&id, now_ms, grace_ms).await?;
+        let terminated = inner
+            .store
+            .workflow(&id)
+            .await?
+            .is_some_and(|record| record.state.status == crate::store::WorkflowStatus::Terminated);
+        if terminated {
+            inner.terminated(&id);
+        } else {
+            tracing::info!(workflow = %id, "execution timeout passed; cancellation requested");
+        }
+        inner.arrivals.poke(&arrived);
+    }
+    Ok(())
+}
+
 /// The two queues taken in turn, timers first, each in its own order.
 fn in_turn(due: DueWorkflows) -> impl Iterator<Item = WorkflowId> {
     let mut timers = due.timers.into_iter();
@@ -115,7 +143,7 @@ struct ActiveRun {
 impl Drop for ActiveRun {
     fn drop(&mut self) {
         self.inner.lock_active().remove(&self.id);
-        self.inner.wake.notify_one();
+        self.inner.arrivals.scheduler.notify_one();
     }
 }
 

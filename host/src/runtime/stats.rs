@@ -35,6 +35,9 @@ pub struct Stats {
     pub compiled_components: usize,
     /// Bytes of compiled code cached now.
     pub compiled_bytes: usize,
+    /// Workflow instances alive now (one per wasm `Store`): waiting and
+    /// sleeping workflows hold none.
+    pub live_instances: usize,
 }
 
 /// The runtime's counters; see [`Stats`].
@@ -74,6 +77,7 @@ impl Counters {
             workflows_backing_off,
             compiled_components,
             compiled_bytes,
+            live_instances: 0,
         }
     }
 }

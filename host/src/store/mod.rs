@@ -20,8 +20,9 @@ use async_trait::async_trait;
 use crate::ids::{ComponentDigest, WorkflowId};
 
 pub use model::{
-    ComponentKind, ComponentRecord, Created, DueWorkflows, LogRecord, NewWorkflow, RunCommit, StatusUpdate,
-    StoredEntry, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
+    CancelOutcome, CommitEffects, ComponentKind, ComponentRecord, Created, DueWorkflows, EventRecord,
+    LogRecord, NewWorkflow, RunCommit, SignalRecord, SignalSent, StatusUpdate, StoredEntry, WaitSet,
+    WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
 };
 pub use sql::{QueryPlan, SqlStore};
 
@@ -173,8 +174,57 @@ pub trait Store: Send + Sync + 'static {
     /// until it ends. Changes neither its state nor its revision.
     async fn note_retry(&self, id: &WorkflowId, error: &str) -> Result<()>;
 
-    /// The earliest `wake_at_ms` of any sleeping workflow.
+    /// The earliest `wake_at_ms` of any suspended workflow, or `deadline_ms`
+    /// of any workflow.
     async fn next_wake_at_ms(&self) -> Result<Option<i64>>;
+
+    /// Workflows whose execution timeout (`deadline_ms`) has passed, earliest
+    /// first, at most `limit`: an index range scan.
+    async fn due_deadlines(&self, now_ms: i64, limit: u32) -> Result<Vec<WorkflowId>>;
+
+    /// Acts on a passed execution timeout of `id`, if it has not ended and
+    /// its deadline is still at or before `now_ms`: the first time requests
+    /// its cancellation (as [`Self::request_cancel`]) and moves the deadline
+    /// to `now_ms + grace_ms`; the second time terminates it (as
+    /// [`Self::terminate`]). Returns the workflows something arrived for.
+    async fn expire(&self, id: &WorkflowId, now_ms: i64, grace_ms: i64) -> Result<Vec<WorkflowId>>;
+
+    /// Appends signal `name` with `payload` (JSON text) to the inbox of
+    /// workflow `id`, with the next arrival number, taken under the
+    /// workflow row's lock so that arrival order is commit order. With an
+    /// `idempotency_key` already used for this workflow, stores nothing and
+    /// answers with the earlier signal. A `waiting` workflow that receives
+    /// `name` becomes `running`.
+    async fn send_signal(
+        &self,
+        id: &WorkflowId,
+        name: &str,
+        payload: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<SignalSent>;
+
+    /// The first signal named `name` in the inbox of `id` that is not
+    /// consumed and arrived after `after`.
+    async fn next_signal(&self, id: &WorkflowId, name: &str, after: u64) -> Result<Option<SignalRecord>>;
+
+    /// Event `key` of workflow `id`: its latest value.
+    async fn event(&self, id: &WorkflowId, key: &str) -> Result<Option<crate::store::EventRecord>>;
+
+    /// Child workflows of `id`, oldest first, at most `limit`.
+    async fn children(&self, id: &WorkflowId, limit: u32) -> Result<Vec<WorkflowRecord>>;
+
+    /// Requests cancellation of `id` and of its children that have not
+    /// ended (and theirs). Idempotent. A suspended workflow that can be told
+    /// becomes `running`. Returns what happened to `id` and the workflows
+    /// something arrived for.
+    async fn request_cancel(&self, id: &WorkflowId) -> Result<(CancelOutcome, Vec<WorkflowId>)>;
+
+    /// Terminates `id` with `reason` as its error: status `terminated`, a new
+    /// revision, so a run in flight can commit nothing more. Its children
+    /// that have not ended are asked to cancel, and a parent waiting for it
+    /// wakes. Idempotent. Returns what happened and the workflows something
+    /// arrived for.
+    async fn terminate(&self, id: &WorkflowId, reason: &str) -> Result<(CancelOutcome, Vec<WorkflowId>)>;
 
     /// Journal entries of `id` with `seq > after` (all when `None`), in
     /// `seq` order, at most `limit` and, past the first, at most `max_bytes`
@@ -193,7 +243,14 @@ pub trait Store: Send + Sync + 'static {
     /// Applies the commits of several runs in one transaction (group commit):
     /// for each, compares the workflow's state with the one it continues from
     /// and sets the next ([`RunCommit::next_state`]), appends its journal
-    /// entries and log lines, and records its status.
+    /// entries and log lines, applies its [`CommitEffects`], and records its
+    /// status. A workflow that suspends while something it waits for has
+    /// already arrived stays `running`; one that ends wakes a parent waiting
+    /// for it and asks its children still running to cancel.
+    ///
+    /// Returns the workflows something arrived for (a woken parent, a child
+    /// asked to cancel, a suspension that stayed `running`), so the caller
+    /// can tell their runs or its scheduler.
     ///
     /// Text is stored with NUL characters replaced by U+FFFD, since
     /// PostgreSQL's TEXT cannot hold them.
@@ -204,7 +261,7 @@ pub trait Store: Send + Sync + 'static {
     /// ([`Error::Stale`]), and so is an
     /// entry whose `(workflow, seq)` already exists: a journal is never
     /// written twice and a final status never changes.
-    async fn commit(&self, batch: &[RunCommit]) -> Result<()>;
+    async fn commit(&self, batch: &[RunCommit]) -> Result<Vec<WorkflowId>>;
 }
 
 /// Connects to the database at `url` and applies pending migrations.

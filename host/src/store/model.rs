@@ -73,6 +73,9 @@ pub enum WorkflowStatus {
     Running,
     /// Waiting for a durable timer; holds no memory until `wake_at`.
     Sleeping,
+    /// Waiting for a signal or a child workflow (and perhaps a timer, until
+    /// `wake_at`); holds no memory until one arrives. `waiting_on` says what.
+    Waiting,
     /// `run` returned `ok`; `output` is set.
     Completed,
     /// `run` returned `err` or trapped; `error` is set.
@@ -80,20 +83,38 @@ pub enum WorkflowStatus {
     /// Replay diverged from the journal; `error` names the seq, the recorded
     /// call and the new call. Needs an operator (a fixed component).
     Stuck,
+    /// It was asked to cancel, was told, and `run` returned; `output` or
+    /// `error` holds what it returned.
+    Cancelled,
+    /// It was stopped without its cooperation (a forced cancel, or an
+    /// execution timeout whose grace period passed).
+    Terminated,
 }
 
 impl WorkflowStatus {
     /// Every status, in lifecycle order.
-    pub const ALL: [Self; 5] = [Self::Running, Self::Sleeping, Self::Completed, Self::Failed, Self::Stuck];
+    pub const ALL: [Self; 8] = [
+        Self::Running,
+        Self::Sleeping,
+        Self::Waiting,
+        Self::Completed,
+        Self::Failed,
+        Self::Stuck,
+        Self::Cancelled,
+        Self::Terminated,
+    ];
 
     /// The status's name, e.g. `"sleeping"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Running => "running",
             Self::Sleeping => "sleeping",
+            Self::Waiting => "waiting",
             Self::Completed => "completed",
             Self::Failed => "failed",
             Self::Stuck => "stuck",
+            Self::Cancelled => "cancelled",
+            Self::Terminated => "terminated",
         }
     }
 
@@ -103,12 +124,18 @@ impl WorkflowStatus {
     }
 
     /// Whether the workflow will not run again by itself: `completed`,
-    /// `failed` or `stuck`.
+    /// `failed`, `stuck`, `cancelled` or `terminated`.
     pub fn is_final(self) -> bool {
         match self {
-            Self::Running | Self::Sleeping => false,
-            Self::Completed | Self::Failed | Self::Stuck => true,
+            Self::Running | Self::Sleeping | Self::Waiting => false,
+            Self::Completed | Self::Failed | Self::Stuck | Self::Cancelled | Self::Terminated => true,
         }
+    }
+
+    /// Whether the workflow is unloaded until something arrives: `sleeping`
+    /// or `waiting`.
+    pub fn is_suspended(self) -> bool {
+        matches!(self, Self::Sleeping | Self::Waiting)
     }
 }
 
@@ -138,6 +165,31 @@ pub struct WorkflowRecord {
     pub state: WorkflowState,
     /// Log bytes (message text) stored so far, for the per-workflow log budget.
     pub log_bytes: u64,
+    /// The workflow that started this one as a child, if any.
+    pub parent: Option<WorkflowId>,
+    /// What a `sleeping` or `waiting` workflow waits for besides `wake_at`.
+    pub waiting_on: Option<WaitSet>,
+    /// When cancellation was first requested, in ms since the Unix epoch.
+    pub cancel_requested_ms: Option<i64>,
+    /// The execution timeout, in ms since the Unix epoch: when the workflow
+    /// is cancelled, or, once cancelled by it, when it is terminated.
+    pub deadline_ms: Option<i64>,
+}
+
+/// What a suspended workflow waits for, besides its earliest timer: any of
+/// these arriving makes it `running` again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WaitSet {
+    /// Names of signals it receives.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<String>,
+    /// Ids of child workflows whose end it waits for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<WorkflowId>,
+    /// Whether a cancellation request wakes it (it has not been told of
+    /// one yet, and it waits where it can be told).
+    #[serde(default)]
+    pub cancellable: bool,
 }
 
 /// The part of a workflow's row that a commit compares and sets.
@@ -173,6 +225,10 @@ pub struct NewWorkflow {
     pub component: ComponentDigest,
     /// Input, JSON text.
     pub input: String,
+    /// The workflow starting it as a child, if any.
+    pub parent: Option<WorkflowId>,
+    /// Execution timeout, ms since the Unix epoch, if any.
+    pub deadline_ms: Option<i64>,
 }
 
 /// Which workflows [`Store::list_workflows`](super::Store::list_workflows) returns.
@@ -261,10 +317,25 @@ pub struct LogRecord {
 pub enum StatusUpdate {
     /// A checkpoint: the workflow stays `running`, its progress committed.
     Running,
-    /// The workflow waits for a timer until `wake_at_ms` (ms since the Unix epoch).
+    /// The workflow waits for a timer until `wake_at_ms` (ms since the Unix
+    /// epoch), and for nothing else but perhaps a cancellation.
     Sleeping {
         /// Wake-up time.
         wake_at_ms: i64,
+        /// Whether a cancellation request wakes it.
+        cancellable: bool,
+    },
+    /// The workflow waits for what `on` names, or its earliest timer.
+    Waiting {
+        /// The earliest timer it waits for, if any, ms since the Unix epoch.
+        wake_at_ms: Option<i64>,
+        /// What else wakes it.
+        on: WaitSet,
+    },
+    /// The workflow was told of a cancellation and `run` returned.
+    Cancelled {
+        /// What it returned: output JSON text or an error message.
+        returned: Result<String, String>,
     },
     /// `run` returned `ok` with this JSON text.
     Completed {
@@ -289,6 +360,8 @@ impl StatusUpdate {
         match self {
             Self::Running => WorkflowStatus::Running,
             Self::Sleeping { .. } => WorkflowStatus::Sleeping,
+            Self::Waiting { .. } => WorkflowStatus::Waiting,
+            Self::Cancelled { .. } => WorkflowStatus::Cancelled,
             Self::Completed { .. } => WorkflowStatus::Completed,
             Self::Failed { .. } => WorkflowStatus::Failed,
             Self::Stuck { .. } => WorkflowStatus::Stuck,
@@ -310,6 +383,78 @@ pub struct RunCommit {
     pub logs: Vec<LogLine>,
     /// The workflow's new status.
     pub update: StatusUpdate,
+    /// What the entries do to other rows, applied in the same transaction.
+    pub effects: CommitEffects,
+}
+
+/// What a commit's entries do besides extending the journal: children to
+/// create, signals consumed, events set, children asked to cancel. Applied
+/// in the commit's transaction, so they are durable exactly when the
+/// entries that made them are.
+#[derive(Debug, Clone, Default)]
+pub struct CommitEffects {
+    /// Child workflows to create (idempotent by id).
+    pub children: Vec<NewWorkflow>,
+    /// Signals received: `(arrival, seq of the wait-any)`.
+    pub consumed: Vec<(u64, u64)>,
+    /// Events set: `(key, value, seq)`, later ones winning.
+    pub events: Vec<(String, String, u64)>,
+    /// Child workflows asked to cancel.
+    pub cancels: Vec<WorkflowId>,
+}
+
+/// A signal in a workflow's inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalRecord {
+    /// Arrival number, from 1, per workflow: the order of delivery.
+    pub arrival: u64,
+    /// The signal's name.
+    pub name: String,
+    /// Its payload, JSON text.
+    pub payload: String,
+    /// When it arrived, ms since the Unix epoch.
+    pub created_at_ms: i64,
+}
+
+/// What [`Store::send_signal`](super::Store::send_signal) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignalSent {
+    /// The signal is stored under this arrival number; `new` is false when
+    /// an earlier send with the same idempotency key stored it.
+    Stored {
+        /// Its arrival number.
+        arrival: u64,
+        /// Whether this call stored it.
+        new: bool,
+    },
+    /// No workflow has this id.
+    UnknownWorkflow,
+    /// The workflow has ended with this status; nothing was stored.
+    Final(WorkflowStatus),
+}
+
+/// What [`Store::request_cancel`](super::Store::request_cancel) and
+/// [`Store::terminate`](super::Store::terminate) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// Requested (or terminated) now, or already before: the request is
+    /// idempotent.
+    Done,
+    /// No workflow has this id.
+    UnknownWorkflow,
+    /// The workflow has ended with this status.
+    Final(WorkflowStatus),
+}
+
+/// An event a workflow set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    /// Its latest value, JSON text.
+    pub value: String,
+    /// The journal position of the `set-event` that set it.
+    pub seq: u64,
+    /// When it was set, ms since the Unix epoch.
+    pub updated_at_ms: i64,
 }
 
 impl RunCommit {

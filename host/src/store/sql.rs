@@ -9,8 +9,9 @@ use sqlx::{AnyPool, Row};
 
 use super::model::{parse_level, parse_stream};
 use super::{
-    ComponentKind, ComponentRecord, Created, DueWorkflows, Error, LogRecord, NewWorkflow, Result, RunCommit,
-    StatusUpdate, Store, StoredEntry, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
+    CancelOutcome, ComponentKind, ComponentRecord, Created, DueWorkflows, Error, EventRecord, LogRecord,
+    NewWorkflow, Result, RunCommit, SignalRecord, SignalSent, StatusUpdate, Store, StoredEntry, WaitSet,
+    WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
 };
 use crate::clock;
 use crate::ids::{ComponentDigest, WorkflowId};
@@ -25,7 +26,10 @@ const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 const WORKFLOW_COLUMNS: &str =
     "ordinal, id, component, status, input, output, error, wake_at_ms, created_at_ms,
-    updated_at_ms, next_seq, revision, log_bytes";
+    updated_at_ms, next_seq, revision, log_bytes, parent_id, waiting_on, cancel_requested_ms, deadline_ms";
+
+/// A transaction on the write pool.
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 /// A component's columns, with the first of the names pointing at it.
 const COMPONENT_COLUMNS: &str = "digest, kind, size_bytes, created_at_ms,
     (SELECT MIN(n.name) FROM component_names n WHERE n.digest = components.digest) AS name";
@@ -179,19 +183,7 @@ impl Store for SqlStore {
     async fn create_workflow(&self, new: &NewWorkflow) -> Result<Created<WorkflowRecord>> {
         let now = clock::now_ms();
         let mut tx = self.write.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO workflows (id, component, input, status, created_at_ms, updated_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(new.id.as_str())
-        .bind(new.component.as_str())
-        .bind(storable(&new.input).as_ref())
-        .bind(WorkflowStatus::Running.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
+        let inserted = insert_workflow(&mut tx, new, now).await?;
         let row = sqlx::query(&format!("SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = $1"))
             .bind(new.id.as_str())
             .fetch_one(&mut *tx)
@@ -215,12 +207,21 @@ impl Store for SqlStore {
     }
 
     async fn due_workflows(&self, now_ms: i64, limit: u32) -> Result<DueWorkflows> {
-        let timers = timers_statement(now_ms, limit).query().fetch_all(&self.read).await?;
+        // One range of the `(status, wake_at_ms)` index per suspended status,
+        // merged earliest first.
+        let mut timers = Vec::new();
+        for status in [WorkflowStatus::Sleeping, WorkflowStatus::Waiting] {
+            for row in timers_statement(status, now_ms, limit).query().fetch_all(&self.read).await? {
+                let wake_at_ms: i64 = row.try_get("wake_at_ms")?;
+                timers.push((wake_at_ms, WorkflowId::from_stored(row.try_get("id")?)));
+            }
+        }
+        timers.sort();
+        timers.truncate(limit as usize);
         let ready = ready_statement(limit).query().fetch_all(&self.read).await?;
-        let ids = |rows: Vec<AnyRow>| -> Result<Vec<WorkflowId>> {
-            rows.iter().map(|row| Ok(WorkflowId::from_stored(row.try_get("id")?))).collect()
-        };
-        Ok(DueWorkflows { timers: ids(timers)?, ready: ids(ready)? })
+        let ready =
+            ready.iter().map(|row| Ok(WorkflowId::from_stored(row.try_get("id")?))).collect::<Result<_>>()?;
+        Ok(DueWorkflows { timers: timers.into_iter().map(|(_, id)| id).collect(), ready })
     }
 
     async fn claim(&self, id: &WorkflowId, now_ms: i64) -> Result<Option<WorkflowRecord>> {
@@ -228,14 +229,16 @@ impl Store for SqlStore {
         // `running` (new, or interrupted by a crash) is only read, which
         // costs no commit.
         let woken = sqlx::query(&format!(
-            "UPDATE workflows SET status = $1, wake_at_ms = NULL, updated_at_ms = $4, revision = revision + 1
-             WHERE id = $3 AND status = $2 AND wake_at_ms <= $4
+            "UPDATE workflows SET status = $1, wake_at_ms = NULL, waiting_on = NULL, updated_at_ms = $4,
+                 revision = revision + 1
+             WHERE id = $3 AND (status = $2 OR status = $5) AND wake_at_ms <= $4
              RETURNING {WORKFLOW_COLUMNS}"
         ))
         .bind(WorkflowStatus::Running.as_str())
         .bind(WorkflowStatus::Sleeping.as_str())
         .bind(id.as_str())
         .bind(now_ms)
+        .bind(WorkflowStatus::Waiting.as_str())
         .fetch_optional(&self.write)
         .await?;
         let row = match woken {
@@ -266,6 +269,150 @@ impl Store for SqlStore {
     async fn next_wake_at_ms(&self) -> Result<Option<i64>> {
         let row = next_wake_statement().query().fetch_one(&self.read).await?;
         Ok(row.try_get("wake_at_ms")?)
+    }
+
+    async fn due_deadlines(&self, now_ms: i64, limit: u32) -> Result<Vec<WorkflowId>> {
+        let rows = deadlines_statement(now_ms, limit).query().fetch_all(&self.read).await?;
+        rows.iter().map(|row| Ok(WorkflowId::from_stored(row.try_get("id")?))).collect()
+    }
+
+    async fn expire(&self, id: &WorkflowId, now_ms: i64, grace_ms: i64) -> Result<Vec<WorkflowId>> {
+        let mut tx = self.write.begin().await?;
+        let mut arrived = Vec::new();
+        let Some(row) = lock_row(&mut tx, id).await? else { return Ok(arrived) };
+        let due = row.deadline_ms.is_some_and(|deadline| deadline <= now_ms);
+        if row.status.is_final() || !due {
+            return Ok(arrived);
+        }
+        if row.cancel_requested_ms.is_none() {
+            request_cancel_in(&mut tx, id, now_ms, &mut arrived).await?;
+            sqlx::query("UPDATE workflows SET deadline_ms = $1 WHERE id = $2")
+                .bind(now_ms.saturating_add(grace_ms))
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            let reason = "terminated: the execution timeout passed and the workflow did not end within the grace period after its cancellation";
+            terminate_in(&mut tx, id, reason, now_ms, &mut arrived).await?;
+        }
+        tx.commit().await?;
+        Ok(arrived)
+    }
+
+    async fn send_signal(
+        &self,
+        id: &WorkflowId,
+        name: &str,
+        payload: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<SignalSent> {
+        let now = clock::now_ms();
+        let mut tx = self.write.begin().await?;
+        let Some(row) = lock_row(&mut tx, id).await? else { return Ok(SignalSent::UnknownWorkflow) };
+        if let Some(key) = idempotency_key {
+            let earlier =
+                sqlx::query("SELECT arrival FROM signals WHERE workflow_id = $1 AND idempotency_key = $2")
+                    .bind(id.as_str())
+                    .bind(storable(key).as_ref())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(earlier) = earlier {
+                return Ok(SignalSent::Stored { arrival: to_u64(earlier.try_get("arrival")?), new: false });
+            }
+        }
+        if row.status.is_final() {
+            return Ok(SignalSent::Final(row.status));
+        }
+        let arrival: i64 =
+            sqlx::query("UPDATE workflows SET arrivals = arrivals + 1 WHERE id = $1 RETURNING arrivals")
+                .bind(id.as_str())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("arrivals")?;
+        sqlx::query(
+            "INSERT INTO signals (workflow_id, arrival, name, payload, idempotency_key, created_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.as_str())
+        .bind(arrival)
+        .bind(storable(name).as_ref())
+        .bind(storable(payload).as_ref())
+        .bind(idempotency_key.map(|key| storable(key).into_owned()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let wanted = row.waiting_on.as_ref().is_some_and(|on| on.signals.iter().any(|wanted| wanted == name));
+        if row.status == WorkflowStatus::Waiting && wanted {
+            wake(&mut tx, id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(SignalSent::Stored { arrival: to_u64(arrival), new: true })
+    }
+
+    async fn next_signal(&self, id: &WorkflowId, name: &str, after: u64) -> Result<Option<SignalRecord>> {
+        let row = sqlx::query(
+            "SELECT arrival, name, payload, created_at_ms FROM signals
+             WHERE workflow_id = $1 AND name = $2 AND arrival > $3 AND consumed_seq IS NULL
+             ORDER BY arrival LIMIT 1",
+        )
+        .bind(id.as_str())
+        .bind(storable(name).as_ref())
+        .bind(to_i64(after))
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|row| {
+            Ok(SignalRecord {
+                arrival: to_u64(row.try_get("arrival")?),
+                name: row.try_get("name")?,
+                payload: row.try_get("payload")?,
+                created_at_ms: row.try_get("created_at_ms")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn event(&self, id: &WorkflowId, key: &str) -> Result<Option<EventRecord>> {
+        let row =
+            sqlx::query("SELECT value, seq, updated_at_ms FROM events WHERE workflow_id = $1 AND key = $2")
+                .bind(id.as_str())
+                .bind(storable(key).as_ref())
+                .fetch_optional(&self.read)
+                .await?;
+        row.map(|row| {
+            Ok(EventRecord {
+                value: row.try_get("value")?,
+                seq: to_u64(row.try_get("seq")?),
+                updated_at_ms: row.try_get("updated_at_ms")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn children(&self, id: &WorkflowId, limit: u32) -> Result<Vec<WorkflowRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE parent_id = $1 ORDER BY ordinal LIMIT $2"
+        ))
+        .bind(id.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(workflow_from_row).collect()
+    }
+
+    async fn request_cancel(&self, id: &WorkflowId) -> Result<(CancelOutcome, Vec<WorkflowId>)> {
+        let mut tx = self.write.begin().await?;
+        let mut arrived = Vec::new();
+        let outcome = request_cancel_in(&mut tx, id, clock::now_ms(), &mut arrived).await?;
+        tx.commit().await?;
+        Ok((outcome, arrived))
+    }
+
+    async fn terminate(&self, id: &WorkflowId, reason: &str) -> Result<(CancelOutcome, Vec<WorkflowId>)> {
+        let mut tx = self.write.begin().await?;
+        let mut arrived = Vec::new();
+        let outcome = terminate_in(&mut tx, id, reason, clock::now_ms(), &mut arrived).await?;
+        tx.commit().await?;
+        Ok((outcome, arrived))
     }
 
     async fn journal(
@@ -328,54 +475,358 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn commit(&self, batch: &[RunCommit]) -> Result<()> {
+    async fn commit(&self, batch: &[RunCommit]) -> Result<Vec<WorkflowId>> {
         let now = clock::now_ms();
         let mut tx = self.write.begin().await?;
+        let mut arrived = Vec::new();
         for run in batch {
-            // A final status never changes.
-            if run.expected.status.is_final() {
-                return Err(Error::Stale { workflow: run.workflow_id.clone(), expected: run.expected });
-            }
-            // Compare and set first: a stale run writes nothing.
-            let (output, error, wake_at_ms) = match &run.update {
-                StatusUpdate::Running => (None, None, None),
-                StatusUpdate::Sleeping { wake_at_ms } => (None, None, Some(*wake_at_ms)),
-                StatusUpdate::Completed { output } => (Some(storable(output)), None, None),
-                StatusUpdate::Failed { error } | StatusUpdate::Stuck { error } => {
-                    (None, Some(storable(error)), None)
-                }
-            };
-            let log_bytes: u64 = run.logs.iter().map(|line| storable(&line.message).len() as u64).sum();
-            let next = run.next_state();
-            let updated = sqlx::query(
-                "UPDATE workflows SET status = $1, output = $2, error = $3, wake_at_ms = $4, updated_at_ms = $5,
-                     next_seq = $6, revision = $7, log_bytes = log_bytes + $8
-                 WHERE id = $9 AND status = $10 AND next_seq = $11 AND revision = $12",
-            )
-            .bind(next.status.as_str())
-            .bind(output.as_deref())
-            .bind(error.as_deref())
-            .bind(wake_at_ms)
-            .bind(now)
-            .bind(to_i64(next.next_seq))
-            .bind(to_i64(next.revision))
-            .bind(to_i64(log_bytes))
-            .bind(run.workflow_id.as_str())
-            .bind(run.expected.status.as_str())
-            .bind(to_i64(run.expected.next_seq))
-            .bind(to_i64(run.expected.revision))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if updated != 1 {
-                return Err(Error::Stale { workflow: run.workflow_id.clone(), expected: run.expected });
-            }
-            insert_entries(&mut tx, &run.workflow_id, &run.entries).await?;
-            insert_logs(&mut tx, &run.workflow_id, &run.logs).await?;
+            commit_run(&mut tx, run, now, &mut arrived).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(arrived)
     }
+}
+
+/// One run's commit inside the group's transaction; see [`Store::commit`].
+async fn commit_run(tx: &mut Tx<'_>, run: &RunCommit, now: i64, arrived: &mut Vec<WorkflowId>) -> Result<()> {
+    // A final status never changes.
+    if run.expected.status.is_final() {
+        return Err(Error::Stale { workflow: run.workflow_id.clone(), expected: run.expected });
+    }
+    // Compare and set first: a stale run writes nothing.
+    let (output, error, wake_at_ms, waiting_on) = match &run.update {
+        StatusUpdate::Running => (None, None, None, None),
+        StatusUpdate::Sleeping { wake_at_ms, cancellable } => {
+            let on = WaitSet { cancellable: *cancellable, ..WaitSet::default() };
+            (None, None, Some(*wake_at_ms), Some(on))
+        }
+        StatusUpdate::Waiting { wake_at_ms, on } => (None, None, *wake_at_ms, Some(on.clone())),
+        StatusUpdate::Completed { output } | StatusUpdate::Cancelled { returned: Ok(output) } => {
+            (Some(storable(output)), None, None, None)
+        }
+        StatusUpdate::Failed { error }
+        | StatusUpdate::Stuck { error }
+        | StatusUpdate::Cancelled { returned: Err(error) } => (None, Some(storable(error)), None, None),
+    };
+    let waiting_json = waiting_on.as_ref().map(wait_set_json).transpose()?;
+    let log_bytes: u64 = run.logs.iter().map(|line| storable(&line.message).len() as u64).sum();
+    let next = run.next_state();
+    let updated = sqlx::query(
+        "UPDATE workflows SET status = $1, output = $2, error = $3, wake_at_ms = $4, updated_at_ms = $5,
+             next_seq = $6, revision = $7, log_bytes = log_bytes + $8, waiting_on = $13,
+             deadline_ms = CASE WHEN $14 = 1 THEN NULL ELSE deadline_ms END
+         WHERE id = $9 AND status = $10 AND next_seq = $11 AND revision = $12
+         RETURNING parent_id, cancel_requested_ms",
+    )
+    .bind(next.status.as_str())
+    .bind(output.as_deref())
+    .bind(error.as_deref())
+    .bind(wake_at_ms)
+    .bind(now)
+    .bind(to_i64(next.next_seq))
+    .bind(to_i64(next.revision))
+    .bind(to_i64(log_bytes))
+    .bind(run.workflow_id.as_str())
+    .bind(run.expected.status.as_str())
+    .bind(to_i64(run.expected.next_seq))
+    .bind(to_i64(run.expected.revision))
+    .bind(waiting_json)
+    .bind(i64::from(next.status.is_final()))
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(updated) = updated else {
+        return Err(Error::Stale { workflow: run.workflow_id.clone(), expected: run.expected });
+    };
+    let parent: Option<String> = updated.try_get("parent_id")?;
+    let cancel_requested: Option<i64> = updated.try_get("cancel_requested_ms")?;
+    insert_entries(tx, &run.workflow_id, &run.entries).await?;
+    insert_logs(tx, &run.workflow_id, &run.logs).await?;
+    apply_effects(tx, run, now, arrived).await?;
+    if let Some(on) = &waiting_on {
+        // Something it waits for may have arrived since the run last looked:
+        // arrivals take this row's lock, so they are either seen here or see
+        // the suspension.
+        if arrived_for(tx, &run.workflow_id, on, cancel_requested.is_some()).await? {
+            sqlx::query(
+                "UPDATE workflows SET status = $1, wake_at_ms = NULL, waiting_on = NULL WHERE id = $2",
+            )
+            .bind(WorkflowStatus::Running.as_str())
+            .bind(run.workflow_id.as_str())
+            .execute(&mut **tx)
+            .await?;
+            arrived.push(run.workflow_id.clone());
+        }
+    }
+    if next.status.is_final() {
+        ended_in(tx, &run.workflow_id, parent.map(WorkflowId::from_stored), now, arrived).await?;
+    }
+    Ok(())
+}
+
+/// Creates children, marks signals consumed, sets events and asks children
+/// to cancel, for one run's commit.
+async fn apply_effects(
+    tx: &mut Tx<'_>,
+    run: &RunCommit,
+    now: i64,
+    arrived: &mut Vec<WorkflowId>,
+) -> Result<()> {
+    let effects = &run.effects;
+    for child in &effects.children {
+        insert_workflow(tx, child, now).await?;
+    }
+    for (arrival, seq) in &effects.consumed {
+        // A handle that won again (a wait on a signal handle already
+        // received) names its signal again: the first consumer stays.
+        sqlx::query(
+            "UPDATE signals SET consumed_seq = $1 WHERE workflow_id = $2 AND arrival = $3 AND consumed_seq IS NULL",
+        )
+        .bind(to_i64(*seq))
+        .bind(run.workflow_id.as_str())
+        .bind(to_i64(*arrival))
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (key, value, seq) in &effects.events {
+        sqlx::query(
+            "INSERT INTO events (workflow_id, key, value, seq, updated_at_ms) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (workflow_id, key) DO UPDATE
+             SET value = excluded.value, seq = excluded.seq, updated_at_ms = excluded.updated_at_ms",
+        )
+        .bind(run.workflow_id.as_str())
+        .bind(storable(key).as_ref())
+        .bind(storable(value).as_ref())
+        .bind(to_i64(*seq))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for child in &effects.cancels {
+        request_cancel_in(tx, child, now, arrived).await?;
+    }
+    Ok(())
+}
+
+/// Inserts `new` as `running` unless a workflow with its id exists;
+/// returns whether it was inserted.
+async fn insert_workflow(tx: &mut Tx<'_>, new: &NewWorkflow, now: i64) -> Result<bool> {
+    Ok(sqlx::query(
+        "INSERT INTO workflows (id, component, input, status, created_at_ms, updated_at_ms, parent_id, deadline_ms)
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(new.id.as_str())
+    .bind(new.component.as_str())
+    .bind(storable(&new.input).as_ref())
+    .bind(WorkflowStatus::Running.as_str())
+    .bind(now)
+    .bind(new.parent.as_ref().map(WorkflowId::as_str))
+    .bind(new.deadline_ms)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// The parts of a workflow row that arrivals decide on, read under the
+/// row's lock.
+struct LockedRow {
+    status: WorkflowStatus,
+    waiting_on: Option<WaitSet>,
+    cancel_requested_ms: Option<i64>,
+    deadline_ms: Option<i64>,
+    parent: Option<WorkflowId>,
+}
+
+/// Locks the row of `id` for the rest of the transaction (a no-op update,
+/// which both backends order against every other writer of the row) and
+/// reads it.
+async fn lock_row(tx: &mut Tx<'_>, id: &WorkflowId) -> Result<Option<LockedRow>> {
+    let row = sqlx::query(
+        "UPDATE workflows SET arrivals = arrivals WHERE id = $1
+         RETURNING status, waiting_on, cancel_requested_ms, deadline_ms, parent_id",
+    )
+    .bind(id.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(LockedRow {
+        status: parse_status(row.try_get("status")?)?,
+        waiting_on: parse_wait_set(row.try_get("waiting_on")?)?,
+        cancel_requested_ms: row.try_get("cancel_requested_ms")?,
+        deadline_ms: row.try_get("deadline_ms")?,
+        parent: row.try_get::<Option<String>, _>("parent_id")?.map(WorkflowId::from_stored),
+    }))
+}
+
+/// Makes a suspended workflow `running` (a new revision), for an arrival.
+async fn wake(tx: &mut Tx<'_>, id: &WorkflowId, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE workflows SET status = $1, wake_at_ms = NULL, waiting_on = NULL, updated_at_ms = $2,
+             revision = revision + 1
+         WHERE id = $3",
+    )
+    .bind(WorkflowStatus::Running.as_str())
+    .bind(now)
+    .bind(id.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Whether something in `on` has arrived for workflow `id`: an unconsumed
+/// signal it receives, a child it waits for that ended, or (when
+/// `cancel_requested`) a cancellation it can be told of.
+async fn arrived_for(tx: &mut Tx<'_>, id: &WorkflowId, on: &WaitSet, cancel_requested: bool) -> Result<bool> {
+    if on.cancellable && cancel_requested {
+        return Ok(true);
+    }
+    for name in &on.signals {
+        let signal = sqlx::query(
+            "SELECT arrival FROM signals WHERE workflow_id = $1 AND name = $2 AND consumed_seq IS NULL LIMIT 1",
+        )
+        .bind(id.as_str())
+        .bind(storable(name).as_ref())
+        .fetch_optional(&mut **tx)
+        .await?;
+        if signal.is_some() {
+            return Ok(true);
+        }
+    }
+    for child in &on.children {
+        let status: Option<String> = sqlx::query("SELECT status FROM workflows WHERE id = $1")
+            .bind(child.as_str())
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|row| row.try_get("status"))
+            .transpose()?;
+        if let Some(status) = status
+            && parse_status(status)?.is_final()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Requests cancellation of `id` and of its children that have not ended,
+/// and theirs, each under its row's lock; see [`Store::request_cancel`].
+async fn request_cancel_in(
+    tx: &mut Tx<'_>,
+    id: &WorkflowId,
+    now: i64,
+    arrived: &mut Vec<WorkflowId>,
+) -> Result<CancelOutcome> {
+    let mut outcome = CancelOutcome::UnknownWorkflow;
+    let mut queue = std::collections::VecDeque::from([id.clone()]);
+    while let Some(next) = queue.pop_front() {
+        let Some(row) = lock_row(tx, &next).await? else { continue };
+        let this = if row.status.is_final() {
+            CancelOutcome::Final(row.status)
+        } else {
+            if row.cancel_requested_ms.is_none() {
+                sqlx::query("UPDATE workflows SET cancel_requested_ms = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(next.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+                let can_tell = row.waiting_on.as_ref().is_some_and(|on| on.cancellable);
+                if row.status.is_suspended() && can_tell {
+                    wake(tx, &next, now).await?;
+                }
+                arrived.push(next.clone());
+                queue.extend(live_children(tx, &next).await?);
+            }
+            CancelOutcome::Done
+        };
+        if next == *id {
+            outcome = this;
+        }
+    }
+    Ok(outcome)
+}
+
+/// Terminates `id`; see [`Store::terminate`].
+async fn terminate_in(
+    tx: &mut Tx<'_>,
+    id: &WorkflowId,
+    reason: &str,
+    now: i64,
+    arrived: &mut Vec<WorkflowId>,
+) -> Result<CancelOutcome> {
+    let Some(row) = lock_row(tx, id).await? else { return Ok(CancelOutcome::UnknownWorkflow) };
+    if row.status.is_final() {
+        return Ok(CancelOutcome::Final(row.status));
+    }
+    sqlx::query(
+        "UPDATE workflows SET status = $1, error = $2, wake_at_ms = NULL, waiting_on = NULL, deadline_ms = NULL,
+             updated_at_ms = $3, revision = revision + 1
+         WHERE id = $4",
+    )
+    .bind(WorkflowStatus::Terminated.as_str())
+    .bind(storable(reason).as_ref())
+    .bind(now)
+    .bind(id.as_str())
+    .execute(&mut **tx)
+    .await?;
+    arrived.push(id.clone());
+    ended_in(tx, id, row.parent, now, arrived).await?;
+    Ok(CancelOutcome::Done)
+}
+
+/// What a workflow's end does to others: a parent waiting for it wakes,
+/// and its children still running are asked to cancel.
+async fn ended_in(
+    tx: &mut Tx<'_>,
+    id: &WorkflowId,
+    parent: Option<WorkflowId>,
+    now: i64,
+    arrived: &mut Vec<WorkflowId>,
+) -> Result<()> {
+    if let Some(parent) = parent
+        && let Some(row) = lock_row(tx, &parent).await?
+    {
+        let wanted = row.waiting_on.as_ref().is_some_and(|on| on.children.contains(id));
+        if row.status == WorkflowStatus::Waiting && wanted {
+            wake(tx, &parent, now).await?;
+        }
+        arrived.push(parent);
+    }
+    for child in live_children(tx, id).await? {
+        request_cancel_in(tx, &child, now, arrived).await?;
+    }
+    Ok(())
+}
+
+/// The children of `id` that have not ended.
+async fn live_children(tx: &mut Tx<'_>, id: &WorkflowId) -> Result<Vec<WorkflowId>> {
+    let rows = sqlx::query("SELECT id, status FROM workflows WHERE parent_id = $1 ORDER BY ordinal")
+        .bind(id.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut live = Vec::new();
+    for row in rows {
+        if !parse_status(row.try_get("status")?)?.is_final() {
+            live.push(WorkflowId::from_stored(row.try_get("id")?));
+        }
+    }
+    Ok(live)
+}
+
+fn wait_set_json(on: &WaitSet) -> Result<String> {
+    serde_json::to_string(on).map_err(|error| Error::Corrupt(format!("cannot encode a wait set: {error}")))
+}
+
+fn parse_wait_set(text: Option<String>) -> Result<Option<WaitSet>> {
+    text.map(|text| {
+        serde_json::from_str(&text)
+            .map_err(|error| Error::Corrupt(format!("unreadable waiting_on {text:?}: {error}")))
+    })
+    .transpose()
+}
+
+fn parse_status(status: String) -> Result<WorkflowStatus> {
+    WorkflowStatus::parse(&status)
+        .ok_or_else(|| Error::Corrupt(format!("unknown workflow status {status:?}")))
 }
 
 /// A value bound to a [`Statement`].
@@ -444,14 +895,24 @@ fn status_is(status: WorkflowStatus) -> String {
     format!("status = '{}'", status.as_str())
 }
 
-/// Sleeping workflows whose timer fired, earliest first: a range of the
-/// `(status, wake_at_ms)` index.
-fn timers_statement(now_ms: i64, limit: u32) -> Statement {
-    let sleeping = status_is(WorkflowStatus::Sleeping);
+/// Suspended workflows of `status` whose timer fired, earliest first: a
+/// range of the `(status, wake_at_ms)` index.
+fn timers_statement(status: WorkflowStatus, now_ms: i64, limit: u32) -> Statement {
+    let status = status_is(status);
     Statement::new(
         format!(
-            "SELECT id FROM workflows WHERE {sleeping} AND wake_at_ms <= $1 ORDER BY wake_at_ms LIMIT $2"
+            "SELECT id, wake_at_ms FROM workflows WHERE {status} AND wake_at_ms <= $1
+             ORDER BY wake_at_ms LIMIT $2"
         ),
+        vec![Bind::Int(now_ms), Bind::Int(i64::from(limit))],
+    )
+}
+
+/// Workflows whose execution timeout passed, earliest first: a range of the
+/// partial `deadline_ms` index.
+fn deadlines_statement(now_ms: i64, limit: u32) -> Statement {
+    Statement::new(
+        "SELECT id FROM workflows WHERE deadline_ms <= $1 ORDER BY deadline_ms LIMIT $2",
         vec![Bind::Int(now_ms), Bind::Int(i64::from(limit))],
     )
 }
@@ -465,11 +926,19 @@ fn ready_statement(limit: u32) -> Statement {
     )
 }
 
-/// The earliest timer: one end of the `(status, wake_at_ms)` index.
+/// The earliest timer or deadline: one end of the `(status, wake_at_ms)`
+/// index per suspended status, and of the `deadline_ms` index.
 fn next_wake_statement() -> Statement {
     let sleeping = status_is(WorkflowStatus::Sleeping);
+    let waiting = status_is(WorkflowStatus::Waiting);
     Statement::new(
-        format!("SELECT MIN(wake_at_ms) AS wake_at_ms FROM workflows WHERE {sleeping}"),
+        format!(
+            "SELECT MIN(at) AS wake_at_ms FROM (
+                 SELECT MIN(wake_at_ms) AS at FROM workflows WHERE {sleeping}
+                 UNION ALL SELECT MIN(wake_at_ms) AS at FROM workflows WHERE {waiting}
+                 UNION ALL SELECT MIN(deadline_ms) AS at FROM workflows WHERE deadline_ms IS NOT NULL
+             ) ends"
+        ),
         Vec::new(),
     )
 }
@@ -505,7 +974,9 @@ impl SqlStore {
             limit: 50,
         };
         let statements = [
-            timers_statement(clock::now_ms(), 257),
+            timers_statement(WorkflowStatus::Sleeping, clock::now_ms(), 257),
+            timers_statement(WorkflowStatus::Waiting, clock::now_ms(), 257),
+            deadlines_statement(clock::now_ms(), 257),
             ready_statement(257),
             next_wake_statement(),
             list_statement(&list(None, &None, None)),
@@ -569,11 +1040,7 @@ fn insert_chunks<T>(items: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
     chunks
 }
 
-async fn insert_entries(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    workflow: &WorkflowId,
-    entries: &[StoredEntry],
-) -> Result<()> {
+async fn insert_entries(tx: &mut Tx<'_>, workflow: &WorkflowId, entries: &[StoredEntry]) -> Result<()> {
     const COLUMNS: [&str; 5] = ["workflow_id", "seq", "kind", "payload", "recorded_at_ns"];
     for chunk in insert_chunks(entries, |entry| entry.payload.len()) {
         let sql = multi_row_insert("journal", &COLUMNS, chunk.len());
@@ -591,11 +1058,7 @@ async fn insert_entries(
     Ok(())
 }
 
-async fn insert_logs(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    workflow: &WorkflowId,
-    logs: &[LogLine],
-) -> Result<()> {
+async fn insert_logs(tx: &mut Tx<'_>, workflow: &WorkflowId, logs: &[LogLine]) -> Result<()> {
     const COLUMNS: [&str; 5] = ["workflow_id", "at_ns", "level", "stream", "message"];
     for chunk in insert_chunks(logs, |line| line.message.len()) {
         let sql = multi_row_insert("logs", &COLUMNS, chunk.len());
@@ -626,9 +1089,7 @@ fn component_from_row(row: &AnyRow) -> Result<ComponentRecord> {
 }
 
 fn workflow_from_row(row: &AnyRow) -> Result<WorkflowRecord> {
-    let status: String = row.try_get("status")?;
-    let status = WorkflowStatus::parse(&status)
-        .ok_or_else(|| Error::Corrupt(format!("unknown workflow status {status:?}")))?;
+    let status = parse_status(row.try_get("status")?)?;
     Ok(WorkflowRecord {
         id: WorkflowId::from_stored(row.try_get("id")?),
         component: ComponentDigest::from_stored(row.try_get("component")?),
@@ -645,6 +1106,10 @@ fn workflow_from_row(row: &AnyRow) -> Result<WorkflowRecord> {
             revision: to_u64(row.try_get("revision")?),
         },
         log_bytes: to_u64(row.try_get("log_bytes")?),
+        parent: row.try_get::<Option<String>, _>("parent_id")?.map(WorkflowId::from_stored),
+        waiting_on: parse_wait_set(row.try_get("waiting_on")?)?,
+        cancel_requested_ms: row.try_get("cancel_requested_ms")?,
+        deadline_ms: row.try_get("deadline_ms")?,
     })
 }
 
