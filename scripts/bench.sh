@@ -8,7 +8,7 @@ source scripts/setup.sh
 source scripts/postgres.sh
 
 cargo build --locked --release -p duro-host -p duro-bench -p shop-service
-cargo build --locked --release --target wasm32-wasip2 -p hello -p countdown -p order-saga
+cargo build --locked --release --target wasm32-wasip2 -p hello -p countdown -p order-saga -p waiter
 [ -n "${DATABASE_URL:-}" ] || start_throwaway_postgres
 
 echo "### executor (in process)"
@@ -16,25 +16,33 @@ echo "| step | time |"
 echo "| --- | --- |"
 target/release/duro-bench executor
 
+# Runs `duro-bench ARGS` on SQLite, then on a database of its own on the
+# PostgreSQL server, dropped afterwards.
+on_both() {
+    local bench_db="duro_bench_$$"
+    target/release/duro-bench "$@"
+    psql -q "$DATABASE_URL" -c "CREATE DATABASE $bench_db"
+    target/release/duro-bench "$@" --database "${DATABASE_URL%/*}/$bench_db"
+    psql -q "$DATABASE_URL" -c "DROP DATABASE $bench_db WITH (FORCE)"
+}
+
 echo
 echo "### end to end: hello workflows through duro serve"
 echo "| backend | workflows | in flight | throughput | p50 start→result | p99 |"
 echo "| --- | --- | --- | --- | --- | --- |"
-target/release/duro-bench e2e
-# A database of its own on the PostgreSQL server, dropped afterwards.
-bench_db="duro_bench_$$"
-psql -q "$DATABASE_URL" -c "CREATE DATABASE $bench_db"
-target/release/duro-bench e2e --database "${DATABASE_URL%/*}/$bench_db"
-psql -q "$DATABASE_URL" -c "DROP DATABASE $bench_db WITH (FORCE)"
+on_both e2e
 
 echo
 echo "### effects: order sagas (3 journaled HTTP calls each) against shop-service"
 echo "| backend | sagas | in flight | sagas | effects | p50 start→result | p99 | commits per transaction |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
-target/release/duro-bench effects
-psql -q "$DATABASE_URL" -c "CREATE DATABASE $bench_db"
-target/release/duro-bench effects --database "${DATABASE_URL%/*}/$bench_db"
-psql -q "$DATABASE_URL" -c "DROP DATABASE $bench_db WITH (FORCE)"
+on_both effects
+
+echo
+echo "### waits: signal wake-up latency and the memory of 10,000 waiting workflows"
+echo "| backend | what | latency or state | memory |"
+echo "| --- | --- | --- | --- |"
+on_both waits
 
 echo
 echo "### dispatch: scheduler reads, query plans and server memory, 100,000 workflows in the store"

@@ -46,14 +46,11 @@ fn commit(
     }
 }
 
-/// The two orders of a signal and the commit of a run that looked, found
-/// nothing and suspends: either way the workflow ends up `running`, because
-/// both take the workflow row's lock and each checks for the other.
-async fn a_signal_racing_a_suspension_is_never_lost(database: Database) {
-    let store = store::connect(&database.url).await.unwrap();
+/// Stores a component and returns workflow `id` of it, to create.
+async fn new_workflow(store: &dyn Store, id: &str) -> (WorkflowId, NewWorkflow) {
     let digest = ComponentDigest::of(b"component");
     store.put_component(&digest, ComponentKind::Workflow, None, b"component").await.unwrap();
-    let id = WorkflowId::parse("racer").unwrap();
+    let id = WorkflowId::parse(id).unwrap();
     let new = NewWorkflow {
         id: id.clone(),
         component: digest,
@@ -61,6 +58,15 @@ async fn a_signal_racing_a_suspension_is_never_lost(database: Database) {
         parent: None,
         deadline_ms: None,
     };
+    (id, new)
+}
+
+/// The two orders of a signal and the commit of a run that looked, found
+/// nothing and suspends: either way the workflow ends up `running`, because
+/// both take the workflow row's lock and each checks for the other.
+async fn a_signal_racing_a_suspension_is_never_lost(database: Database) {
+    let store = store::connect(&database.url).await.unwrap();
+    let (id, new) = new_workflow(store.as_ref(), "racer").await;
     let created = store.create_workflow(&new).await.unwrap().into_inner();
     let waiting = || StatusUpdate::Waiting {
         wake_at_ms: None,
@@ -98,16 +104,7 @@ async fn a_signal_racing_a_suspension_is_never_lost(database: Database) {
 
 async fn stale_commits_are_rejected_and_write_nothing(database: Database) {
     let store = store::connect(&database.url).await.unwrap();
-    let digest = ComponentDigest::of(b"component");
-    store.put_component(&digest, ComponentKind::Workflow, None, b"component").await.unwrap();
-    let id = WorkflowId::parse("cas").unwrap();
-    let new = NewWorkflow {
-        id: id.clone(),
-        component: digest,
-        input: "null".into(),
-        parent: None,
-        deadline_ms: None,
-    };
+    let (id, new) = new_workflow(store.as_ref(), "cas").await;
     let start = store.create_workflow(&new).await.unwrap().into_inner().state;
     assert_eq!(start, WorkflowState { status: WorkflowStatus::Running, next_seq: 0, revision: 0 });
 

@@ -24,6 +24,7 @@ on_sqlite_and_postgres!(
     terminate_stops_a_workflow_without_its_cooperation,
     an_execution_timeout_cancels_and_then_terminates,
     a_crash_during_fan_out_starts_no_child_twice,
+    cancelling_a_parent_cancels_its_children,
     approval_and_fan_out_run_from_the_cli,
     thousands_of_waiting_workflows_hold_no_wasm_instance,
 );
@@ -270,6 +271,29 @@ async fn a_crash_during_fan_out_starts_no_child_twice(database: Database) {
     assert_eq!(listed["workflows"].as_array().unwrap().len(), 20, "no child was started twice");
     let (_, child) = server.get(&format!("/v1/workflows/{}", children[0]["id"].as_str().unwrap())).await;
     assert_eq!(child["parent"], "fan", "{child}");
+}
+
+async fn cancelling_a_parent_cancels_its_children(database: Database) {
+    let server = server_with_waiter(&database).await;
+    let input = json!({ "op": "children", "component": "waiter", "names": ["a", "b"], "child_input": { "op": "wait" } });
+    server.start_workflow("waiter", "parent", input).await;
+    let parent = server
+        .wait_for("parent", "two waiting children", |workflow| {
+            let children = workflow["children"].as_array().unwrap();
+            children.len() == 2 && children.iter().all(|child| child["status"] == "waiting")
+        })
+        .await;
+    let children: Vec<String> =
+        parent["children"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(children, ["parent:0", "parent:1"], "ids derive from the parent and the start's seq");
+    let (status, body) = server.post_json("/v1/workflows/parent/cancel", &json!(null)).await;
+    assert_eq!(status, 202, "{body}");
+    let result = server.result("parent", 30).await;
+    assert_eq!((&result["status"], &result["error"]), (&json!("cancelled"), &json!("cancelled")), "{result}");
+    for child in &children {
+        let result = server.result(child, 30).await;
+        assert_eq!(result["status"], "cancelled", "{child}: {result}");
+    }
 }
 
 async fn approval_and_fan_out_run_from_the_cli(database: Database) {

@@ -32,6 +32,7 @@ use duro_host::journal::Usage;
 use serde_json::json;
 
 mod dispatch;
+mod waits;
 
 #[derive(Parser)]
 struct Args {
@@ -83,6 +84,21 @@ enum Bench {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// Signal wake-up latency and the memory of waiting workflows.
+    Waits {
+        /// The `duro` binary.
+        #[arg(long, default_value = "target/release/duro")]
+        duro: PathBuf,
+        /// Database URL; a fresh SQLite file when absent.
+        #[arg(long)]
+        database: Option<String>,
+        /// Workflows woken by a signal, one at a time.
+        #[arg(long, default_value_t = 200)]
+        signals: usize,
+        /// Workflows left waiting for the memory measurement.
+        #[arg(long, default_value_t = 10_000)]
+        waiting: usize,
+    },
     /// Scheduler reads, query plans and server memory with a large store.
     Dispatch {
         /// The `duro` binary, for the memory measurement.
@@ -113,6 +129,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Bench::Effects { duro, shop, database, workflows, concurrency } => {
             effects(&args.examples, &duro, &shop, database, workflows, concurrency).await
+        }
+        Bench::Waits { duro, database, signals, waiting } => {
+            waits::waits(&args.examples, &duro, database, signals, waiting).await
         }
         Bench::Dispatch { duro, postgres, workflows, calls } => {
             dispatch::dispatch(&args.examples, &duro, postgres.as_deref(), workflows, calls).await
@@ -175,11 +194,10 @@ async fn e2e(
     workflows: usize,
     concurrency: usize,
 ) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("duro-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let database = database.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+    let scratch = Scratch::new("e2e", database)?;
+    let database = &scratch.url;
     let http = reqwest::Client::new();
-    let (mut server, base) = start_server(duro, &database, &[], &http).await?;
+    let (mut server, base) = start_server(duro, database, &[], &http).await?;
     let bytes = std::fs::read(examples.join("hello.wasm"))?;
     http.post(format!("{base}/v1/components?name=hello")).body(bytes).send().await?.error_for_status()?;
     let input = json!({ "name": "Ada" });
@@ -193,7 +211,6 @@ async fn e2e(
         percentile(0.99)
     );
     server.0.kill()?;
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 
@@ -205,13 +222,12 @@ async fn effects(
     workflows: usize,
     concurrency: usize,
 ) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("duro-bench-effects-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let database = database.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+    let scratch = Scratch::new("effects", database)?;
+    let database = &scratch.url;
     let (_shop, shop_base) = start_shop(shop)?;
     let http = reqwest::Client::new();
     let authority = shop_base.trim_start_matches("http://").to_owned();
-    let (mut server, base) = start_server(duro, &database, &["--allow-http", &authority], &http).await?;
+    let (mut server, base) = start_server(duro, database, &["--allow-http", &authority], &http).await?;
     let bytes = std::fs::read(examples.join("order_saga.wasm"))?;
     http.post(format!("{base}/v1/components?name=order-saga"))
         .body(bytes)
@@ -239,7 +255,6 @@ async fn effects(
         commits / transactions
     );
     server.0.kill()?;
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 
@@ -336,6 +351,28 @@ async fn start_server(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok((server, base))
+}
+
+/// The database of one benchmark: the URL given, or a fresh SQLite file in
+/// a temporary directory that is removed on drop.
+struct Scratch {
+    dir: PathBuf,
+    url: String,
+}
+
+impl Scratch {
+    fn new(name: &str, database: Option<String>) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("duro-bench-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let url = database.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+        Ok(Self { dir, url })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Kills the server when the benchmark ends, also on error.

@@ -30,7 +30,8 @@ CREATE TABLE signals (
     PRIMARY KEY (workflow_id, arrival)
 );
 CREATE UNIQUE INDEX signals_by_key ON signals (workflow_id, idempotency_key);
-CREATE INDEX signals_by_name ON signals (workflow_id, name, arrival);
+-- Receives look for the oldest unconsumed signal of a name.
+CREATE INDEX signals_unconsumed ON signals (workflow_id, name, arrival) WHERE consumed_seq IS NULL;
 
 -- Durable events: the latest value of each key a workflow set.
 CREATE TABLE events (

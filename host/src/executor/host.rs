@@ -286,6 +286,14 @@ impl RunState {
         self.wasi_http.answered(&self.journal).await;
     }
 
+    /// Whether the run should give its instance slot up at a wait: other
+    /// workflows wait for one, and this run has held its slot for a
+    /// checkpoint interval (each resumption replays the journal, so yielding
+    /// at every short wait would make progress quadratic).
+    pub(super) fn should_yield_slot(&self) -> bool {
+        self.checkpointer.slots_contended() && self.started.elapsed() >= self.settings.checkpoints.interval
+    }
+
     /// Waits until `wake_at_ns` (ns since the Unix epoch): in memory if that
     /// is within the inline limit, else by unwinding with [`Suspend`], so
     /// the workflow sleeps as a row. Commits what is due first.
@@ -294,12 +302,7 @@ impl RunState {
     /// [`Suspend`], or a failed checkpoint or CPU limit.
     pub(super) async fn wait_until(&mut self, wake_at_ns: u64) -> wasmtime::Result<()> {
         let remaining = Duration::from_nanos(wake_at_ns.saturating_sub(clock::now_ns()));
-        // A run gives its slot up to waiting work only once it has run for a
-        // checkpoint interval: each resumption replays the journal, so
-        // yielding at every short wait would make progress quadratic.
-        let yield_slot = self.checkpointer.slots_contended()
-            && self.started.elapsed() >= self.settings.checkpoints.interval;
-        if !remaining.is_zero() && (remaining > self.settings.inline_sleep_max || yield_slot) {
+        if !remaining.is_zero() && (remaining > self.settings.inline_sleep_max || self.should_yield_slot()) {
             let suspension = Suspension { wake_at_ns: Some(wake_at_ns), ..Suspension::default() };
             return Err(Suspend(suspension).into());
         }

@@ -40,6 +40,9 @@ const MAX_EVENT_BYTES: usize = 64 << 10;
 const MAX_CHILD_INPUT_BYTES: usize = 1 << 20;
 /// Most handles one `wait-any` takes.
 const MAX_WAIT_HANDLES: usize = 1_024;
+/// Most children one workflow may start in its life (Temporal's default
+/// limit on pending children is 2,000); more are refused.
+const MAX_CHILDREN: usize = 2_000;
 
 /// What a handle waits for.
 #[derive(Debug, Clone)]
@@ -195,8 +198,8 @@ fn child_id(parent: &str, seq: u64) -> String {
 }
 
 fn check_name(what: &str, name: &str) -> wasmtime::Result<()> {
-    if name.len() > MAX_NAME_BYTES {
-        let message = format!("a {what} of {} bytes; the limit is {MAX_NAME_BYTES}", name.len());
+    if name.is_empty() || name.len() > MAX_NAME_BYTES {
+        let message = format!("a {what} of {} bytes; it must be 1 to {MAX_NAME_BYTES}", name.len());
         return Err(Error::InvalidCall(message).into());
     }
     Ok(())
@@ -233,6 +236,11 @@ impl RunState {
         if self.waits.children.contains(&id) {
             return Ok(ChildStart::Refused(format!("workflow {id} was already started by this workflow")));
         }
+        if self.waits.children.len() >= MAX_CHILDREN {
+            return Ok(ChildStart::Refused(format!(
+                "this workflow has started {MAX_CHILDREN} children, the most one may"
+            )));
+        }
         Ok(match self.waits.inbox.admit_child(&call.component, &id).await.map_err(HostFailure)? {
             ChildAdmission::Admitted { digest } => ChildStart::Started { id, digest },
             ChildAdmission::Refused(reason) => ChildStart::Refused(reason),
@@ -267,7 +275,13 @@ impl RunState {
             if until_timer.is_some_and(|wait| wait.is_zero()) {
                 continue;
             }
-            if inline_left.is_zero() || self.checkpointer.slots_contended() {
+            // Under contention for instance slots, a wait on timers alone
+            // yields like `sleep` (after a checkpoint interval); a wait on a
+            // signal or a child, which may last long, yields at once.
+            let timers_only = suspension.signals.is_empty() && suspension.children.is_empty();
+            let yield_slot =
+                if timers_only { self.should_yield_slot() } else { self.checkpointer.slots_contended() };
+            if inline_left.is_zero() || yield_slot {
                 return Err(Suspend(suspension).into());
             }
             self.checkpoint_if_due().await?;

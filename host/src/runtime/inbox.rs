@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::lock;
+use super::{Inner, lock};
 use crate::executor::{ChildAdmission, EndedChild, Inbox, InboxError, InboxSignal};
 use crate::ids::{ComponentDigest, WorkflowId};
 use crate::journal::{Call, ChildEnd, ChildStart, ChildStatus, Entry, Outcome, WaitOutcome};
@@ -80,6 +80,43 @@ impl Arrivals {
     }
 }
 
+/// Pause before listening again after the listener failed.
+const LISTEN_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Until shutdown, tells [`Arrivals`] what other processes' commits
+/// announce on the database (PostgreSQL's `NOTIFY`); returns at once on
+/// SQLite.
+pub(super) async fn listen(inner: Arc<Inner>) {
+    loop {
+        let mut listener = tokio::select! {
+            listener = inner.store.arrivals() => match listener {
+                Ok(Some(listener)) => listener,
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for arrivals; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(LISTEN_RETRY) => continue,
+                        () = inner.shutdown.cancelled() => return,
+                    }
+                }
+            },
+            () = inner.shutdown.cancelled() => return,
+        };
+        loop {
+            tokio::select! {
+                arrived = listener.next() => match arrived {
+                    Ok(id) => inner.arrivals.poke(&[id]),
+                    Err(error) => {
+                        tracing::warn!(%error, "arrivals listener failed; listening again");
+                        break;
+                    }
+                },
+                () = inner.shutdown.cancelled() => return,
+            }
+        }
+    }
+}
+
 /// The executor's [`Inbox`] for one run.
 pub(super) struct RunInbox {
     pub(super) store: Arc<dyn Store>,
@@ -108,6 +145,11 @@ impl Inbox for RunInbox {
 
     async fn child_end(&self, id: &str) -> Result<Option<EndedChild>, InboxError> {
         let child = WorkflowId::from_stored(id.to_owned());
+        // The light read first: a running child is looked at often.
+        match self.store.status(&child).await.map_err(host_side)? {
+            Some((status, _)) if status.is_final() => {}
+            Some(_) | None => return Ok(None),
+        }
         let Some(record) = self.store.workflow(&child).await.map_err(host_side)? else { return Ok(None) };
         let status = match record.state.status {
             WorkflowStatus::Running | WorkflowStatus::Sleeping | WorkflowStatus::Waiting => return Ok(None),
@@ -122,8 +164,8 @@ impl Inbox for RunInbox {
     }
 
     async fn cancel_requested(&self) -> Result<bool, InboxError> {
-        let record = self.store.workflow(&self.workflow_id).await.map_err(host_side)?;
-        Ok(record.is_some_and(|record| record.cancel_requested_ms.is_some()))
+        let status = self.store.status(&self.workflow_id).await.map_err(host_side)?;
+        Ok(status.is_some_and(|(_, cancel_requested_ms)| cancel_requested_ms.is_some()))
     }
 
     async fn admit_child(&self, component: &str, id: &str) -> Result<ChildAdmission, InboxError> {

@@ -232,6 +232,7 @@ impl Runtime {
             tasks,
         });
         inner.tasks.spawn(scheduler::run(inner.clone()));
+        inner.tasks.spawn(inbox::listen(inner.clone()));
         Ok(Self { inner })
     }
 

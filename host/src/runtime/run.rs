@@ -30,7 +30,7 @@ use crate::ids::{ComponentDigest, WorkflowId};
 use crate::journal::{Entry, LogLine, Usage};
 use crate::store::{
     CommitEffects, ComponentKind, RunCommit, StatusUpdate, StoredEntry, WaitSet, WorkflowRecord,
-    WorkflowState,
+    WorkflowState, WorkflowStatus,
 };
 
 /// Largest workflow output stored, in bytes (JSON text); larger fails the
@@ -280,12 +280,16 @@ async fn commit_durably(inner: &Inner, mut commit: RunCommit) -> Committed {
 }
 
 /// Whether the workflow is already in the state `commit` sets, with its
-/// entries: the commit was applied by an earlier try. (The status is not
-/// compared: a suspension whose wake-up had already arrived stays `running`.)
+/// entries: the commit was applied by an earlier try. A suspension may have
+/// left it `running` instead (what it waits for had already arrived).
 async fn already_applied(inner: &Inner, commit: &RunCommit) -> bool {
     let next = commit.next_state();
     match inner.store.workflow(&commit.workflow_id).await {
-        Ok(Some(record)) => record.state.next_seq == next.next_seq && record.state.revision == next.revision,
+        Ok(Some(record)) => {
+            let woken = next.status.is_suspended() && record.state.status == WorkflowStatus::Running;
+            let state = WorkflowState { status: next.status, ..record.state };
+            state == next && (record.state.status == next.status || woken)
+        }
         Ok(None) | Err(_) => false,
     }
 }

@@ -103,12 +103,17 @@ async fn expire_due(inner: &Inner) -> Result<(), Error> {
     let now_ms = clock::now_ms();
     let grace_ms = i64::try_from(inner.timeout_grace.as_millis()).unwrap_or(i64::MAX);
     for id in inner.store.due_deadlines(now_ms, DEADLINES_PER_ROUND).await? {
-        let arrived = inner.store.expire(&id, now_ms, grace_ms).await?;
-        let terminated = inner
-            .store
-            .workflow(&id)
-            .await?
-            .is_some_and(|record| record.state.status == crate::store::WorkflowStatus::Terminated);
+        // One workflow's failure (a deadlock, a corrupt row) must not hold
+        // up the others, nor the round's dispatch: it is tried next round.
+        let arrived = match inner.store.expire(&id, now_ms, grace_ms).await {
+            Ok(arrived) => arrived,
+            Err(error) => {
+                tracing::warn!(workflow = %id, %error, "cannot act on the execution timeout; retrying");
+                continue;
+            }
+        };
+        let terminated =
+            matches!(inner.store.status(&id).await, Ok(Some((crate::store::WorkflowStatus::Terminated, _))));
         if terminated {
             inner.terminated(&id);
         } else {

@@ -4,8 +4,9 @@
 //! one implementation, [`SqlStore`], speaks the subset of SQL that SQLite and
 //! PostgreSQL share through sqlx's `Any` driver; the backends differ only in
 //! their migrations (`host/migrations/{sqlite,postgres}/`) and connection
-//! set-up ([`connect`]). The trait is the seam where a backend that needs its
-//! own SQL (PostgreSQL leases with `SKIP LOCKED`, `LISTEN/NOTIFY`) plugs in.
+//! set-up ([`connect`]), and on PostgreSQL commits announce arrivals with
+//! `NOTIFY` ([`ArrivalListener`]). The trait is the seam where a backend that
+//! needs its own SQL (PostgreSQL leases with `SKIP LOCKED`) plugs in.
 //!
 //! This layer knows nothing of wasm. Journal payloads are written with the
 //! [`journal::codec`](crate::journal::codec) and read back raw.
@@ -24,7 +25,7 @@ pub use model::{
     LogRecord, NewWorkflow, RunCommit, SignalRecord, SignalSent, StatusUpdate, StoredEntry, WaitSet,
     WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
 };
-pub use sql::{QueryPlan, SqlStore};
+pub use sql::{ArrivalListener, QueryPlan, SqlStore};
 
 /// A failure of the database or of what it holds.
 #[derive(Debug, thiserror::Error)]
@@ -89,9 +90,15 @@ impl Error {
             }
             // PostgreSQL SQLSTATE classes 08 (connection), 53 (resources),
             // 57 (operator intervention), 55000 (database not accepting
-            // connections).
+            // connections), and 40001/40P01 (a serialization failure or a
+            // deadlock: the transaction was rolled back and may be retried;
+            // arrivals lock a workflow and its parent or children in orders
+            // a group commit cannot keep).
             sqlx::Error::Database(error) => error.code().is_some_and(|code| {
-                code.starts_with("08") || code.starts_with("53") || code.starts_with("57") || code == "55000"
+                code.starts_with("08")
+                    || code.starts_with("53")
+                    || code.starts_with("57")
+                    || matches!(code.as_ref(), "55000" | "40001" | "40P01")
             }),
             _ => false,
         }
@@ -183,10 +190,11 @@ pub trait Store: Send + Sync + 'static {
     async fn due_deadlines(&self, now_ms: i64, limit: u32) -> Result<Vec<WorkflowId>>;
 
     /// Acts on a passed execution timeout of `id`, if it has not ended and
-    /// its deadline is still at or before `now_ms`: the first time requests
-    /// its cancellation (as [`Self::request_cancel`]) and moves the deadline
-    /// to `now_ms + grace_ms`; the second time terminates it (as
-    /// [`Self::terminate`]). Returns the workflows something arrived for.
+    /// its deadline is still at or before `now_ms`: requests its
+    /// cancellation (as [`Self::request_cancel`]) if nobody has, and moves
+    /// the deadline to `grace_ms` after the request; once that has passed
+    /// too, terminates it (as [`Self::terminate`]). Returns the workflows
+    /// something arrived for.
     async fn expire(&self, id: &WorkflowId, now_ms: i64, grace_ms: i64) -> Result<Vec<WorkflowId>>;
 
     /// Appends signal `name` with `payload` (JSON text) to the inbox of
@@ -209,6 +217,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Event `key` of workflow `id`: its latest value.
     async fn event(&self, id: &WorkflowId, key: &str) -> Result<Option<crate::store::EventRecord>>;
+
+    /// Listens for arrivals that commits of any process announce on this
+    /// database (PostgreSQL's `LISTEN`/`NOTIFY`, on a connection of its
+    /// own); `None` on SQLite, where one process hears its own arrivals in
+    /// memory.
+    async fn arrivals(&self) -> Result<Option<ArrivalListener>>;
+
+    /// The status of workflow `id` and when its cancellation was requested,
+    /// if it was: a light read of what a waiting run looks at often.
+    async fn status(&self, id: &WorkflowId) -> Result<Option<(WorkflowStatus, Option<i64>)>>;
 
     /// Child workflows of `id`, oldest first, at most `limit`.
     async fn children(&self, id: &WorkflowId, limit: u32) -> Result<Vec<WorkflowRecord>>;

@@ -52,6 +52,35 @@ pub struct SqlStore {
     write: AnyPool,
     /// PostgreSQL rather than SQLite.
     postgres: bool,
+    /// The URL, for the arrivals listener's own connection (PostgreSQL).
+    url: String,
+}
+
+/// The PostgreSQL channel on which commits announce arrivals: the payload
+/// is the id of a workflow something arrived for.
+const ARRIVALS_CHANNEL: &str = "duro_arrivals";
+
+/// Arrivals announced by any process on a PostgreSQL database
+/// ([`Store::arrivals`]).
+pub struct ArrivalListener(sqlx::postgres::PgListener);
+
+impl std::fmt::Debug for ArrivalListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ArrivalListener")
+    }
+}
+
+impl ArrivalListener {
+    /// The next workflow something arrived for. A lost connection is
+    /// re-established on the next call (notifications sent meanwhile are
+    /// lost; the scheduler's sweep covers them).
+    ///
+    /// # Errors
+    /// [`Error::Database`] if the connection failed.
+    pub async fn next(&mut self) -> Result<WorkflowId> {
+        let notification = self.0.recv().await?;
+        Ok(WorkflowId::from_stored(notification.payload().to_owned()))
+    }
 }
 
 impl SqlStore {
@@ -95,7 +124,7 @@ impl SqlStore {
         }
         migrator.run(&write).await?;
         let postgres = !url.starts_with("sqlite:");
-        Ok(Self { read, write, postgres })
+        Ok(Self { read, write, postgres, url })
     }
 }
 
@@ -284,10 +313,14 @@ impl Store for SqlStore {
         if row.status.is_final() || !due {
             return Ok(arrived);
         }
-        if row.cancel_requested_ms.is_none() {
-            request_cancel_in(&mut tx, id, now_ms, &mut arrived).await?;
+        // The grace period runs from the cancellation request, whoever made it.
+        let grace_ends = row.cancel_requested_ms.map(|requested| requested.saturating_add(grace_ms));
+        if row.cancel_requested_ms.is_none() || grace_ends.is_some_and(|ends| ends > now_ms) {
+            if row.cancel_requested_ms.is_none() {
+                request_cancel_in(&mut tx, id, now_ms, &mut arrived).await?;
+            }
             sqlx::query("UPDATE workflows SET deadline_ms = $1 WHERE id = $2")
-                .bind(now_ms.saturating_add(grace_ms))
+                .bind(grace_ends.unwrap_or(now_ms.saturating_add(grace_ms)))
                 .bind(id.as_str())
                 .execute(&mut *tx)
                 .await?;
@@ -295,6 +328,7 @@ impl Store for SqlStore {
             let reason = "terminated: the execution timeout passed and the workflow did not end within the grace period after its cancellation";
             terminate_in(&mut tx, id, reason, now_ms, &mut arrived).await?;
         }
+        announce(&mut tx, self.postgres, &arrived).await?;
         tx.commit().await?;
         Ok(arrived)
     }
@@ -345,6 +379,7 @@ impl Store for SqlStore {
         if row.status == WorkflowStatus::Waiting && wanted {
             wake(&mut tx, id, now).await?;
         }
+        announce(&mut tx, self.postgres, std::slice::from_ref(id)).await?;
         tx.commit().await?;
         Ok(SignalSent::Stored { arrival: to_u64(arrival), new: true })
     }
@@ -388,6 +423,24 @@ impl Store for SqlStore {
         .transpose()
     }
 
+    async fn arrivals(&self) -> Result<Option<ArrivalListener>> {
+        if !self.postgres {
+            return Ok(None);
+        }
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+        listener.listen(ARRIVALS_CHANNEL).await?;
+        Ok(Some(ArrivalListener(listener)))
+    }
+
+    async fn status(&self, id: &WorkflowId) -> Result<Option<(WorkflowStatus, Option<i64>)>> {
+        let row = sqlx::query("SELECT status, cancel_requested_ms FROM workflows WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|row| Ok((parse_status(row.try_get("status")?)?, row.try_get("cancel_requested_ms")?)))
+            .transpose()
+    }
+
     async fn children(&self, id: &WorkflowId, limit: u32) -> Result<Vec<WorkflowRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE parent_id = $1 ORDER BY ordinal LIMIT $2"
@@ -403,6 +456,7 @@ impl Store for SqlStore {
         let mut tx = self.write.begin().await?;
         let mut arrived = Vec::new();
         let outcome = request_cancel_in(&mut tx, id, clock::now_ms(), &mut arrived).await?;
+        announce(&mut tx, self.postgres, &arrived).await?;
         tx.commit().await?;
         Ok((outcome, arrived))
     }
@@ -411,6 +465,7 @@ impl Store for SqlStore {
         let mut tx = self.write.begin().await?;
         let mut arrived = Vec::new();
         let outcome = terminate_in(&mut tx, id, reason, clock::now_ms(), &mut arrived).await?;
+        announce(&mut tx, self.postgres, &arrived).await?;
         tx.commit().await?;
         Ok((outcome, arrived))
     }
@@ -482,9 +537,29 @@ impl Store for SqlStore {
         for run in batch {
             commit_run(&mut tx, run, now, &mut arrived).await?;
         }
+        announce(&mut tx, self.postgres, &arrived).await?;
         tx.commit().await?;
         Ok(arrived)
     }
+}
+
+/// Announces on PostgreSQL that something arrived for each of `ids`, when
+/// the transaction commits (`NOTIFY` is transactional), to every process
+/// listening on the database; nothing on SQLite, whose one process hears
+/// its own arrivals in memory.
+async fn announce(tx: &mut Tx<'_>, postgres: bool, ids: &[WorkflowId]) -> Result<()> {
+    if !postgres {
+        return Ok(());
+    }
+    let mut announced = std::collections::HashSet::new();
+    for id in ids.iter().filter(|id| announced.insert(*id)) {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(ARRIVALS_CHANNEL)
+            .bind(id.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// One run's commit inside the group's transaction; see [`Store::commit`].
@@ -573,7 +648,13 @@ async fn apply_effects(
 ) -> Result<()> {
     let effects = &run.effects;
     for child in &effects.children {
-        insert_workflow(tx, child, now).await?;
+        // The run found the id free when the workflow called start-child;
+        // if another workflow took it since, this run is stale: it replays,
+        // and the start, live again, is refused.
+        if !insert_workflow(tx, child, now).await? {
+            return Err(Error::Stale { workflow: run.workflow_id.clone(), expected: run.expected });
+        }
+        arrived.push(child.id.clone());
     }
     for (arrival, seq) in &effects.consumed {
         // A handle that won again (a wait on a signal handle already
@@ -675,37 +756,49 @@ async fn wake(tx: &mut Tx<'_>, id: &WorkflowId, now: i64) -> Result<()> {
 
 /// Whether something in `on` has arrived for workflow `id`: an unconsumed
 /// signal it receives, a child it waits for that ended, or (when
-/// `cancel_requested`) a cancellation it can be told of.
+/// `cancel_requested`) a cancellation it can be told of. One statement per
+/// kind, each an index range scan (the partial index of unconsumed signals,
+/// the primary key of workflows).
 async fn arrived_for(tx: &mut Tx<'_>, id: &WorkflowId, on: &WaitSet, cancel_requested: bool) -> Result<bool> {
     if on.cancellable && cancel_requested {
         return Ok(true);
     }
-    for name in &on.signals {
-        let signal = sqlx::query(
-            "SELECT arrival FROM signals WHERE workflow_id = $1 AND name = $2 AND consumed_seq IS NULL LIMIT 1",
-        )
-        .bind(id.as_str())
-        .bind(storable(name).as_ref())
-        .fetch_optional(&mut **tx)
-        .await?;
-        if signal.is_some() {
+    if !on.signals.is_empty() {
+        let sql = format!(
+            "SELECT arrival FROM signals WHERE workflow_id = $1 AND consumed_seq IS NULL AND name IN ({}) LIMIT 1",
+            placeholders(2, on.signals.len())
+        );
+        let query = on
+            .signals
+            .iter()
+            .fold(sqlx::query(&sql).bind(id.as_str()), |query, name| query.bind(storable(name).into_owned()));
+        if query.fetch_optional(&mut **tx).await?.is_some() {
             return Ok(true);
         }
     }
-    for child in &on.children {
-        let status: Option<String> = sqlx::query("SELECT status FROM workflows WHERE id = $1")
-            .bind(child.as_str())
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|row| row.try_get("status"))
-            .transpose()?;
-        if let Some(status) = status
-            && parse_status(status)?.is_final()
-        {
+    if !on.children.is_empty() {
+        let finals: Vec<String> = WorkflowStatus::ALL
+            .into_iter()
+            .filter(|status| status.is_final())
+            .map(|status| format!("'{}'", status.as_str()))
+            .collect();
+        let sql = format!(
+            "SELECT id FROM workflows WHERE id IN ({}) AND status IN ({}) LIMIT 1",
+            placeholders(1, on.children.len()),
+            finals.join(", ")
+        );
+        let query =
+            on.children.iter().fold(sqlx::query(&sql), |query, child| query.bind(child.as_str().to_owned()));
+        if query.fetch_optional(&mut **tx).await?.is_some() {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// `$first, $first+1, …`: `count` placeholders.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Requests cancellation of `id` and of its children that have not ended,

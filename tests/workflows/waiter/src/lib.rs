@@ -22,9 +22,9 @@
 //! * `{"op":"events"}`: sets event `stage` to `"started"`, receives signal
 //!   `finish`, sets `stage` to `"done"`. Output `{"finished":P}`.
 //! * `{"op":"wait"}`: receives signal `go`. Output `{"got":P}`.
-//! * `{"op":"children","component":C,"names":[...]}`: starts one child of
-//!   component `C` per name, with input `{"name":<name>}` and the default
-//!   id, then joins them in order. Output `{"outputs":[...]}`, the children's
+//! * `{"op":"children","component":C,"names":[...],"child_input"?:I}`:
+//!   starts one child of component `C` per name, with input `I` if given,
+//!   else `{"name":<name>}`, and the default id, then joins them in order. Output `{"outputs":[...]}`, the children's
 //!   outputs; a child that did not complete fails the workflow with
 //!   `child workflow <id> <status>: <error>`, one that could not start with
 //!   `cannot start child <name>: <why>`.
@@ -69,6 +69,7 @@ struct Sleep {
 struct Children {
     component: String,
     names: Vec<String>,
+    child_input: Option<Value>,
 }
 
 fn waiter(input: Value) -> Result<Value, String> {
@@ -151,8 +152,8 @@ fn children(op: Children) -> Result<Value, String> {
         .names
         .iter()
         .map(|name| {
-            child::start(&op.component, &json!({ "name": name }), None)
-                .map_err(|e| format!("cannot start child {name}: {e}"))
+            let input = op.child_input.clone().unwrap_or_else(|| json!({ "name": name }));
+            child::start(&op.component, &input, None).map_err(|e| format!("cannot start child {name}: {e}"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut outputs = Vec::with_capacity(children.len());
