@@ -275,12 +275,18 @@ impl RunState {
             if until_timer.is_some_and(|wait| wait.is_zero()) {
                 continue;
             }
-            // Under contention for instance slots, a wait on timers alone
-            // yields like `sleep` (after a checkpoint interval); a wait on a
-            // signal or a child, which may last long, yields at once.
+            // Under contention for instance slots, a wait that may be short
+            // (on timers alone, or with a timer due within the inline
+            // threshold) yields like `sleep`, after a checkpoint interval,
+            // since yielding at each short wait makes progress quadratic; a
+            // wait on signals or children that may last long yields at once.
             let timers_only = suspension.signals.is_empty() && suspension.children.is_empty();
-            let yield_slot =
-                if timers_only { self.should_yield_slot() } else { self.checkpointer.slots_contended() };
+            let timer_soon = until_timer.is_some_and(|wait| wait <= self.settings.inline_sleep_max);
+            let yield_slot = if timers_only || timer_soon {
+                self.should_yield_slot()
+            } else {
+                self.checkpointer.slots_contended()
+            };
             if inline_left.is_zero() || yield_slot {
                 return Err(Suspend(suspension).into());
             }

@@ -108,7 +108,10 @@ pub(super) async fn listen(inner: Arc<Inner>) {
                     Ok(id) => inner.arrivals.poke(&[id]),
                     Err(error) => {
                         tracing::warn!(%error, "arrivals listener failed; listening again");
-                        break;
+                        tokio::select! {
+                            () = tokio::time::sleep(LISTEN_RETRY) => break,
+                            () = inner.shutdown.cancelled() => return,
+                        }
                     }
                 },
                 () = inner.shutdown.cancelled() => return,

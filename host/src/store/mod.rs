@@ -4,8 +4,8 @@
 //! one implementation, [`SqlStore`], speaks the subset of SQL that SQLite and
 //! PostgreSQL share through sqlx's `Any` driver; the backends differ only in
 //! their migrations (`host/migrations/{sqlite,postgres}/`) and connection
-//! set-up ([`connect`]), and on PostgreSQL commits announce arrivals with
-//! `NOTIFY` ([`ArrivalListener`]). The trait is the seam where a backend that
+//! set-up ([`connect`]), and on PostgreSQL arrivals are announced with
+//! `NOTIFY` once committed ([`ArrivalListener`]). The trait is the seam where a backend that
 //! needs its own SQL (PostgreSQL leases with `SKIP LOCKED`) plugs in.
 //!
 //! This layer knows nothing of wasm. Journal payloads are written with the
@@ -218,8 +218,8 @@ pub trait Store: Send + Sync + 'static {
     /// Event `key` of workflow `id`: its latest value.
     async fn event(&self, id: &WorkflowId, key: &str) -> Result<Option<crate::store::EventRecord>>;
 
-    /// Listens for arrivals that commits of any process announce on this
-    /// database (PostgreSQL's `LISTEN`/`NOTIFY`, on a connection of its
+    /// Listens for arrivals that any process announces on this database
+    /// after committing them (PostgreSQL's `LISTEN`/`NOTIFY`, on a connection of its
     /// own); `None` on SQLite, where one process hears its own arrivals in
     /// memory.
     async fn arrivals(&self) -> Result<Option<ArrivalListener>>;

@@ -56,7 +56,7 @@ pub struct SqlStore {
     url: String,
 }
 
-/// The PostgreSQL channel on which commits announce arrivals: the payload
+/// The PostgreSQL channel on which arrivals are announced: the payload
 /// is the id of a workflow something arrived for.
 const ARRIVALS_CHANNEL: &str = "duro_arrivals";
 
@@ -84,6 +84,41 @@ impl ArrivalListener {
 }
 
 impl SqlStore {
+    /// Announces on PostgreSQL that something arrived for each of `ids`, to
+    /// every process listening on the database; nothing on SQLite, whose one
+    /// process hears its own arrivals in memory.
+    ///
+    /// Sent after the transaction that stored the arrivals has committed, in
+    /// a short transaction of its own that does not wait for its flush: a
+    /// transaction that notifies holds PostgreSQL's server-wide notify lock
+    /// through its commit, so notifying inside the commits would serialise
+    /// them all. The announcement is a hint: one that is lost (a failure
+    /// here is only logged) costs latency, since the scheduler sweeps the
+    /// store.
+    async fn announce(&self, ids: &[WorkflowId]) {
+        if !self.postgres || ids.is_empty() {
+            return;
+        }
+        let mut unique: Vec<&str> = ids.iter().map(WorkflowId::as_str).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let sql = format!(
+            "SELECT pg_notify($1, id) FROM (VALUES {}) AS ids (id)",
+            (2..unique.len() + 2).map(|n| format!("(${n})")).collect::<Vec<_>>().join(", ")
+        );
+        let notify = async {
+            let mut tx = self.write.begin().await?;
+            sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+            let query =
+                unique.iter().fold(sqlx::query(&sql).bind(ARRIVALS_CHANNEL), |query, id| query.bind(*id));
+            query.execute(&mut *tx).await?;
+            tx.commit().await
+        };
+        if let Err(error) = notify.await {
+            tracing::warn!(%error, "cannot announce arrivals; other hosts will find them at their next sweep");
+        }
+    }
+
     /// Connects to `url` and migrates; see [`super::connect`].
     ///
     /// # Errors
@@ -328,8 +363,8 @@ impl Store for SqlStore {
             let reason = "terminated: the execution timeout passed and the workflow did not end within the grace period after its cancellation";
             terminate_in(&mut tx, id, reason, now_ms, &mut arrived).await?;
         }
-        announce(&mut tx, self.postgres, &arrived).await?;
         tx.commit().await?;
+        self.announce(&arrived).await;
         Ok(arrived)
     }
 
@@ -379,8 +414,8 @@ impl Store for SqlStore {
         if row.status == WorkflowStatus::Waiting && wanted {
             wake(&mut tx, id, now).await?;
         }
-        announce(&mut tx, self.postgres, std::slice::from_ref(id)).await?;
         tx.commit().await?;
+        self.announce(std::slice::from_ref(id)).await;
         Ok(SignalSent::Stored { arrival: to_u64(arrival), new: true })
     }
 
@@ -456,8 +491,8 @@ impl Store for SqlStore {
         let mut tx = self.write.begin().await?;
         let mut arrived = Vec::new();
         let outcome = request_cancel_in(&mut tx, id, clock::now_ms(), &mut arrived).await?;
-        announce(&mut tx, self.postgres, &arrived).await?;
         tx.commit().await?;
+        self.announce(&arrived).await;
         Ok((outcome, arrived))
     }
 
@@ -465,8 +500,8 @@ impl Store for SqlStore {
         let mut tx = self.write.begin().await?;
         let mut arrived = Vec::new();
         let outcome = terminate_in(&mut tx, id, reason, clock::now_ms(), &mut arrived).await?;
-        announce(&mut tx, self.postgres, &arrived).await?;
         tx.commit().await?;
+        self.announce(&arrived).await;
         Ok((outcome, arrived))
     }
 
@@ -537,29 +572,10 @@ impl Store for SqlStore {
         for run in batch {
             commit_run(&mut tx, run, now, &mut arrived).await?;
         }
-        announce(&mut tx, self.postgres, &arrived).await?;
         tx.commit().await?;
+        self.announce(&arrived).await;
         Ok(arrived)
     }
-}
-
-/// Announces on PostgreSQL that something arrived for each of `ids`, when
-/// the transaction commits (`NOTIFY` is transactional), to every process
-/// listening on the database; nothing on SQLite, whose one process hears
-/// its own arrivals in memory.
-async fn announce(tx: &mut Tx<'_>, postgres: bool, ids: &[WorkflowId]) -> Result<()> {
-    if !postgres {
-        return Ok(());
-    }
-    let mut announced = std::collections::HashSet::new();
-    for id in ids.iter().filter(|id| announced.insert(*id)) {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(ARRIVALS_CHANNEL)
-            .bind(id.as_str())
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
 }
 
 /// One run's commit inside the group's transaction; see [`Store::commit`].
