@@ -10,17 +10,13 @@ use serde_json::{Value, json};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::workflows::{parse_id, wait_seconds};
 use super::{AppState, Error, views};
+use crate::journal;
 
-/// Longest signal name or event key, in bytes (the guest's limit too).
-const MAX_NAME_BYTES: usize = 256;
 /// Longest `Idempotency-Key`, in bytes.
 const MAX_KEY_BYTES: usize = 256;
 
 fn check_name(what: &str, name: &str) -> Result<(), Error> {
-    if name.is_empty() || name.len() > MAX_NAME_BYTES {
-        return Err(Error::BadRequest(format!("a {what} must be 1 to {MAX_NAME_BYTES} bytes long")));
-    }
-    Ok(())
+    journal::check_name(what, name).map_err(Error::BadRequest)
 }
 
 /// `POST /v1/workflows/{id}/signals/{name}` with a JSON body (the payload):

@@ -317,7 +317,7 @@ impl RunState {
 }
 
 /// A bound on the payload of a clock or random-number entry, in bytes.
-const SMALL_ENTRY_BYTES: u64 = 32;
+pub(super) const SMALL_ENTRY_BYTES: u64 = 32;
 
 impl WasiView for RunState {
     fn ctx(&mut self) -> WasiCtxView<'_> {

@@ -26,14 +26,12 @@ use wasmtime::component::Resource;
 
 use super::Error;
 use super::bindings::{events, waits};
-use super::host::{HostFailure, RunState, Suspend, Suspension};
+use super::host::{HostFailure, RunState, SMALL_ENTRY_BYTES, Suspend, Suspension};
 use super::inbox::{ChildAdmission, Inbox};
 use crate::clock;
 use crate::ids::{WorkflowId, hex};
-use crate::journal::{Call, ChildCall, ChildEnd, ChildStart, ChildStatus, Outcome, WaitOutcome, Won};
+use crate::journal::{self, Call, ChildCall, ChildEnd, ChildStart, ChildStatus, Outcome, WaitOutcome, Won};
 
-/// Longest signal name or event key, in bytes.
-const MAX_NAME_BYTES: usize = 256;
 /// Largest event value, in bytes of JSON text.
 const MAX_EVENT_BYTES: usize = 64 << 10;
 /// Largest child input, in bytes of JSON text.
@@ -198,11 +196,7 @@ fn child_id(parent: &str, seq: u64) -> String {
 }
 
 fn check_name(what: &str, name: &str) -> wasmtime::Result<()> {
-    if name.is_empty() || name.len() > MAX_NAME_BYTES {
-        let message = format!("a {what} of {} bytes; it must be 1 to {MAX_NAME_BYTES}", name.len());
-        return Err(Error::InvalidCall(message).into());
-    }
-    Ok(())
+    journal::check_name(what, name).map_err(|message| Error::InvalidCall(message).into())
 }
 
 impl RunState {
@@ -223,6 +217,17 @@ impl RunState {
         let seq = self.journal.lock().next_seq();
         let outcome = self.journal.call(call, payload_bytes, live)?;
         Ok((seq, outcome))
+    }
+
+    /// Journals (or replays) `call`, a call with nothing to answer, whose
+    /// entry carries `data_bytes` of its own; returns the entry's seq.
+    fn journal_done(&mut self, call: Call, data_bytes: usize) -> wasmtime::Result<u64> {
+        let (seq, outcome) =
+            self.journal_call(call.clone(), data_bytes as u64 + SMALL_ENTRY_BYTES, || Outcome::Done)?;
+        if outcome != Outcome::Done {
+            return Err(Error::CorruptJournal { call, outcome }.into());
+        }
+        Ok(seq)
     }
 
     async fn start_child_live(&mut self, call: &ChildCall, seq: u64) -> wasmtime::Result<ChildStart> {
@@ -328,12 +333,7 @@ impl waits::Host for RunState {
 
     async fn receive_signal(&mut self, name: String) -> wasmtime::Result<Resource<waits::Pending>> {
         check_name("signal name", &name)?;
-        let call = Call::ReceiveSignal { name: name.clone() };
-        let (seq, outcome) =
-            self.journal_call(call.clone(), name.len() as u64 + SMALL_ENTRY_BYTES, || Outcome::Done)?;
-        if outcome != Outcome::Done {
-            return Err(Error::CorruptJournal { call, outcome }.into());
-        }
+        let seq = self.journal_done(Call::ReceiveSignal { name: name.clone() }, name.len())?;
         self.checkpoint_if_due().await?;
         Ok(self.pending(seq, Source::Signal { name }))
     }
@@ -365,14 +365,17 @@ impl waits::Host for RunState {
             Some(outcome) => outcome,
             None => {
                 let start = self.start_child_live(&child, seq).await?;
+                let started = matches!(start, ChildStart::Started { .. });
                 let outcome = Outcome::Child(Box::new(start));
                 self.journal
                     .lock()
                     .record(call.clone(), outcome.clone(), clock::now_ns())
                     .map_err(Error::Budget)?;
-                // The commit that holds the entry creates the child: it is
-                // durable before the child runs or the workflow goes on.
-                self.commit_pending().await?;
+                if started {
+                    // The commit that holds the entry creates the child: it
+                    // is durable before the child runs or the workflow goes on.
+                    self.commit_pending().await?;
+                }
                 outcome
             }
         };
@@ -394,12 +397,8 @@ impl waits::Host for RunState {
         if self.waits.won.contains_key(&key) {
             return Ok(());
         }
-        let call = Call::CancelChild { id: id.clone() };
-        let outcome =
-            self.journal.call(call.clone(), id.len() as u64 + SMALL_ENTRY_BYTES, || Outcome::Done)?;
-        if outcome != Outcome::Done {
-            return Err(Error::CorruptJournal { call, outcome }.into());
-        }
+        let bytes = id.len();
+        self.journal_done(Call::CancelChild { id }, bytes)?;
         self.commit_pending().await
     }
 
@@ -447,16 +446,9 @@ impl events::Host for RunState {
             ))
             .into());
         }
-        let bytes = (key.len() + value.len()) as u64 + SMALL_ENTRY_BYTES;
-        let call = Call::SetEvent { key, value };
-        let outcome = self.journal.call(call.clone(), bytes, || Outcome::Done)?;
-        if outcome != Outcome::Done {
-            return Err(Error::CorruptJournal { call, outcome }.into());
-        }
+        let bytes = key.len() + value.len();
+        self.journal_done(Call::SetEvent { key, value }, bytes)?;
         // Callers see the event once this returns.
         self.commit_pending().await
     }
 }
-
-/// A bound on the payload of an entry with no data of its own, in bytes.
-const SMALL_ENTRY_BYTES: u64 = 32;

@@ -22,4 +22,4 @@ pub use effect::{
 };
 pub use entry::{Call, Entry, EntryKind, Outcome};
 pub use log::{LogLevel, LogLine, LogStream};
-pub use wait::{ChildCall, ChildEnd, ChildStart, ChildStatus, WaitOutcome, Won};
+pub use wait::{ChildCall, ChildEnd, ChildStart, ChildStatus, MAX_NAME_BYTES, WaitOutcome, Won, check_name};

@@ -10,6 +10,21 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Longest signal name or event key, in bytes; names are 1 to this long,
+/// whether the workflow or the API passes them.
+pub const MAX_NAME_BYTES: usize = 256;
+
+/// Checks a signal name or event key (`what` says which, for the message).
+///
+/// # Errors
+/// A message saying the name is empty or longer than [`MAX_NAME_BYTES`].
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_NAME_BYTES {
+        return Err(format!("a {what} of {} bytes; it must be 1 to {MAX_NAME_BYTES}", name.len()));
+    }
+    Ok(())
+}
+
 /// `waits.start-child`, as journaled and compared on replay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChildCall {

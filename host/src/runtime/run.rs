@@ -157,15 +157,27 @@ async fn attempt_linked(inner: &Arc<Inner>, id: &WorkflowId, link: Arc<RunLink>)
         StatusUpdate::Stuck { .. } => Vec::new(),
         _ => entries,
     };
-    let commit = RunCommit {
-        workflow_id: workflow.id.clone(),
-        expected: checkpoints.state(),
-        effects: commit_effects(&workflow.id, &entries),
+    finish(inner, run_commit(&workflow.id, checkpoints.state(), &entries, logs, update)).await
+}
+
+/// The commit of `entries` and `logs` recorded by a run of `workflow_id`
+/// that continues from `expected`, setting `update`, with what the entries
+/// do to other rows.
+fn run_commit(
+    workflow_id: &WorkflowId,
+    expected: WorkflowState,
+    entries: &[Entry],
+    logs: Vec<LogLine>,
+    update: StatusUpdate,
+) -> RunCommit {
+    RunCommit {
+        workflow_id: workflow_id.clone(),
+        expected,
+        effects: commit_effects(workflow_id, entries),
         entries: entries.iter().map(StoredEntry::encode).collect(),
         logs,
         update,
-    };
-    finish(inner, commit).await
+    }
 }
 
 /// The status of a workflow whose run suspended: `waiting` if it waits for
@@ -311,14 +323,7 @@ impl RunCheckpoints {
 #[async_trait]
 impl Checkpointer for RunCheckpoints {
     async fn commit(&self, entries: Vec<Entry>, logs: Vec<LogLine>) -> Result<(), CheckpointError> {
-        let commit = RunCommit {
-            workflow_id: self.workflow_id.clone(),
-            expected: self.state(),
-            effects: commit_effects(&self.workflow_id, &entries),
-            entries: entries.iter().map(StoredEntry::encode).collect(),
-            logs,
-            update: StatusUpdate::Running,
-        };
+        let commit = run_commit(&self.workflow_id, self.state(), &entries, logs, StatusUpdate::Running);
         let next = commit.next_state();
         match commit_durably(&self.inner, commit).await {
             Committed::Yes => {
