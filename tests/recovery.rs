@@ -136,7 +136,8 @@ async fn changed_component_is_nondeterministic(database: Database) {
     server.kill9();
     let mut connection = database.connect().await;
     sqlx::query(
-        "UPDATE workflows SET component = $1, input = '{\"name\":\"Ada\"}', status = 'running', wake_at_ms = NULL
+        "UPDATE workflows SET component = $1, input = '{\"name\":\"Ada\"}', status = 'running', wake_at_ms = NULL,
+             due_at_ms = 0
          WHERE id = 'diverges'",
     )
         .bind(&hello)

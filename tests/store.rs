@@ -1,6 +1,8 @@
 //! The store's contract on both backends: commits are compare-and-set on the
-//! workflow's state, so a stale run's commit is rejected and writes nothing,
-//! and the scheduler's and the API's queries are index range scans.
+//! workflow's state, so a stale run's commit is rejected and writes nothing
+//! (also the run of a host whose lease expired and whose workflow another
+//! host took over), and the scheduler's and the API's queries are index
+//! range scans.
 #![allow(clippy::unwrap_used)]
 
 #[macro_use]
@@ -8,7 +10,7 @@ mod common;
 
 use common::Database;
 use duro_host::clock;
-use duro_host::ids::{ComponentDigest, WorkflowId};
+use duro_host::ids::{ComponentDigest, HostId, WorkflowId};
 use duro_host::journal::{Call, Entry, Outcome};
 use duro_host::store::{
     self, ComponentKind, NewWorkflow, QueryPlan, RunCommit, SignalSent, SqlStore, StatusUpdate, Store,
@@ -19,6 +21,7 @@ on_sqlite_and_postgres!(
     stale_commits_are_rejected_and_write_nothing,
     scheduler_and_list_queries_use_indexes,
     a_signal_racing_a_suspension_is_never_lost,
+    a_host_that_lost_its_lease_is_fenced_out,
 );
 
 fn entry(seq: u64) -> StoredEntry {
@@ -124,7 +127,12 @@ async fn stale_commits_are_rejected_and_write_nothing(database: Database) {
     // a run that continued from the state before the sleep is still stale.
     let sleep = commit(&id, after_first, 2..3, StatusUpdate::Sleeping { wake_at_ms: 0, cancellable: false });
     store.commit(&[sleep]).await.unwrap();
-    let woken = store.claim(&id, clock::now_ms()).await.unwrap().unwrap().state;
+    let host = HostId::generate();
+    store.register_host(&host, "test", 60_000).await.unwrap();
+    let claimed = store.claim_due(&host, clock::now_ms(), 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|record| &record.id).collect::<Vec<_>>(), [&id]);
+    assert_eq!(claimed[0].owner.as_ref(), Some(&host));
+    let woken = claimed[0].state;
     assert_eq!(woken, WorkflowState { status: WorkflowStatus::Running, next_seq: 3, revision: 3 });
     let stale = WorkflowState { next_seq: 3, ..after_first };
     let error = store.commit(&[commit(&id, stale, 3..4, StatusUpdate::Running)]).await.unwrap_err();
@@ -172,22 +180,22 @@ async fn scheduler_and_list_queries_use_indexes(database: Database) {
     store.put_component(&digest, ComponentKind::Workflow, None, b"component").await.unwrap();
     let mut connection = database.connect().await;
     let insert = if database.is_postgres() {
-        "INSERT INTO workflows (id, component, input, status, wake_at_ms, created_at_ms, updated_at_ms)
+        "INSERT INTO workflows (id, component, input, status, wake_at_ms, due_at_ms, created_at_ms, updated_at_ms)
          SELECT 'w-' || i, $1, 'null', CASE WHEN i % 10 = 0 THEN 'sleeping' ELSE 'completed' END,
-                CASE WHEN i % 10 = 0 THEN i END, 0, 0
+                CASE WHEN i % 10 = 0 THEN i END, CASE WHEN i % 10 = 0 THEN i END, 0, 0
          FROM generate_series(1, 20000) AS i"
     } else {
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
-         INSERT INTO workflows (id, component, input, status, wake_at_ms, created_at_ms, updated_at_ms)
+         INSERT INTO workflows (id, component, input, status, wake_at_ms, due_at_ms, created_at_ms, updated_at_ms)
          SELECT 'w-' || i, $1, 'null', CASE WHEN i % 10 = 0 THEN 'sleeping' ELSE 'completed' END,
-                CASE WHEN i % 10 = 0 THEN i END, 0, 0
+                CASE WHEN i % 10 = 0 THEN i END, CASE WHEN i % 10 = 0 THEN i END, 0, 0
          FROM n"
     };
     sqlx::query(insert).bind(digest.as_str()).execute(&mut connection).await.unwrap();
     sqlx::query("ANALYZE").execute(&mut connection).await.unwrap();
 
     let plans = store.query_plans().await.unwrap();
-    assert_eq!(plans.len(), 10);
+    assert_eq!(plans.len(), 8);
     for QueryPlan { statement, plan } in plans {
         // PostgreSQL (sequential scans disabled): no Seq Scan; whether it
         // sorts the rows an index found or reads them in order is the
@@ -204,4 +212,64 @@ async fn scheduler_and_list_queries_use_indexes(database: Database) {
         };
         assert!(ok, "{statement}\nis not an index range scan:\n{plan}");
     }
+}
+
+async fn a_host_that_lost_its_lease_is_fenced_out(database: Database) {
+    let store = store::connect(&database.url).await.unwrap();
+    let (id, new) = new_workflow(store.as_ref(), "fenced").await;
+    store.create_workflow(&new).await.unwrap();
+    let (a, b) = (HostId::generate(), HostId::generate());
+    store.register_host(&a, "a", 60_000).await.unwrap();
+    store.register_host(&b, "b", 60_000).await.unwrap();
+
+    // A claims the workflow and checkpoints; B finds nothing to claim.
+    let claimed = store.claim_due(&a, clock::now_ms(), 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let a_state = claimed[0].state;
+    store.commit(&[commit(&id, a_state, 0..2, StatusUpdate::Running)]).await.unwrap();
+    let a_state = WorkflowState { next_seq: 2, revision: a_state.revision + 1, ..a_state };
+    assert!(store.claim_due(&b, clock::now_ms(), 10).await.unwrap().is_empty(), "owned work is not due");
+    let hosts = store.hosts().await.unwrap();
+    let mut leases: Vec<_> = hosts.iter().map(|host| (host.name.as_str(), host.leases)).collect();
+    leases.sort();
+    assert_eq!(leases, [("a", 1), ("b", 0)]);
+
+    // A's lease expires (it was paused, say): B reclaims and claims it.
+    let mut connection = database.connect().await;
+    sqlx::query("UPDATE hosts SET lease_expires_at_ms = 0 WHERE id = $1")
+        .bind(a.as_str())
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    assert!(!store.renew_lease(&a, 60_000).await.unwrap(), "an expired lease is never revived");
+    assert!(store.claim_due(&a, clock::now_ms(), 10).await.unwrap().is_empty(), "no claims without a lease");
+    assert_eq!(store.reclaim(None).await.unwrap(), std::slice::from_ref(&id));
+    let claimed = store.claim_due(&b, clock::now_ms(), 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let b_state = claimed[0].state;
+    assert_eq!(b_state.next_seq, 2, "B continues from A's last commit");
+    assert_eq!(b_state.revision, a_state.revision + 2, "the reclaim and the claim each bump the revision");
+
+    // A wakes up and commits seq 2: refused, and nothing of it is written.
+    let error = store.commit(&[commit(&id, a_state, 2..3, StatusUpdate::Running)]).await.unwrap_err();
+    assert!(error.is_stale(), "{error}");
+    assert!(!store.release(&a, &id, 0, Some("late")).await.unwrap(), "A owns it no more");
+    store
+        .commit(&[commit(&id, b_state, 2..4, StatusUpdate::Completed { output: "4".into() })])
+        .await
+        .unwrap();
+    let journal = store.journal(&id, None, 10, u64::MAX).await.unwrap();
+    assert_eq!(journal.iter().map(|entry| entry.seq).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    let record = store.workflow(&id).await.unwrap().unwrap();
+    assert_eq!((record.state.status, record.owner, record.error), (WorkflowStatus::Completed, None, None));
+
+    // A graceful shutdown gives the host's workflows up at once.
+    let (other, new) = new_workflow(store.as_ref(), "retired").await;
+    store.create_workflow(&new).await.unwrap();
+    assert_eq!(store.claim_due(&b, clock::now_ms(), 10).await.unwrap().len(), 1);
+    assert_eq!(store.owned(&b).await.unwrap(), std::slice::from_ref(&other));
+    assert_eq!(store.retire_host(&b).await.unwrap(), std::slice::from_ref(&other));
+    assert!(store.hosts().await.unwrap().is_empty());
+    let record = store.workflow(&other).await.unwrap().unwrap();
+    assert_eq!((record.state.status, record.owner), (WorkflowStatus::Running, None));
 }

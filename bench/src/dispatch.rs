@@ -11,11 +11,10 @@
 //! 500 `running`, in that ordinal order. Then:
 //!
 //! 1. Timed through the `Store` trait, after a few untimed calls, each
-//!    `--calls` times one after the other: `Store::due_workflows` with the
-//!    scheduler's limit when all 256 run slots are free (257),
-//!    `Store::next_wake_at_ms`, and `Store::list_workflows` pages of 50
+//!    `--calls` times one after the other: `Store::next_due_at_ms`, and
+//!    `Store::list_workflows` pages of 50
 //!    by status and by component. Mean and p99 of the wall time per call.
-//! 2. The plans of the scheduler's three queries and of the two listings,
+//! 2. The plans of the scheduler's two queries and of the two listings,
 //!    their SQL copied from `host/src/store/sql.rs` with the parameters
 //!    inlined: `EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL, where
 //!    the generic plan (`plan_cache_mode = force_generic_plan`), which the
@@ -44,9 +43,8 @@ use sqlx::{AnyConnection, AnyPool, Connection, Row};
 
 use super::start_server;
 
-/// The scheduler's `due_workflows` limit with all 256 run slots free: the
-/// free slots plus one, to tell whether work is left waiting.
-const DUE_LIMIT: u32 = 257;
+/// The scheduler's claim limit: at most 100 a statement.
+const DUE_LIMIT: u32 = 100;
 /// Page size of the timed listings.
 const PAGE: u32 = 50;
 /// Untimed calls before the timed ones.
@@ -54,13 +52,11 @@ const WARM_UP_CALLS: u32 = 10;
 /// Longest wait for the server to recover the store.
 const RECOVERY_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// The statements of `Store::due_workflows` (two), `Store::next_wake_at_ms`
-/// and `Store::list_workflows` by status and by component, as in
-/// `host/src/store/sql.rs`.
-const TIMERS_SQL: &str =
-    "SELECT id FROM workflows WHERE status = $1 AND wake_at_ms <= $2 ORDER BY wake_at_ms LIMIT $3";
-const READY_SQL: &str = "SELECT id FROM workflows WHERE status = $1 ORDER BY ordinal LIMIT $2";
-const NEXT_WAKE_SQL: &str = "SELECT MIN(wake_at_ms) AS wake_at_ms FROM workflows WHERE status = $1";
+/// The read part of `Store::claim_due`, the due-time end of
+/// `Store::next_due_at_ms`, and `Store::list_workflows` by status and by
+/// component, as in `host/src/store/sql.rs`.
+const DUE_SQL: &str = "SELECT id FROM workflows WHERE due_at_ms <= $1 ORDER BY due_at_ms LIMIT $2";
+const NEXT_DUE_SQL: &str = "SELECT MIN(due_at_ms) AS due_at_ms FROM workflows WHERE due_at_ms IS NOT NULL";
 const LIST_BY_STATUS_SQL: &str = "SELECT ordinal, id, component, status, input, output, error, wake_at_ms, \
     created_at_ms, updated_at_ms, next_seq, revision, log_bytes FROM workflows WHERE status = $1 \
     ORDER BY ordinal DESC LIMIT $2";
@@ -264,13 +260,8 @@ async fn run(
     let by_component = WorkflowFilter { component: Some(digest.clone()), limit: PAGE, ..Default::default() };
     let (store_ref, by_status, by_component) = (&*store, &by_status, &by_component);
     let timings = vec![
-        time("due_workflows(now, 257)", calls, || async move {
-            let due = store_ref.due_workflows(clock::now_ms(), DUE_LIMIT).await?;
-            Ok(format!("{} + {}", due.timers.len(), due.ready.len()))
-        })
-        .await?,
-        time("next_wake_at_ms()", calls, || async move {
-            let next = store_ref.next_wake_at_ms().await?;
+        time("next_due_at_ms()", calls, || async move {
+            let next = store_ref.next_due_at_ms().await?;
             Ok(if next.is_some() { "1" } else { "0" }.to_owned())
         })
         .await?,
@@ -313,7 +304,8 @@ async fn seed(
             Some(format!("{now_ms} + (i - {{first}} + 1) * 3600000 / {{count}}")),
         ),
         ("sleeping", mix.due, None, Some(format!("{now_ms} - (i - {{first}} + 1) * 60000 / {{count}}"))),
-        ("running", mix.running, None, None),
+        // Running and unowned: what a dead host's reclaim leaves, due now.
+        ("running", mix.running, None, Some(format!("{now_ms}"))),
     ];
     let mut first = 0_i64;
     for (status, count, output, wake) in groups {
@@ -328,17 +320,18 @@ async fn seed(
         );
         // Created a second apart, the oldest first.
         let created = format!("{now_ms} - ({total} - i) * 1000");
-        let columns = "id, component, input, status, output, wake_at_ms, created_at_ms, updated_at_ms";
+        let columns =
+            "id, component, input, status, output, wake_at_ms, due_at_ms, created_at_ms, updated_at_ms";
         let sql = match dialect {
             Dialect::Sqlite => format!(
                 "WITH RECURSIVE n(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM n WHERE i < {last})
                  INSERT INTO workflows ({columns})
-                 SELECT printf('bench-%06d', i), $1, $2, $3, $4, {wake}, {created}, {created} FROM n"
+                 SELECT printf('bench-%06d', i), $1, $2, $3, $4, {wake}, {wake}, {created}, {created} FROM n"
             ),
             Dialect::Postgres => format!(
                 "INSERT INTO workflows ({columns})
                  SELECT 'bench-' || lpad(i::text, greatest(6, length(i::text)), '0'), $1, $2, $3, $4,
-                        {wake}, {created}, {created}
+                        {wake}, {wake}, {created}, {created}
                  FROM generate_series({first}::bigint, {last}::bigint) AS s(i)"
             ),
         };
@@ -396,10 +389,9 @@ async fn print_plans(
 ) -> anyhow::Result<()> {
     let (now, due_limit, page) = (now_ms.to_string(), DUE_LIMIT.to_string(), PAGE.to_string());
     let component = format!("'{component}'");
-    let queries: [(&str, &str, Vec<&str>, &str); 5] = [
-        ("due timers", TIMERS_SQL, vec!["'sleeping'", &now, &due_limit], "workflows_by_status"),
-        ("due ready", READY_SQL, vec!["'running'", &due_limit], "workflows_by_status_ordinal"),
-        ("next wake", NEXT_WAKE_SQL, vec!["'sleeping'"], "workflows_by_status"),
+    let queries: [(&str, &str, Vec<&str>, &str); 4] = [
+        ("due to claim", DUE_SQL, vec![&now, &due_limit], "workflows_due"),
+        ("next due", NEXT_DUE_SQL, vec![], "workflows_due"),
         ("list by status", LIST_BY_STATUS_SQL, vec!["'completed'", &page], "workflows_by_status_ordinal"),
         ("list by component", LIST_BY_COMPONENT_SQL, vec![&component, &page], "workflows_by_component"),
     ];

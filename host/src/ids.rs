@@ -101,6 +101,36 @@ impl fmt::Display for ComponentDigest {
     }
 }
 
+/// A host process's identifier: a UUIDv7 generated at every start (and again
+/// whenever the process lost its lease), so a restarted or fenced host never
+/// inherits the leases of its previous life.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HostId(String);
+
+impl HostId {
+    /// A fresh identifier.
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().to_string())
+    }
+
+    /// Wraps an identifier read back from the store.
+    pub fn from_stored(id: String) -> Self {
+        Self(id)
+    }
+
+    /// The identifier as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for HostId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,6 +62,12 @@ impl Database {
         }
     }
 
+    /// The database at `url`, as it is (a private cluster's, say): nothing
+    /// is created, and nothing dropped afterwards.
+    pub fn at(url: &str) -> Self {
+        Self { url: url.to_owned(), postgres: None, _dir: None }
+    }
+
     /// Whether this is a PostgreSQL database (else SQLite).
     pub fn is_postgres(&self) -> bool {
         self.postgres.is_some()
@@ -194,6 +200,18 @@ impl Server {
             assert!(Instant::now() < deadline, "duro serve did not become healthy: {log}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Everything the server has logged so far, across restarts.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, …) to the server process.
+    pub fn signal(&self, signal: &str) {
+        let sent =
+            Command::new("kill").args([&format!("-{signal}"), &self.pid().to_string()]).status().unwrap();
+        assert!(sent.success(), "kill -{signal} failed");
     }
 
     /// The server process's id.
@@ -442,4 +460,114 @@ impl Drop for ShopService {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A private PostgreSQL cluster on a free loopback port, for the tests that
+/// restart the server itself; stopped and removed on drop. Like
+/// `scripts/postgres.sh`, it runs as the `postgres` user when the tests run
+/// as root (PostgreSQL refuses root), with `fsync=off`: this is for tests,
+/// never for figures.
+pub struct PgCluster {
+    dir: TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl PgCluster {
+    pub fn start() -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL binaries not found under /usr/lib/postgresql")
+            .map(|entry| entry.unwrap().path().join("bin"))
+            .filter(|bin| bin.join("pg_ctl").exists())
+            .max_by_key(|bin| {
+                let version = bin.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+                version.parse::<u32>().unwrap_or(0)
+            })
+            .expect("no PostgreSQL version under /usr/lib/postgresql");
+        let dir = TempDir::new();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let cluster = Self { dir, bin, port };
+        if is_root() {
+            let chown =
+                Command::new("chown").args(["-R", "postgres"]).arg(cluster.dir.path()).status().unwrap();
+            assert!(chown.success(), "cannot give the cluster's directory to the postgres user");
+        }
+        let data = cluster.dir.path().join("data");
+        let initdb = cluster
+            .command("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-A", "trust", "-U", "postgres", "--no-sync"])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(initdb.success(), "initdb failed");
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            cluster.port,
+            cluster.dir.path().display()
+        );
+        cluster.pg_ctl(&["-o", &options, "start"]);
+        cluster
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/postgres`.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the server the hard way (as a crash would: no checkpoint, every
+    /// connection cut) and starts it again; returns once it takes
+    /// connections.
+    pub fn restart(&self) {
+        self.pg_ctl(&["-m", "immediate", "restart"]);
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        if is_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let log = self.dir.path().join("server.log");
+        let status = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .arg("-l")
+            .arg(&log)
+            .arg("-w")
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "pg_ctl {args:?} failed: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|output| output.stdout.starts_with(b"0\n"))
 }

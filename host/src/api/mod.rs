@@ -25,7 +25,8 @@
 //! | `POST /v1/workflows/{id}/signals/{name}` | send a signal (JSON body; `Idempotency-Key`) |
 //! | `POST /v1/workflows/{id}/cancel[?force=true]` | cancel, or terminate with `force` |
 //! | `GET /v1/workflows/{id}/events/{key}[?wait=SECONDS]` | a durable event; long-polls for the first value |
-//! | `GET /healthz` | 200 with the runtime's counters when the database answers, else 503 |
+//! | `GET /v1/hosts` | the live hosts on this database, with their lease counts |
+//! | `GET /healthz` | 200 with the host's id and counters when the database answers, else 503 |
 
 mod components;
 mod error;
@@ -106,6 +107,7 @@ pub fn app(runtime: Runtime, limits: ApiLimits) -> Router {
         .route("/v1/workflows/{id}/logs", get(workflows::logs))
         .route("/v1/workflows/{id}/signals/{name}", post(waits::signal))
         .route("/v1/workflows/{id}/cancel", post(waits::cancel))
+        .route("/v1/hosts", get(hosts))
         .route("/healthz", get(healthz))
         .fallback(|| async { Error::NotFound("no such route".into()) });
     with_timeout(bounded, limits.request_timeout)
@@ -137,13 +139,25 @@ fn with_timeout(router: Router<AppState>, limit: Duration) -> Router<AppState> {
     )
 }
 
-/// `GET /healthz`: `{"status":"ok","runtime":{…}}` when the database
-/// answers, with the runtime's counters ([`crate::runtime::Stats`]: commits,
-/// stale and failed commits, retries, runs in flight, compiled components);
-/// the usual 503 `database_unavailable` error when it does not.
+/// `GET /healthz`: `{"status":"ok","host":ID,"runtime":{…}}` when the
+/// database answers, with the host's id and the runtime's counters
+/// ([`crate::runtime::Stats`]: commits, stale and failed commits, retries,
+/// runs in flight, compiled components); the usual 503
+/// `database_unavailable` error when it does not.
 async fn healthz(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, Error> {
     state.runtime.store().ping().await?;
-    Ok(axum::Json(serde_json::json!({ "status": "ok", "runtime": state.runtime.stats() })))
+    let (host, stats) = (state.runtime.host(), state.runtime.stats());
+    Ok(axum::Json(serde_json::json!({ "status": "ok", "host": host, "runtime": stats })))
+}
+
+/// `GET /v1/hosts`: `{"hosts":[…]}`, the live hosts on this host's
+/// database, oldest first, each as [`views::host`].
+async fn hosts(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<axum::Json<serde_json::Value>, Error> {
+    let (hosts, this) = state.runtime.hosts().await?;
+    let hosts: Vec<_> = hosts.iter().map(|host| views::host(host, &this)).collect();
+    Ok(axum::Json(serde_json::json!({ "hosts": hosts })))
 }

@@ -7,12 +7,12 @@ use serde_json::{Value, json};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use crate::ids::hex;
+use crate::ids::{HostId, hex};
 use crate::journal::{
     Call, ChildStart, Entry, FieldValue, HttpAttempt, HttpCall, Outcome, RetryPolicy, WaitOutcome,
 };
 use crate::runtime::Waiting;
-use crate::store::{ComponentRecord, EventRecord, LogRecord, WorkflowRecord};
+use crate::store::{ComponentRecord, EventRecord, HostRecord, LogRecord, WorkflowRecord};
 
 /// `1700000000123` ms → `"2023-11-14T22:13:20.123Z"`.
 fn time_ms(ms: i64) -> String {
@@ -41,7 +41,8 @@ pub(super) fn component(record: &ComponentRecord) -> Value {
     })
 }
 
-/// `{"id","component","status","input","output","error","created_at","updated_at","wake_at"}`.
+/// `{"id","component","status","input","output","error","created_at","updated_at","wake_at","parent","host"}`,
+/// where `host` is the id of the host whose run owns the workflow now, or null.
 pub(super) fn workflow(record: &WorkflowRecord) -> Value {
     json!({
         "id": record.id,
@@ -54,6 +55,22 @@ pub(super) fn workflow(record: &WorkflowRecord) -> Value {
         "updated_at": time_ms(record.updated_at_ms),
         "wake_at": record.wake_at_ms.map(time_ms),
         "parent": record.parent,
+        "host": record.owner,
+    })
+}
+
+/// `{"id","name","started_at","heartbeat_at","lease_expires_at","leases","this"}`:
+/// a live host, with how many workflows it runs now (`leases`) and whether
+/// it is the host that answers (`this`).
+pub(super) fn host(record: &HostRecord, this: &HostId) -> Value {
+    json!({
+        "id": record.id,
+        "name": record.name,
+        "started_at": time_ms(record.started_at_ms),
+        "heartbeat_at": time_ms(record.heartbeat_at_ms),
+        "lease_expires_at": time_ms(record.lease_expires_at_ms),
+        "leases": record.leases,
+        "this": record.id == *this,
     })
 }
 

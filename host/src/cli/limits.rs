@@ -115,6 +115,7 @@ impl LimitArgs {
                 ..ExecutorConfig::default()
             },
             timeout_grace: Duration::from_millis(self.timeout_grace_ms),
+            ..RuntimeConfig::default()
         })
     }
 }

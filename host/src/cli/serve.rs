@@ -1,11 +1,16 @@
 //! `duro serve`: the host process.
 //!
-//! On ctrl-c or SIGTERM it shuts down in a bounded time, at most about 25 s:
-//! it begins the runtime's shutdown (long polls answer at once), gives the
-//! HTTP server up to [`HTTP_DRAIN_GRACE`] (5 s) to finish the requests in
-//! flight, then stops waiting for connections that stay open and shuts the
-//! runtime down, which takes up to 10 s for runs to stop and 10 s more to
-//! commit what they finished.
+//! Any number of `duro serve` processes may share one PostgreSQL database;
+//! on SQLite a second one is refused (see
+//! [`store::lock_single_host`](crate::store::lock_single_host)).
+//!
+//! On ctrl-c or SIGTERM it shuts down in a bounded time, at most about 35 s:
+//! it begins the runtime's shutdown (long polls answer at once, nothing
+//! more is claimed), gives the HTTP server up to [`HTTP_DRAIN_GRACE`] (5 s)
+//! to finish the requests in flight, then stops waiting for connections
+//! that stay open and shuts the runtime down, which takes up to 10 s for
+//! runs to stop, 10 s more to commit what they finished, and 10 s more to
+//! release its lease, so other hosts take its workflows over at once.
 
 use std::future::IntoFuture;
 use std::time::Duration;
@@ -17,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::effects::EffectArgs;
 use super::limits::LimitArgs;
 use crate::api::{self, ApiLimits};
-use crate::runtime::Runtime;
+use crate::runtime::{DEFAULT_LEASE_TTL, Runtime};
 use crate::store;
 
 /// Options of `duro serve`.
@@ -41,6 +46,15 @@ pub(super) struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..),
     )]
     request_timeout_ms: u64,
+    /// Time to live of this host's lease, in ms: after a host dies, other
+    /// hosts on the same PostgreSQL database take its runs over within about
+    /// this long. Renewed every fifth of it.
+    #[arg(
+        long,
+        default_value_t = DEFAULT_LEASE_TTL.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(500..=3_600_000),
+    )]
+    lease_ttl_ms: u64,
     /// Limits of workflows and runs.
     #[command(flatten)]
     limits: LimitArgs,
@@ -65,16 +79,20 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // Held until the process exits: one host per SQLite file.
+    let _single_host = store::lock_single_host(&args.database)?;
     let store = store::connect(&args.database)
         .await
         .with_context(|| format!("cannot open database {}", redact(&args.database)))?;
-    let mut config = args.limits.runtime_config()?;
-    config.executor.http = args.effects.http_config()?;
-    let runtime = Runtime::start(store, config).context("cannot start the runtime")?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr().context("cannot read the listening address")?;
+    let mut config = args.limits.runtime_config()?;
+    config.executor.http = args.effects.http_config()?;
+    config.lease_ttl = Duration::from_millis(args.lease_ttl_ms);
+    config.host_name = address.to_string();
+    let runtime = Runtime::start(store, config).context("cannot start the runtime")?;
     tracing::info!(%address, database = %redact(&args.database), "duro listening");
     let limits = ApiLimits {
         max_component_bytes: args.max_component_bytes,

@@ -96,6 +96,12 @@ pub trait Checkpointer: Send + Sync {
     /// suspends at its next inline wait instead of holding its slot.
     fn slots_contended(&self) -> bool;
 
+    /// Whether the host still holds the lease under which it runs this
+    /// workflow. Checked before every effect and before the guest sees an
+    /// effect's outcome: the database fences commits, but nothing fences an
+    /// HTTP request of a host that lost its workflow to another.
+    fn lease_held(&self) -> bool;
+
     /// Tells what the run waits on now (`None`: nothing, it computes), for
     /// the API's view of a running workflow.
     fn waiting(&self, waiting: Option<Waiting>);

@@ -235,15 +235,20 @@ impl RunState {
         if due { self.commit_recorded().await } else { Ok(()) }
     }
 
-    /// Commits every entry and log line recorded and not yet committed, if
-    /// any, first waiting for the answers of `wasi:http` requests in flight
+    /// Checks that the host still holds its lease, then commits every entry
+    /// and log line recorded and not yet committed, if any, first waiting for the answers of `wasi:http` requests in flight
     /// (bounded by their timeouts): an effect's outcome is durable before
     /// the guest sees it, and an effect's journal position is durable before
     /// it is performed.
     ///
     /// # Errors
-    /// [`Abandon`] if the commit failed: the run must stop.
+    /// [`Abandon`] if the lease is lost or the commit failed: the run must
+    /// stop.
     pub(super) async fn commit_pending(&mut self) -> wasmtime::Result<()> {
+        if !self.checkpointer.lease_held() {
+            let lost = CheckpointError::Stale("the host no longer holds its lease".to_owned());
+            return Err(Abandon(lost).into());
+        }
         if self.journal.lock().has_holes() {
             self.charge_cpu()?;
             self.answered().await;

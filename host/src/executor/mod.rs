@@ -564,6 +564,10 @@ impl Checkpointer for NoCheckpoints {
         false
     }
 
+    fn lease_held(&self) -> bool {
+        true
+    }
+
     fn waiting(&self, _: Option<Waiting>) {}
 
     async fn activity(&self, component: &str) -> Result<Prepared, ActivityUnavailable> {

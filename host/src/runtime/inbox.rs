@@ -30,7 +30,8 @@ use crate::store::{CommitEffects, ComponentKind, NewWorkflow, Store, WorkflowSta
 pub(super) struct RunLink {
     /// One permit whenever something may have arrived for the workflow.
     pub(super) arrivals: Arc<Notify>,
-    /// Cancelled when the workflow is terminated: the run stops at once.
+    /// Cancelled when the workflow is terminated, or the host lost its
+    /// lease: the run stops at once.
     pub(super) terminate: CancellationToken,
 }
 
@@ -78,14 +79,24 @@ impl Arrivals {
             link.terminate.cancel();
         }
     }
+
+    /// Stops every run in flight: the host lost its lease, so their
+    /// workflows may be another host's by now.
+    pub(super) fn abandon_all(&self) {
+        for link in lock(&self.runs).values() {
+            link.terminate.cancel();
+        }
+    }
 }
 
 /// Pause before listening again after the listener failed.
 const LISTEN_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Until shutdown, tells [`Arrivals`] what other processes' commits
-/// announce on the database (PostgreSQL's `NOTIFY`); returns at once on
-/// SQLite.
+/// Until shutdown, tells [`Arrivals`], and the result and event waiters,
+/// what the commits of every process announce on the database
+/// (PostgreSQL's `NOTIFY`): a run of this host may wait for a signal sent
+/// through another host's API, and a result waiter here for a workflow
+/// another host runs. Returns at once on SQLite.
 pub(super) async fn listen(inner: Arc<Inner>) {
     loop {
         let mut listener = tokio::select! {
@@ -105,7 +116,7 @@ pub(super) async fn listen(inner: Arc<Inner>) {
         loop {
             tokio::select! {
                 arrived = listener.next() => match arrived {
-                    Ok(id) => inner.arrivals.poke(&[id]),
+                    Ok(id) => inner.heard(id),
                     Err(error) => {
                         tracing::warn!(%error, "arrivals listener failed; listening again");
                         tokio::select! {

@@ -19,6 +19,7 @@
 
 mod committer;
 mod inbox;
+mod lease;
 mod run;
 mod scheduler;
 mod stats;
@@ -41,11 +42,11 @@ use self::stats::Counters;
 use crate::engine::{self, Engine, EngineLimits};
 pub use crate::executor::Waiting;
 use crate::executor::{self, Executor, ExecutorConfig};
-use crate::ids::{ComponentDigest, WorkflowId};
+use crate::ids::{ComponentDigest, HostId, WorkflowId};
 use crate::journal::{Call, Entry, Outcome};
 use crate::store::{
-    self, CancelOutcome, ComponentKind, ComponentRecord, Created, EventRecord, NewWorkflow, SignalSent,
-    Store, StoredEntry, WorkflowRecord, WorkflowStatus,
+    self, CancelOutcome, ComponentKind, ComponentRecord, Created, EventRecord, HostRecord, NewWorkflow,
+    SignalSent, Store, StoredEntry, WorkflowRecord, WorkflowStatus,
 };
 
 /// How many settled workflows a slow result waiter may miss before it
@@ -66,10 +67,18 @@ pub struct RuntimeConfig {
     /// How long a workflow cancelled by its execution timeout has to end
     /// before it is terminated (default 30 s).
     pub timeout_grace: Duration,
+    /// The time to live of the host's lease (default 10 s): how long after
+    /// a host dies (`kill -9`, a lost network) other hosts wait before
+    /// taking its runs over. Renewed every fifth of it.
+    pub lease_ttl: Duration,
+    /// The host's name for people, in `GET /v1/hosts`: its API address.
+    pub host_name: String,
 }
 
 /// The default [`RuntimeConfig::timeout_grace`].
 pub const DEFAULT_TIMEOUT_GRACE: Duration = Duration::from_secs(30);
+/// The default [`RuntimeConfig::lease_ttl`].
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
 
 /// Errors of runtime operations, each a distinct answer for the API.
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +136,8 @@ impl Default for RuntimeConfig {
             limits: EngineLimits::default(),
             executor: ExecutorConfig::default(),
             timeout_grace: DEFAULT_TIMEOUT_GRACE,
+            lease_ttl: DEFAULT_LEASE_TTL,
+            host_name: String::new(),
         }
     }
 }
@@ -172,12 +183,19 @@ struct Inner {
     /// Runs in flight as others reach them, and the scheduler's nudge (a
     /// workflow was started or woken, a run ended).
     arrivals: Arc<Arrivals>,
-    /// Announces each workflow that reaches a final status to result waiters.
+    /// Announces each workflow that reaches a final status to result
+    /// waiters (and each that another host's commit announced: they read
+    /// the store again).
     settled: broadcast::Sender<WorkflowId>,
-    /// Announces each workflow whose events a commit set, to event waiters.
+    /// Announces each workflow whose events a commit set, to event waiters
+    /// (likewise).
     events_set: broadcast::Sender<WorkflowId>,
     /// See [`RuntimeConfig::timeout_grace`].
     timeout_grace: Duration,
+    /// This process's identity among the hosts, and its lease.
+    lease: lease::Lease,
+    /// See [`RuntimeConfig::host_name`].
+    host_name: String,
     /// One permit per workflow allowed to run at once.
     run_slots: Arc<Semaphore>,
     /// Workflows with a run in flight in this process.
@@ -185,8 +203,9 @@ struct Inner {
     /// What runs in flight wait on (an effect in flight, a backoff in
     /// memory), for the API.
     waiting: Mutex<HashMap<WorkflowId, Waiting>>,
-    /// Workflows whose last run failed for a host-side reason: when they may
-    /// run again, and how many times in a row that happened.
+    /// Workflows whose last run here failed for a host-side reason: when
+    /// they may run again (also their `due_at` in the store), and how many
+    /// times in a row that happened.
     backoff: Mutex<HashMap<WorkflowId, run::Backoff>>,
     /// Set by the scheduler when due workflows wait for an instance slot:
     /// runs then give up their slot at their next inline wait.
@@ -201,8 +220,12 @@ struct Inner {
 }
 
 impl Runtime {
-    /// Builds the engine and starts the scheduler and the committer. Every
-    /// workflow left `running` or `sleeping` in `store` is resumed.
+    /// Builds the engine and starts the heartbeat, the scheduler and the
+    /// committer. The host registers itself in the background (retrying
+    /// while the database is unreachable) and claims work once it holds its
+    /// lease: every workflow that is due and owned by no live host, so also
+    /// what a previous process left (at once on SQLite; on PostgreSQL once
+    /// that process's lease expires).
     ///
     /// # Errors
     /// [`Error::Engine`] or [`Error::Executor`] if wasmtime cannot be set up.
@@ -221,6 +244,8 @@ impl Runtime {
             settled: broadcast::Sender::new(SETTLED_BACKLOG),
             events_set: broadcast::Sender::new(SETTLED_BACKLOG),
             timeout_grace: config.timeout_grace,
+            lease: lease::Lease::new(config.lease_ttl),
+            host_name: config.host_name,
             run_slots: Arc::new(Semaphore::new(config.limits.max_instances as usize)),
             active: Default::default(),
             waiting: Default::default(),
@@ -231,6 +256,7 @@ impl Runtime {
             shutdown,
             tasks,
         });
+        inner.tasks.spawn(lease::heartbeat(inner.clone()));
         inner.tasks.spawn(scheduler::run(inner.clone()));
         inner.tasks.spawn(inbox::listen(inner.clone()));
         Ok(Self { inner })
@@ -531,7 +557,9 @@ impl Runtime {
     }
 
     /// Shuts down: [`Self::begin_shutdown`], then waits up to 10 s for the
-    /// runs to stop and up to 10 s more to commit what they finished.
+    /// runs to stop and up to 10 s more to commit what they finished, then
+    /// releases the host's lease (up to 10 s), so other hosts take its
+    /// workflows over at once rather than after the lease's TTL.
     pub async fn shutdown(&self) {
         self.begin_shutdown();
         self.inner.tasks.close();
@@ -539,12 +567,42 @@ impl Runtime {
             tracing::warn!("runs still in flight after {SHUTDOWN_GRACE:?}; exiting anyway");
         }
         self.inner.committer.close(SHUTDOWN_GRACE).await;
+        if tokio::time::timeout(SHUTDOWN_GRACE, lease::retire(&self.inner)).await.is_err() {
+            tracing::warn!(
+                "cannot release the lease in {SHUTDOWN_GRACE:?}; other hosts take over once it expires"
+            );
+        }
+    }
+
+    /// This host's id among the hosts on its database (new at every start,
+    /// and whenever the host lost its lease).
+    pub fn host(&self) -> HostId {
+        self.inner.lease.host()
+    }
+
+    /// The live hosts on this host's database, oldest first, with how many
+    /// workflows each runs now, and this host's id among them.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub async fn hosts(&self) -> Result<(Vec<HostRecord>, HostId), Error> {
+        Ok((self.inner.store.hosts().await?, self.inner.lease.host()))
     }
 }
 
 impl Inner {
     fn lock_active(&self) -> std::sync::MutexGuard<'_, HashSet<WorkflowId>> {
         lock(&self.active)
+    }
+
+    /// Something happened to workflow `id` in another process, as its
+    /// commit announced: its run here, the scheduler, and the result and
+    /// event waiters look again.
+    fn heard(&self, id: WorkflowId) {
+        self.arrivals.poke(std::slice::from_ref(&id));
+        // No receiver means nobody is waiting: nothing to do.
+        let _ = self.events_set.send(id.clone());
+        let _ = self.settled.send(id);
     }
 
     /// Workflow `id` was terminated: its run in flight stops, and result

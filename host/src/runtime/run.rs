@@ -61,22 +61,12 @@ pub(super) fn backing_off(inner: &Inner) -> usize {
     lock(&inner.backoff).values().filter(|backoff| backoff.until > now).count()
 }
 
-/// How long until the earliest backoff still running ends, if any. (Ended
-/// backoffs stay in the map, to count failures in a row, until a run
-/// succeeds.)
-pub(super) fn next_backoff_end(inner: &Inner) -> Option<Duration> {
-    let now = Instant::now();
-    lock(&inner.backoff)
-        .values()
-        .filter(|backoff| backoff.until > now)
-        .map(|backoff| backoff.until - now)
-        .min()
-}
-
-/// One run of workflow `id`; host-side failures are noted on the workflow
-/// and put it in backoff.
-pub(super) async fn run_workflow(inner: &Arc<Inner>, id: &WorkflowId) {
-    let attempted = attempt(inner, id).await;
+/// One run of `workflow`, which this host has claimed; host-side failures
+/// release it to run again after a backoff (on any host), with the reason
+/// noted as its error.
+pub(super) async fn run_workflow(inner: &Arc<Inner>, workflow: WorkflowRecord) {
+    let id = &workflow.id.clone();
+    let attempted = attempt(inner, workflow).await;
     lock(&inner.waiting).remove(id);
     match attempted {
         Ok(()) => {
@@ -95,24 +85,32 @@ pub(super) async fn run_workflow(inner: &Arc<Inner>, id: &WorkflowId) {
             };
             tracing::warn!(workflow = %id, %error, retry_in = ?backoff, "run failed on the host side; will retry");
             let note = format!("retrying in {backoff:?} after a host-side failure: {error}");
-            if let Err(error) = inner.store.note_retry(id, &truncate(note, MAX_ERROR_BYTES)).await {
-                tracing::warn!(workflow = %id, %error, "cannot note the retry");
+            let due_ms =
+                clock::now_ms().saturating_add(i64::try_from(backoff.as_millis()).unwrap_or(i64::MAX));
+            let note = truncate(note, MAX_ERROR_BYTES);
+            if let Err(error) = inner.store.release(&inner.lease.host(), id, due_ms, Some(&note)).await {
+                // The workflow stays owned here; the orphan sweep gives it up.
+                tracing::warn!(workflow = %id, %error, "cannot release the workflow for a retry");
             }
         }
     }
 }
 
-/// Claims, runs and commits; `Err` for host-side failures.
-async fn attempt(inner: &Arc<Inner>, id: &WorkflowId) -> Result<(), Error> {
-    let link = inner.arrivals.enter(id);
-    let attempted = attempt_linked(inner, id, link).await;
-    inner.arrivals.leave(id);
+/// Runs and commits; `Err` for host-side failures.
+async fn attempt(inner: &Arc<Inner>, workflow: WorkflowRecord) -> Result<(), Error> {
+    let id = workflow.id.clone();
+    let link = inner.arrivals.enter(&id);
+    let attempted = attempt_linked(inner, workflow, link).await;
+    inner.arrivals.leave(&id);
     attempted
 }
 
 /// [`attempt`], with the run reachable through `link`.
-async fn attempt_linked(inner: &Arc<Inner>, id: &WorkflowId, link: Arc<RunLink>) -> Result<(), Error> {
-    let Some(workflow) = inner.store.claim(id, clock::now_ms()).await? else { return Ok(()) };
+async fn attempt_linked(
+    inner: &Arc<Inner>,
+    workflow: WorkflowRecord,
+    link: Arc<RunLink>,
+) -> Result<(), Error> {
     let checkpoints = Arc::new(RunCheckpoints {
         inner: inner.clone(),
         workflow_id: workflow.id.clone(),
@@ -341,6 +339,10 @@ impl Checkpointer for RunCheckpoints {
 
     fn slots_contended(&self) -> bool {
         self.inner.slots_contended.load(Ordering::Relaxed)
+    }
+
+    fn lease_held(&self) -> bool {
+        self.inner.lease.held()
     }
 
     async fn activity(&self, component: &str) -> Result<Prepared, ActivityUnavailable> {

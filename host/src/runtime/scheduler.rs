@@ -1,48 +1,61 @@
-//! The scheduler loop: which due workflow runs next.
+//! The scheduler loop: which due workflow runs next, on this host.
 //!
-//! Each round asks the store for the two queues of due work (timers that
-//! fired, earliest first; `running` workflows, oldest first: new starts,
-//! woken sleepers and recoveries), each one index range scan of at most
-//! the free slots plus the runs in flight, and takes from them in turn,
-//! timers first. So a timer that fires while thousands of starts are queued
-//! runs in the next round that has a free slot, and a stream of timers cannot
-//! starve starts either. Workflows in flight here or waiting out a backoff are
-//! skipped. When due work is left waiting for a slot, runs in flight are told
-//! to give up their slots at their next inline wait.
+//! Each round claims up to the free instance slots' worth of due workflows
+//! owned by nobody ([`Store::claim_due`](crate::store::Store::claim_due)):
+//! new starts, woken workflows, fired timers, retries whose backoff ended,
+//! and what dead hosts left, earliest due first, in one statement that skips
+//! rows other hosts are claiming at that moment. A claim makes this host the
+//! workflow's owner and bumps its revision, and a run starts for each. A
+//! batch that filled every slot is followed by another round at once; when
+//! due work is left waiting for a slot, runs in flight are told to give
+//! their slots up at their next inline wait. A host that does not hold its
+//! lease claims nothing.
 //!
 //! Each round first acts on execution timeouts that passed (a cancellation
-//! request, then after the grace period a termination). The loop then waits
-//! for the earliest wake-up (a timer, a deadline or a backoff), a local
-//! nudge (a start, a run ending, an arrival) or the sweep interval,
-//! whichever comes first.
+//! request, then after the grace period a termination), and every few
+//! seconds releases the workflows this host owns without a run (see
+//! [`lease::release_orphans`]). The loop then waits for the earliest due
+//! time or deadline, a nudge (a start, a run ending, an arrival here or
+//! announced by another host) or the sweep interval, whichever comes first.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
 
-use super::{Error, Inner, lock, run};
+use super::{Error, Inner, lease, run};
 use crate::clock;
 use crate::ids::WorkflowId;
-use crate::store::DueWorkflows;
 
 /// Longest the loop sleeps without looking at the store: the fallback for
-/// wake-ups it was not told about.
-const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// wake-ups it was not told about (another host's start, a lost
+/// notification).
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// Shortest pause between two looks at the store.
 const MIN_DELAY: Duration = Duration::from_millis(5);
 /// Pause after the store could not be read.
 const STORE_RETRY: Duration = Duration::from_secs(1);
+/// Most workflows claimed in one statement.
+const CLAIM_BATCH: usize = 100;
+/// How often workflows owned without a run are looked for.
+const ORPHAN_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Runs until shutdown.
 pub(super) async fn run(inner: Arc<Inner>) {
+    let mut orphans_at = Instant::now() + ORPHAN_INTERVAL;
     loop {
+        if Instant::now() >= orphans_at && inner.lease.held() {
+            if let Err(error) = lease::release_orphans(&inner).await {
+                tracing::warn!(%error, "cannot look for workflows owned without a run");
+            }
+            orphans_at = Instant::now() + ORPHAN_INTERVAL;
+        }
         let delay = match dispatch_due(&inner).await {
             Ok(delay) => delay,
             Err(error) => {
-                tracing::error!(%error, "scheduler cannot read due workflows");
+                tracing::error!(%error, "scheduler cannot claim due workflows");
                 STORE_RETRY
             }
         };
@@ -54,43 +67,46 @@ pub(super) async fn run(inner: Arc<Inner>) {
     }
 }
 
-/// One round: starts runs for due workflows; returns how long to wait
-/// before the next round.
+/// One round: claims due workflows and starts their runs; returns how long
+/// to wait before the next round.
 async fn dispatch_due(inner: &Arc<Inner>) -> Result<Duration, Error> {
     expire_due(inner).await?;
-    let now_ms = clock::now_ms();
-    let free = inner.run_slots.available_permits();
-    // Workflows in flight or backing off are still due in the store: ask for
-    // enough rows to find `free` others, and one more to tell whether work
-    // is left waiting.
-    let skip: HashSet<WorkflowId> = {
-        let mut skip = inner.lock_active().clone();
-        let now = tokio::time::Instant::now();
-        skip.extend(lock(&inner.backoff).iter().filter(|(_, b)| b.until > now).map(|(id, _)| id.clone()));
-        skip
-    };
-    let limit = u32::try_from(free + skip.len() + 1).unwrap_or(u32::MAX);
-    let due = inner.store.due_workflows(now_ms, limit).await?;
-    let mut waiting = 0;
-    for id in in_turn(due).filter(|id| !skip.contains(id)) {
-        let Ok(slot) = inner.run_slots.clone().try_acquire_owned() else {
-            waiting += 1;
-            continue;
-        };
-        if !inner.lock_active().insert(id.clone()) {
-            continue;
-        }
-        let guard = ActiveRun { inner: inner.clone(), id, _slot: slot };
-        inner.tasks.spawn(async move { run::run_workflow(&guard.inner, &guard.id).await });
+    if !inner.lease.held() {
+        return Ok(SWEEP_INTERVAL);
     }
-    inner.slots_contended.store(waiting > 0, Ordering::Relaxed);
-    let next_timer = inner
-        .store
-        .next_wake_at_ms()
-        .await?
-        .map(|wake_ms| Duration::from_millis(u64::try_from(wake_ms.saturating_sub(now_ms)).unwrap_or(0)));
-    let next_backoff = run::next_backoff_end(inner);
-    let until = [next_timer, next_backoff].into_iter().flatten().min().unwrap_or(SWEEP_INTERVAL);
+    let now_ms = clock::now_ms();
+    let free = inner.run_slots.available_permits().min(CLAIM_BATCH);
+    let mut claimed = 0;
+    if free > 0 {
+        let host = inner.lease.host();
+        let limit = u32::try_from(free).unwrap_or(u32::MAX);
+        for workflow in inner.store.claim_due(&host, now_ms, limit).await? {
+            claimed += 1;
+            let Ok(slot) = inner.run_slots.clone().try_acquire_owned() else {
+                // Only this loop takes slots, so this cannot happen; give
+                // the workflow back rather than hold it without a run.
+                inner.store.release(&host, &workflow.id, now_ms, None).await?;
+                continue;
+            };
+            inner.lock_active().insert(workflow.id.clone());
+            let guard = ActiveRun { inner: inner.clone(), id: workflow.id.clone(), _slot: slot };
+            inner.tasks.spawn(async move { run::run_workflow(&guard.inner, workflow).await });
+        }
+    }
+    if free > 0 && claimed == free {
+        // The batch was full: more may be due.
+        return Ok(MIN_DELAY);
+    }
+    let next_due = inner.store.next_due_at_ms().await?;
+    let waiting_for_slot = free == 0 && next_due.is_some_and(|due| due <= now_ms);
+    inner.slots_contended.store(waiting_for_slot, Ordering::Relaxed);
+    if free == 0 {
+        // A run ending nudges the loop.
+        return Ok(SWEEP_INTERVAL);
+    }
+    let until = next_due
+        .map(|due_ms| Duration::from_millis(u64::try_from(due_ms.saturating_sub(now_ms)).unwrap_or(0)))
+        .unwrap_or(SWEEP_INTERVAL);
     Ok(until.clamp(MIN_DELAY, SWEEP_INTERVAL))
 }
 
@@ -124,19 +140,6 @@ async fn expire_due(inner: &Inner) -> Result<(), Error> {
     Ok(())
 }
 
-/// The two queues taken in turn, timers first, each in its own order.
-fn in_turn(due: DueWorkflows) -> impl Iterator<Item = WorkflowId> {
-    let mut timers = due.timers.into_iter();
-    let mut ready = due.ready.into_iter();
-    let mut seen = HashSet::new();
-    std::iter::from_fn(move || match (timers.next(), ready.next()) {
-        (None, None) => None,
-        (timer, ready) => Some(timer.into_iter().chain(ready)),
-    })
-    .flatten()
-    .filter(move |id| seen.insert(id.clone()))
-}
-
 /// A run in flight: holds its slot, and on drop (also when the run panics)
 /// leaves the in-flight set and nudges the scheduler.
 struct ActiveRun {
@@ -149,22 +152,5 @@ impl Drop for ActiveRun {
     fn drop(&mut self) {
         self.inner.lock_active().remove(&self.id);
         self.inner.arrivals.scheduler.notify_one();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ids(names: &[&str]) -> Vec<WorkflowId> {
-        names.iter().map(|name| WorkflowId::from_stored((*name).to_owned())).collect()
-    }
-
-    #[test]
-    fn queues_are_taken_in_turn_timers_first() {
-        let due = DueWorkflows { timers: ids(&["t1", "t2"]), ready: ids(&["r1", "r2", "r3", "r4"]) };
-        assert_eq!(in_turn(due).collect::<Vec<_>>(), ids(&["t1", "r1", "t2", "r2", "r3", "r4"]));
-        let due = DueWorkflows { timers: ids(&["t1", "t2", "t3"]), ready: ids(&["r1"]) };
-        assert_eq!(in_turn(due).collect::<Vec<_>>(), ids(&["t1", "r1", "t2", "t3"]));
     }
 }

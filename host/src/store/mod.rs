@@ -4,9 +4,14 @@
 //! one implementation, [`SqlStore`], speaks the subset of SQL that SQLite and
 //! PostgreSQL share through sqlx's `Any` driver; the backends differ only in
 //! their migrations (`host/migrations/{sqlite,postgres}/`) and connection
-//! set-up ([`connect`]), and on PostgreSQL arrivals are announced with
-//! `NOTIFY` once committed ([`ArrivalListener`]). The trait is the seam where a backend that
-//! needs its own SQL (PostgreSQL leases with `SKIP LOCKED`) plugs in.
+//! set-up ([`connect`]), and in a few statements: PostgreSQL claims due
+//! workflows with `FOR UPDATE SKIP LOCKED`, judges leases by its own clock,
+//! and announces arrivals with `NOTIFY` once committed ([`ArrivalListener`]).
+//!
+//! Many hosts share one PostgreSQL database: each registers in `hosts` with
+//! a lease, and owns the workflows it claimed until it commits their
+//! suspension or end, releases them, or its lease expires and another host
+//! reclaims them. SQLite is for one host ([`lock_single_host`]).
 //!
 //! This layer knows nothing of wasm. Journal payloads are written with the
 //! [`journal::codec`](crate::journal::codec) and read back raw.
@@ -18,10 +23,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::ids::{ComponentDigest, WorkflowId};
+use crate::ids::{ComponentDigest, HostId, WorkflowId};
 
 pub use model::{
-    CancelOutcome, CommitEffects, ComponentKind, ComponentRecord, Created, DueWorkflows, EventRecord,
+    CancelOutcome, CommitEffects, ComponentKind, ComponentRecord, Created, EventRecord, HostRecord,
     LogRecord, NewWorkflow, RunCommit, SignalRecord, SignalSent, StatusUpdate, StoredEntry, WaitSet,
     WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
 };
@@ -53,6 +58,24 @@ pub enum Error {
         workflow: WorkflowId,
         /// The state the commit expected.
         expected: WorkflowState,
+    },
+    /// Another process holds the lock of a single-host database.
+    #[error(
+        "{path} is used by another duro host (pid {pid}); SQLite runs one host, use postgres://… for several"
+    )]
+    InUse {
+        /// The database file.
+        path: String,
+        /// The other process, as its lock file says.
+        pid: String,
+    },
+    /// The lock file of a single-host database cannot be opened.
+    #[error("cannot open the lock file {path}: {source}")]
+    LockFile {
+        /// The lock file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
     },
     /// One failure reported to several callers (the runs of a failed group
     /// commit).
@@ -134,6 +157,11 @@ pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers (`SELECT 1`).
     async fn ping(&self) -> Result<()>;
 
+    /// Whether only one host process may use this database (SQLite: `duro
+    /// serve` holds [`lock_single_host`]), so every other host row belongs
+    /// to a process known dead.
+    fn single_host(&self) -> bool;
+
     /// Stores a component of `kind` under `digest` (idempotent) and, if
     /// `name` is given, points that name at it.
     ///
@@ -165,25 +193,57 @@ pub trait Store: Send + Sync + 'static {
     /// Workflows matching `filter`, newest first.
     async fn list_workflows(&self, filter: &WorkflowFilter) -> Result<Vec<WorkflowRecord>>;
 
-    /// Workflows that should run now, up to `limit` in each queue: `sleeping`
-    /// ones with `wake_at_ms <= now_ms` (earliest first) and `running` ones
-    /// (oldest first). Each queue is one index range scan, so the cost grows
-    /// with `limit`, not with the number of workflows.
-    async fn due_workflows(&self, now_ms: i64, limit: u32) -> Result<DueWorkflows>;
+    /// Registers host `host`, called `name` (its address, for people), with
+    /// a lease of `ttl_ms` from now by the database's clock.
+    async fn register_host(&self, host: &HostId, name: &str, ttl_ms: i64) -> Result<()>;
 
-    /// Claims a due workflow for a run: a `sleeping` workflow whose `wake_at_ms`
-    /// has passed becomes `running` (a new revision). Returns the workflow if
-    /// it is now `running`, `None` if it is not due (final, asleep, or unknown).
-    async fn claim(&self, id: &WorkflowId, now_ms: i64) -> Result<Option<WorkflowRecord>>;
+    /// Extends the lease of `host` to `ttl_ms` from now (the database's
+    /// clock). Returns `false` if the lease had already expired or its row is
+    /// gone: an expired lease is never revived, since another host may have
+    /// taken its workflows over; the host must register anew.
+    async fn renew_lease(&self, host: &HostId, ttl_ms: i64) -> Result<bool>;
 
-    /// Notes on a `running` workflow why its last run could not proceed (a
-    /// host-side condition it will be retried after), shown as its `error`
-    /// until it ends. Changes neither its state nor its revision.
-    async fn note_retry(&self, id: &WorkflowId, error: &str) -> Result<()>;
+    /// Deletes the hosts whose lease expired (with `sole`, every host but
+    /// `sole`: a store only one host can open, whose previous process is
+    /// known dead) and releases the workflows owned by hosts that no longer
+    /// exist: unowned, due now, a new revision, so a run of a host that lost
+    /// its lease can commit nothing more. Returns the released workflows.
+    async fn reclaim(&self, sole: Option<&HostId>) -> Result<Vec<WorkflowId>>;
 
-    /// The earliest `wake_at_ms` of any suspended workflow, or `deadline_ms`
+    /// Claims for `host` up to `limit` workflows that are due (`due_at_ms <=
+    /// now_ms`, earliest first) and owned by nobody: each becomes `running`,
+    /// owned by `host`, with a new revision; rows another host is claiming
+    /// at the same moment are skipped, not waited for. Claims nothing unless
+    /// the lease of `host` is live by the database's clock.
+    async fn claim_due(&self, host: &HostId, now_ms: i64, limit: u32) -> Result<Vec<WorkflowRecord>>;
+
+    /// Releases workflow `id` if `host` owns it: owned by nobody, due at
+    /// `due_at_ms`, a new revision, with `note` (why its run could not
+    /// proceed, shown as its `error` until it ends) if given. Returns whether
+    /// `host` owned it.
+    async fn release(
+        &self,
+        host: &HostId,
+        id: &WorkflowId,
+        due_at_ms: i64,
+        note: Option<&str>,
+    ) -> Result<bool>;
+
+    /// The workflows `host` owns.
+    async fn owned(&self, host: &HostId) -> Result<Vec<WorkflowId>>;
+
+    /// Releases every workflow `host` owns (due now) and deletes its row:
+    /// a graceful shutdown, after which other hosts take over at once.
+    /// Returns the released workflows.
+    async fn retire_host(&self, host: &HostId) -> Result<Vec<WorkflowId>>;
+
+    /// The hosts whose lease is live, oldest first, with how many workflows
+    /// each owns.
+    async fn hosts(&self) -> Result<Vec<HostRecord>>;
+
+    /// The earliest `due_at_ms` of any workflow nobody owns, or `deadline_ms`
     /// of any workflow.
-    async fn next_wake_at_ms(&self) -> Result<Option<i64>>;
+    async fn next_due_at_ms(&self) -> Result<Option<i64>>;
 
     /// Workflows whose execution timeout (`deadline_ms`) has passed, earliest
     /// first, at most `limit`: an index range scan.
@@ -280,6 +340,55 @@ pub trait Store: Send + Sync + 'static {
     /// entry whose `(workflow, seq)` already exists: a journal is never
     /// written twice and a final status never changes.
     async fn commit(&self, batch: &[RunCommit]) -> Result<Vec<WorkflowId>>;
+}
+
+/// The lock a `duro serve` holds for its whole life on a single-host
+/// database; released when dropped, and by the kernel when the process dies
+/// (`kill -9` included), so a restart never waits for it.
+#[derive(Debug)]
+pub struct HostLock {
+    _file: std::fs::File,
+}
+
+/// Takes the lock of the SQLite database at `url` (an exclusive lock on
+/// `<file>.lock`, holding this process's id), so that a second host on the
+/// same file is refused instead of running the same workflows; `None` for
+/// PostgreSQL, where many hosts share one database, and for in-memory
+/// SQLite. Network filesystems are not supported.
+///
+/// # Errors
+/// [`Error::InUse`] naming the other process; [`Error::LockFile`] if the
+/// lock file cannot be opened or written.
+pub fn lock_single_host(url: &str) -> Result<Option<HostLock>> {
+    use std::io::{Read, Seek, Write};
+    let Some(path) = url.strip_prefix("sqlite:") else { return Ok(None) };
+    let path = path.trim_start_matches("//");
+    let path = path.split_once('?').map_or(path, |(path, _)| path);
+    if path == ":memory:" {
+        return Ok(None);
+    }
+    let lock_path = format!("{path}.lock");
+    let io = |source| Error::LockFile { path: lock_path.clone(), source };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            return Err(Error::InUse { path: path.to_owned(), pid: pid.trim().to_owned() });
+        }
+        Err(std::fs::TryLockError::Error(error)) => return Err(io(error)),
+    }
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    writeln!(file, "{}", std::process::id()).map_err(io)?;
+    Ok(Some(HostLock { _file: file }))
 }
 
 /// Connects to the database at `url` and applies pending migrations.

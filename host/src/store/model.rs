@@ -1,6 +1,6 @@
 //! The rows the store reads and writes, as Rust types.
 
-use crate::ids::{ComponentDigest, WorkflowId};
+use crate::ids::{ComponentDigest, HostId, WorkflowId};
 use crate::journal::{self, Entry, LogLevel, LogLine, LogStream};
 
 /// What a component is, told from the world it implements.
@@ -174,6 +174,8 @@ pub struct WorkflowRecord {
     /// The execution timeout, in ms since the Unix epoch: when the workflow
     /// is cancelled, or, once cancelled by it, when it is terminated.
     pub deadline_ms: Option<i64>,
+    /// The host whose run owns it now, if any.
+    pub owner: Option<HostId>,
 }
 
 /// What a suspended workflow waits for, besides its earliest timer: any of
@@ -194,12 +196,14 @@ pub struct WaitSet {
 
 /// The part of a workflow's row that a commit compares and sets.
 ///
-/// Every write of a run ([`Store::claim`](super::Store::claim),
-/// [`Store::commit`](super::Store::commit)) names the state it continues from
-/// and applies only if the row still holds exactly that state; `revision`
-/// grows by one with each such write, so a run that lost track (a stale run,
-/// later a host whose lease expired) can never overwrite a newer state, even
-/// one that came back to the same status and `next_seq`.
+/// Every commit of a run ([`Store::commit`](super::Store::commit)) names the
+/// state it continues from and applies only if the row still holds exactly
+/// that state. `revision` grows by one with each such write, and with every
+/// change of owner (a claim, a release, a reclaim from a dead host, a
+/// termination): it is the fencing token. So a run that lost track (a stale
+/// run, a host whose lease expired while it was paused) can never overwrite
+/// a newer state, even one that came back to the same status and
+/// `next_seq`, and two hosts never both write seq N of a workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkflowState {
     /// Status.
@@ -244,14 +248,21 @@ pub struct WorkflowFilter {
     pub limit: u32,
 }
 
-/// Workflows that should run now, in two queues that the scheduler
-/// interleaves, each oldest first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DueWorkflows {
-    /// Sleeping workflows whose timer has fired, earliest `wake_at` first.
-    pub timers: Vec<WorkflowId>,
-    /// `running` workflows (new, woken, or interrupted), by ordinal.
-    pub ready: Vec<WorkflowId>,
+/// A live host, as [`Store::hosts`](super::Store::hosts) lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRecord {
+    /// Identifier, new at every start of the process.
+    pub id: HostId,
+    /// Its name for people: the address its API listens on.
+    pub name: String,
+    /// When it registered, ms since the Unix epoch (the database's clock).
+    pub started_at_ms: i64,
+    /// Its last renewal of its lease, ms since the Unix epoch (the database's clock).
+    pub heartbeat_at_ms: i64,
+    /// When its lease expires unless renewed, ms since the Unix epoch (the database's clock).
+    pub lease_expires_at_ms: i64,
+    /// How many workflows it owns: runs in flight on it.
+    pub leases: u64,
 }
 
 /// A journal row: an entry with its payload still encoded.

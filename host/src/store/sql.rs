@@ -9,12 +9,12 @@ use sqlx::{AnyPool, Row};
 
 use super::model::{parse_level, parse_stream};
 use super::{
-    CancelOutcome, ComponentKind, ComponentRecord, Created, DueWorkflows, Error, EventRecord, LogRecord,
+    CancelOutcome, ComponentKind, ComponentRecord, Created, Error, EventRecord, HostRecord, LogRecord,
     NewWorkflow, Result, RunCommit, SignalRecord, SignalSent, StatusUpdate, Store, StoredEntry, WaitSet,
     WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
 };
 use crate::clock;
-use crate::ids::{ComponentDigest, WorkflowId};
+use crate::ids::{ComponentDigest, HostId, WorkflowId};
 use crate::journal::LogLine;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -26,7 +26,8 @@ const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 const WORKFLOW_COLUMNS: &str =
     "ordinal, id, component, status, input, output, error, wake_at_ms, created_at_ms,
-    updated_at_ms, next_seq, revision, log_bytes, parent_id, waiting_on, cancel_requested_ms, deadline_ms";
+    updated_at_ms, next_seq, revision, log_bytes, parent_id, waiting_on, cancel_requested_ms, deadline_ms,
+    owner_host";
 
 /// A transaction on the write pool.
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
@@ -50,6 +51,9 @@ const INSERT_CHUNK_BYTES: usize = 1 << 20;
 pub struct SqlStore {
     read: AnyPool,
     write: AnyPool,
+    /// One connection for lease renewals, so a busy write pool can never
+    /// cost a host its lease.
+    lease: AnyPool,
     /// PostgreSQL rather than SQLite.
     postgres: bool,
     /// The URL, for the arrivals listener's own connection (PostgreSQL).
@@ -119,6 +123,52 @@ impl SqlStore {
         }
     }
 
+    /// The database's clock in ms since the Unix epoch, as an SQL
+    /// expression: leases are taken and judged by this one clock, never by
+    /// the hosts' clocks.
+    fn db_now(&self) -> &'static str {
+        if self.postgres {
+            "duro_now_ms()"
+        } else {
+            "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+        }
+    }
+
+    /// [`Store::claim_due`]'s statement: `$1` the host, `$2` now (ms), `$3`
+    /// the limit. One range of the due-time index, earliest first; on
+    /// PostgreSQL the rows are locked with `SKIP LOCKED`, so hosts claiming
+    /// at once each take other rows instead of queueing behind each other
+    /// (SQLite has one writer, and one host).
+    fn claim_sql(&self) -> String {
+        let running = WorkflowStatus::Running.as_str();
+        let set = format!(
+            "SET owner_host = $1, due_at_ms = NULL, status = '{running}', wake_at_ms = NULL, waiting_on = NULL,
+                 revision = revision + 1,
+                 updated_at_ms = CASE WHEN status = '{running}' THEN updated_at_ms ELSE $2 END"
+        );
+        let leased = format!(
+            "EXISTS (SELECT 1 FROM hosts WHERE hosts.id = $1 AND hosts.lease_expires_at_ms > {})",
+            self.db_now()
+        );
+        if self.postgres {
+            format!(
+                "WITH picked AS (
+                     SELECT id AS picked_id FROM workflows WHERE due_at_ms <= $2 ORDER BY due_at_ms LIMIT $3
+                     FOR UPDATE SKIP LOCKED)
+                 UPDATE workflows {set} FROM picked
+                 WHERE id = picked_id AND {leased}
+                 RETURNING {WORKFLOW_COLUMNS}"
+            )
+        } else {
+            format!(
+                "UPDATE workflows {set}
+                 WHERE id IN (SELECT id FROM workflows WHERE due_at_ms <= $2 ORDER BY due_at_ms LIMIT $3)
+                     AND {leased}
+                 RETURNING {WORKFLOW_COLUMNS}"
+            )
+        }
+    }
+
     /// Connects to `url` and migrates; see [`super::connect`].
     ///
     /// # Errors
@@ -143,14 +193,18 @@ impl SqlStore {
         let options = |max_connections| {
             AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(ACQUIRE_TIMEOUT)
         };
-        let (read, write) = match sizes {
-            Some((read, write)) => (options(read).connect(&url).await?, options(write).connect(&url).await?),
+        let (read, write, lease) = match sizes {
+            Some((read, write)) => (
+                options(read).connect(&url).await?,
+                options(write).connect(&url).await?,
+                options(1).connect(&url).await?,
+            ),
             None => {
                 // An in-memory SQLite database lives as long as its one
-                // connection, which both pools must share.
+                // connection, which every pool must share.
                 let pool =
                     options(1).min_connections(1).idle_timeout(None).max_lifetime(None).connect(&url).await?;
-                (pool.clone(), pool)
+                (pool.clone(), pool.clone(), pool)
             }
         };
         if url.starts_with("sqlite:") {
@@ -159,7 +213,7 @@ impl SqlStore {
         }
         migrator.run(&write).await?;
         let postgres = !url.starts_with("sqlite:");
-        Ok(Self { read, write, postgres, url })
+        Ok(Self { read, write, lease, postgres, url })
     }
 }
 
@@ -168,6 +222,10 @@ impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
+    }
+
+    fn single_host(&self) -> bool {
+        !self.postgres
     }
 
     async fn put_component(
@@ -270,69 +328,147 @@ impl Store for SqlStore {
         rows.iter().map(workflow_from_row).collect()
     }
 
-    async fn due_workflows(&self, now_ms: i64, limit: u32) -> Result<DueWorkflows> {
-        // One range of the `(status, wake_at_ms)` index per suspended status,
-        // merged earliest first.
-        let mut timers = Vec::new();
-        for status in [WorkflowStatus::Sleeping, WorkflowStatus::Waiting] {
-            for row in timers_statement(status, now_ms, limit).query().fetch_all(&self.read).await? {
-                let wake_at_ms: i64 = row.try_get("wake_at_ms")?;
-                timers.push((wake_at_ms, WorkflowId::from_stored(row.try_get("id")?)));
-            }
-        }
-        timers.sort();
-        timers.truncate(limit as usize);
-        let ready = ready_statement(limit).query().fetch_all(&self.read).await?;
-        let ready =
-            ready.iter().map(|row| Ok(WorkflowId::from_stored(row.try_get("id")?))).collect::<Result<_>>()?;
-        Ok(DueWorkflows { timers: timers.into_iter().map(|(_, id)| id).collect(), ready })
-    }
-
-    async fn claim(&self, id: &WorkflowId, now_ms: i64) -> Result<Option<WorkflowRecord>> {
-        // Waking a due sleeper is a write (a new revision); a workflow already
-        // `running` (new, or interrupted by a crash) is only read, which
-        // costs no commit.
-        let woken = sqlx::query(&format!(
-            "UPDATE workflows SET status = $1, wake_at_ms = NULL, waiting_on = NULL, updated_at_ms = $4,
-                 revision = revision + 1
-             WHERE id = $3 AND (status = $2 OR status = $5) AND wake_at_ms <= $4
-             RETURNING {WORKFLOW_COLUMNS}"
+    async fn register_host(&self, host: &HostId, name: &str, ttl_ms: i64) -> Result<()> {
+        let now = self.db_now();
+        sqlx::query(&format!(
+            "INSERT INTO hosts (id, name, started_at_ms, heartbeat_at_ms, lease_expires_at_ms)
+             VALUES ($1, $2, {now}, {now}, {now} + $3)"
         ))
-        .bind(WorkflowStatus::Running.as_str())
-        .bind(WorkflowStatus::Sleeping.as_str())
-        .bind(id.as_str())
-        .bind(now_ms)
-        .bind(WorkflowStatus::Waiting.as_str())
-        .fetch_optional(&self.write)
+        .bind(host.as_str())
+        .bind(storable(name).as_ref())
+        .bind(ttl_ms)
+        .execute(&self.lease)
         .await?;
-        let row = match woken {
-            Some(row) => Some(row),
-            None => {
-                sqlx::query(&format!(
-                    "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = $1 AND status = $2"
-                ))
-                .bind(id.as_str())
-                .bind(WorkflowStatus::Running.as_str())
-                .fetch_optional(&self.read)
-                .await?
-            }
-        };
-        row.as_ref().map(workflow_from_row).transpose()
-    }
-
-    async fn note_retry(&self, id: &WorkflowId, error: &str) -> Result<()> {
-        sqlx::query("UPDATE workflows SET error = $1 WHERE id = $2 AND status = $3")
-            .bind(storable(error).as_ref())
-            .bind(id.as_str())
-            .bind(WorkflowStatus::Running.as_str())
-            .execute(&self.write)
-            .await?;
         Ok(())
     }
 
-    async fn next_wake_at_ms(&self) -> Result<Option<i64>> {
-        let row = next_wake_statement().query().fetch_one(&self.read).await?;
-        Ok(row.try_get("wake_at_ms")?)
+    async fn renew_lease(&self, host: &HostId, ttl_ms: i64) -> Result<bool> {
+        let now = self.db_now();
+        let renewed = sqlx::query(&format!(
+            "UPDATE hosts SET heartbeat_at_ms = {now}, lease_expires_at_ms = {now} + $2
+             WHERE id = $1 AND lease_expires_at_ms > {now}"
+        ))
+        .bind(host.as_str())
+        .bind(ttl_ms)
+        .execute(&self.lease)
+        .await?;
+        Ok(renewed.rows_affected() == 1)
+    }
+
+    async fn reclaim(&self, sole: Option<&HostId>) -> Result<Vec<WorkflowId>> {
+        let now = self.db_now();
+        let expired_hosts = format!("DELETE FROM hosts WHERE lease_expires_at_ms <= {now}");
+        let mut tx = self.write.begin().await?;
+        let dead = match sole {
+            Some(host) => sqlx::query("DELETE FROM hosts WHERE id <> $1").bind(host.as_str()),
+            None => sqlx::query(&expired_hosts),
+        };
+        let dead = dead.execute(&mut *tx).await?.rows_affected();
+        // Owners that no longer exist, whether their rows went just now or
+        // earlier: one range of the owner index, as long as the runs in flight.
+        let rows = sqlx::query(&format!(
+            "UPDATE workflows SET owner_host = NULL, due_at_ms = {now}, revision = revision + 1
+             WHERE owner_host IS NOT NULL AND owner_host NOT IN (SELECT id FROM hosts)
+             RETURNING id"
+        ))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let released = ids_from_rows(&rows)?;
+        if dead > 0 || !released.is_empty() {
+            tracing::info!(hosts = dead, workflows = released.len(), "reclaimed the leases of dead hosts");
+        }
+        self.announce(&released).await;
+        Ok(released)
+    }
+
+    async fn claim_due(&self, host: &HostId, now_ms: i64, limit: u32) -> Result<Vec<WorkflowRecord>> {
+        let rows = sqlx::query(&self.claim_sql())
+            .bind(host.as_str())
+            .bind(now_ms)
+            .bind(i64::from(limit))
+            .fetch_all(&self.write)
+            .await?;
+        rows.iter().map(workflow_from_row).collect()
+    }
+
+    async fn release(
+        &self,
+        host: &HostId,
+        id: &WorkflowId,
+        due_at_ms: i64,
+        note: Option<&str>,
+    ) -> Result<bool> {
+        let released = sqlx::query(
+            "UPDATE workflows SET owner_host = NULL, due_at_ms = $3, error = COALESCE($4, error),
+                 revision = revision + 1
+             WHERE id = $1 AND owner_host = $2",
+        )
+        .bind(id.as_str())
+        .bind(host.as_str())
+        .bind(due_at_ms)
+        .bind(note.map(|note| storable(note).into_owned()))
+        .execute(&self.write)
+        .await?
+        .rows_affected()
+            == 1;
+        if released {
+            self.announce(std::slice::from_ref(id)).await;
+        }
+        Ok(released)
+    }
+
+    async fn owned(&self, host: &HostId) -> Result<Vec<WorkflowId>> {
+        let rows = sqlx::query("SELECT id FROM workflows WHERE owner_host = $1")
+            .bind(host.as_str())
+            .fetch_all(&self.read)
+            .await?;
+        ids_from_rows(&rows)
+    }
+
+    async fn retire_host(&self, host: &HostId) -> Result<Vec<WorkflowId>> {
+        let mut tx = self.write.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE workflows SET owner_host = NULL, due_at_ms = $2, revision = revision + 1
+             WHERE owner_host = $1 RETURNING id",
+        )
+        .bind(host.as_str())
+        .bind(clock::now_ms())
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM hosts WHERE id = $1").bind(host.as_str()).execute(&mut *tx).await?;
+        tx.commit().await?;
+        let released = ids_from_rows(&rows)?;
+        self.announce(&released).await;
+        Ok(released)
+    }
+
+    async fn hosts(&self) -> Result<Vec<HostRecord>> {
+        let now = self.db_now();
+        let rows = sqlx::query(&format!(
+            "SELECT id, name, started_at_ms, heartbeat_at_ms, lease_expires_at_ms,
+                 (SELECT COUNT(*) FROM workflows w WHERE w.owner_host = hosts.id) AS leases
+             FROM hosts WHERE lease_expires_at_ms > {now} ORDER BY started_at_ms, id"
+        ))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(HostRecord {
+                    id: HostId::from_stored(row.try_get("id")?),
+                    name: row.try_get("name")?,
+                    started_at_ms: row.try_get("started_at_ms")?,
+                    heartbeat_at_ms: row.try_get("heartbeat_at_ms")?,
+                    lease_expires_at_ms: row.try_get("lease_expires_at_ms")?,
+                    leases: to_u64(row.try_get("leases")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn next_due_at_ms(&self) -> Result<Option<i64>> {
+        let row = next_due_statement().query().fetch_one(&self.read).await?;
+        Ok(row.try_get("due_at_ms")?)
     }
 
     async fn due_deadlines(&self, now_ms: i64, limit: u32) -> Result<Vec<WorkflowId>> {
@@ -573,7 +709,12 @@ impl Store for SqlStore {
             commit_run(&mut tx, run, now, &mut arrived).await?;
         }
         tx.commit().await?;
-        self.announce(&arrived).await;
+        // Other hosts' result and event waiters hear of ends and events too.
+        let told = batch
+            .iter()
+            .filter(|run| run.update.status().is_final() || !run.effects.events.is_empty())
+            .map(|run| run.workflow_id.clone());
+        self.announce(&arrived.iter().cloned().chain(told).collect::<Vec<_>>()).await;
         Ok(arrived)
     }
 }
@@ -605,7 +746,8 @@ async fn commit_run(tx: &mut Tx<'_>, run: &RunCommit, now: i64, arrived: &mut Ve
     let updated = sqlx::query(
         "UPDATE workflows SET status = $1, output = $2, error = $3, wake_at_ms = $4, updated_at_ms = $5,
              next_seq = $6, revision = $7, log_bytes = log_bytes + $8, waiting_on = $13,
-             deadline_ms = CASE WHEN $14 = 1 THEN NULL ELSE deadline_ms END
+             deadline_ms = CASE WHEN $14 = 1 THEN NULL ELSE deadline_ms END,
+             owner_host = CASE WHEN $15 = 1 THEN owner_host ELSE NULL END, due_at_ms = $16
          WHERE id = $9 AND status = $10 AND next_seq = $11 AND revision = $12
          RETURNING parent_id, cancel_requested_ms",
     )
@@ -623,6 +765,10 @@ async fn commit_run(tx: &mut Tx<'_>, run: &RunCommit, now: i64, arrived: &mut Ve
     .bind(to_i64(run.expected.revision))
     .bind(waiting_json)
     .bind(i64::from(next.status.is_final()))
+    // A checkpoint keeps the run's ownership; a suspension or an end gives
+    // it up, the suspension due at its timer, if any.
+    .bind(i64::from(next.status == WorkflowStatus::Running))
+    .bind(wake_at_ms)
     .fetch_optional(&mut **tx)
     .await?;
     let Some(updated) = updated else {
@@ -639,10 +785,12 @@ async fn commit_run(tx: &mut Tx<'_>, run: &RunCommit, now: i64, arrived: &mut Ve
         // the suspension.
         if arrived_for(tx, &run.workflow_id, on, cancel_requested.is_some()).await? {
             sqlx::query(
-                "UPDATE workflows SET status = $1, wake_at_ms = NULL, waiting_on = NULL WHERE id = $2",
+                "UPDATE workflows SET status = $1, wake_at_ms = NULL, waiting_on = NULL, due_at_ms = $3
+                 WHERE id = $2",
             )
             .bind(WorkflowStatus::Running.as_str())
             .bind(run.workflow_id.as_str())
+            .bind(now)
             .execute(&mut **tx)
             .await?;
             arrived.push(run.workflow_id.clone());
@@ -708,8 +856,9 @@ async fn apply_effects(
 /// returns whether it was inserted.
 async fn insert_workflow(tx: &mut Tx<'_>, new: &NewWorkflow, now: i64) -> Result<bool> {
     Ok(sqlx::query(
-        "INSERT INTO workflows (id, component, input, status, created_at_ms, updated_at_ms, parent_id, deadline_ms)
-         VALUES ($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO workflows (id, component, input, status, created_at_ms, updated_at_ms, parent_id, deadline_ms,
+             due_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $5) ON CONFLICT (id) DO NOTHING",
     )
     .bind(new.id.as_str())
     .bind(new.component.as_str())
@@ -759,7 +908,7 @@ async fn lock_row(tx: &mut Tx<'_>, id: &WorkflowId) -> Result<Option<LockedRow>>
 async fn wake(tx: &mut Tx<'_>, id: &WorkflowId, now: i64) -> Result<()> {
     sqlx::query(
         "UPDATE workflows SET status = $1, wake_at_ms = NULL, waiting_on = NULL, updated_at_ms = $2,
-             revision = revision + 1
+             due_at_ms = $2, revision = revision + 1
          WHERE id = $3",
     )
     .bind(WorkflowStatus::Running.as_str())
@@ -868,7 +1017,7 @@ async fn terminate_in(
     }
     sqlx::query(
         "UPDATE workflows SET status = $1, error = $2, wake_at_ms = NULL, waiting_on = NULL, deadline_ms = NULL,
-             updated_at_ms = $3, revision = revision + 1
+             updated_at_ms = $3, owner_host = NULL, due_at_ms = NULL, revision = revision + 1
          WHERE id = $4",
     )
     .bind(WorkflowStatus::Terminated.as_str())
@@ -931,6 +1080,10 @@ fn parse_wait_set(text: Option<String>) -> Result<Option<WaitSet>> {
             .map_err(|error| Error::Corrupt(format!("unreadable waiting_on {text:?}: {error}")))
     })
     .transpose()
+}
+
+fn ids_from_rows(rows: &[AnyRow]) -> Result<Vec<WorkflowId>> {
+    rows.iter().map(|row| Ok(WorkflowId::from_stored(row.try_get("id")?))).collect()
 }
 
 fn parse_status(status: String) -> Result<WorkflowStatus> {
@@ -1004,19 +1157,6 @@ fn status_is(status: WorkflowStatus) -> String {
     format!("status = '{}'", status.as_str())
 }
 
-/// Suspended workflows of `status` whose timer fired, earliest first: a
-/// range of the `(status, wake_at_ms)` index.
-fn timers_statement(status: WorkflowStatus, now_ms: i64, limit: u32) -> Statement {
-    let status = status_is(status);
-    Statement::new(
-        format!(
-            "SELECT id, wake_at_ms FROM workflows WHERE {status} AND wake_at_ms <= $1
-             ORDER BY wake_at_ms LIMIT $2"
-        ),
-        vec![Bind::Int(now_ms), Bind::Int(i64::from(limit))],
-    )
-}
-
 /// Workflows whose execution timeout passed, earliest first: a range of the
 /// partial `deadline_ms` index.
 fn deadlines_statement(now_ms: i64, limit: u32) -> Statement {
@@ -1026,28 +1166,14 @@ fn deadlines_statement(now_ms: i64, limit: u32) -> Statement {
     )
 }
 
-/// `running` workflows, oldest first: a range of the `(status, ordinal)` index.
-fn ready_statement(limit: u32) -> Statement {
-    let running = status_is(WorkflowStatus::Running);
+/// The earliest time a host may claim a workflow, or a deadline passes:
+/// one end of the due-time index and one of the deadline index.
+fn next_due_statement() -> Statement {
     Statement::new(
-        format!("SELECT id FROM workflows WHERE {running} ORDER BY ordinal LIMIT $1"),
-        vec![Bind::Int(i64::from(limit))],
-    )
-}
-
-/// The earliest timer or deadline: one end of the `(status, wake_at_ms)`
-/// index per suspended status, and of the `deadline_ms` index.
-fn next_wake_statement() -> Statement {
-    let sleeping = status_is(WorkflowStatus::Sleeping);
-    let waiting = status_is(WorkflowStatus::Waiting);
-    Statement::new(
-        format!(
-            "SELECT MIN(at) AS wake_at_ms FROM (
-                 SELECT MIN(wake_at_ms) AS at FROM workflows WHERE {sleeping}
-                 UNION ALL SELECT MIN(wake_at_ms) AS at FROM workflows WHERE {waiting}
-                 UNION ALL SELECT MIN(deadline_ms) AS at FROM workflows WHERE deadline_ms IS NOT NULL
-             ) ends"
-        ),
+        "SELECT MIN(at) AS due_at_ms FROM (
+             SELECT MIN(due_at_ms) AS at FROM workflows WHERE due_at_ms IS NOT NULL
+             UNION ALL SELECT MIN(deadline_ms) AS at FROM workflows WHERE deadline_ms IS NOT NULL
+         ) ends",
         Vec::new(),
     )
 }
@@ -1065,7 +1191,8 @@ pub struct QueryPlan {
 
 impl SqlStore {
     /// The plans of the statements the scheduler runs on every dispatch
-    /// (due timers, ready runs, the next wake-up) and of the workflow
+    /// (the claim of due workflows, passed deadlines, the next wake-up;
+    /// explained, not run) and of the workflow
     /// listing under each kind of filter, with realistic parameters. On
     /// PostgreSQL sequential scans are disabled for the explanation, so a
     /// `Seq Scan` in a plan means no index can serve the statement (on a
@@ -1083,11 +1210,12 @@ impl SqlStore {
             limit: 50,
         };
         let statements = [
-            timers_statement(WorkflowStatus::Sleeping, clock::now_ms(), 257),
-            timers_statement(WorkflowStatus::Waiting, clock::now_ms(), 257),
+            Statement::new(
+                self.claim_sql(),
+                vec![Bind::Text(String::new()), Bind::Int(clock::now_ms()), Bind::Int(257)],
+            ),
             deadlines_statement(clock::now_ms(), 257),
-            ready_statement(257),
-            next_wake_statement(),
+            next_due_statement(),
             list_statement(&list(None, &None, None)),
             list_statement(&list(None, &None, Some(1_000))),
             list_statement(&list(Some(WorkflowStatus::Sleeping), &None, Some(1_000))),
@@ -1219,6 +1347,7 @@ fn workflow_from_row(row: &AnyRow) -> Result<WorkflowRecord> {
         waiting_on: parse_wait_set(row.try_get("waiting_on")?)?,
         cancel_requested_ms: row.try_get("cancel_requested_ms")?,
         deadline_ms: row.try_get("deadline_ms")?,
+        owner: row.try_get::<Option<String>, _>("owner_host")?.map(HostId::from_stored),
     })
 }
 
