@@ -1,11 +1,13 @@
 //! The runtime: which workflow runs when.
 //!
-//! [`Runtime`] owns the executor, the store and three background pieces:
+//! [`Runtime`] owns the executor, the store and four background pieces:
 //!
-//! - the scheduler (`scheduler`) picks up due workflows: at start every
-//!   non-final workflow (recovery), then new ones and woken timers, taken
-//!   from two queues in turn so neither starves the other; a sleeping
-//!   workflow is a row with a `wake_at`, not a task;
+//! - the heartbeat (`lease`) registers the host among the hosts on its
+//!   database, renews its lease, and reclaims the workflows of dead hosts;
+//! - the scheduler (`scheduler`) claims due workflows that nobody owns (new
+//!   ones, woken ones, fired timers, what a dead host or a previous process
+//!   left), earliest due first; a sleeping workflow is a row with a
+//!   `due_at`, not a task;
 //! - each run (`run`) prepares the component once, replays the workflow's
 //!   journal in the executor, commits checkpoints as it goes, and hands its
 //!   [`RunReport`](crate::executor::RunReport) to the committer; a commit
@@ -15,7 +17,8 @@
 //!   state its run continued from.
 //!
 //! Shutdown cancels the scheduler and the runs in flight (a run replays from
-//! its last commit at the next start) and waits for the tasks.
+//! its last commit, here or on another host), waits for the tasks, and
+//! releases the lease.
 
 mod committer;
 mod inbox;
