@@ -242,11 +242,16 @@ async fn a_host_that_lost_its_lease_is_fenced_out(database: Database) {
         .await
         .unwrap();
     assert!(!store.renew_lease(&a, 60_000).await.unwrap(), "an expired lease is never revived");
+    let (spare, new) = new_workflow(store.as_ref(), "spare").await;
+    store.create_workflow(&new).await.unwrap();
     assert!(store.claim_due(&a, clock::now_ms(), 10).await.unwrap().is_empty(), "no claims without a lease");
+    assert!(store.release(&b, &spare, 0, None).await.is_ok_and(|released| !released), "B does not own it");
     assert_eq!(store.reclaim(None).await.unwrap(), std::slice::from_ref(&id));
     let claimed = store.claim_due(&b, clock::now_ms(), 10).await.unwrap();
-    assert_eq!(claimed.len(), 1);
-    let b_state = claimed[0].state;
+    let mut ids: Vec<_> = claimed.iter().map(|record| record.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["fenced", "spare"]);
+    let b_state = claimed.iter().find(|record| record.id == id).unwrap().state;
     assert_eq!(b_state.next_seq, 2, "B continues from A's last commit");
     assert_eq!(b_state.revision, a_state.revision + 2, "the reclaim and the claim each bump the revision");
 
@@ -267,8 +272,12 @@ async fn a_host_that_lost_its_lease_is_fenced_out(database: Database) {
     let (other, new) = new_workflow(store.as_ref(), "retired").await;
     store.create_workflow(&new).await.unwrap();
     assert_eq!(store.claim_due(&b, clock::now_ms(), 10).await.unwrap().len(), 1);
-    assert_eq!(store.owned(&b).await.unwrap(), std::slice::from_ref(&other));
-    assert_eq!(store.retire_host(&b).await.unwrap(), std::slice::from_ref(&other));
+    let mut owned = store.owned(&b).await.unwrap();
+    owned.sort();
+    assert_eq!(owned, [other.clone(), spare.clone()]);
+    let mut released = store.retire_host(&b).await.unwrap();
+    released.sort();
+    assert_eq!(released, owned);
     assert!(store.hosts().await.unwrap().is_empty());
     let record = store.workflow(&other).await.unwrap().unwrap();
     assert_eq!((record.state.status, record.owner), (WorkflowStatus::Running, None));

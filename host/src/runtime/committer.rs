@@ -127,12 +127,14 @@ async fn write_batch(
     let error = match result {
         Ok(arrived) => {
             transactions.fetch_add(1, Ordering::Relaxed);
-            arrivals.poke(&arrived);
             commits.clear();
             for ack in acks.drain(..) {
                 // A run that stopped waiting has nothing left to do with the answer.
                 let _ = ack.send(Ok(()));
             }
+            // After the acks, so a run that ended is gone before the
+            // scheduler looks (it skips workflows still in a run here).
+            arrivals.poke(&arrived);
             return;
         }
         Err(error) => error,

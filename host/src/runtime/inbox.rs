@@ -51,9 +51,13 @@ impl Arrivals {
         link
     }
 
-    /// Forgets the run of `id`, which has ended.
-    pub(super) fn leave(&self, id: &WorkflowId) {
-        lock(&self.runs).remove(id);
+    /// Forgets the run of `id` that `link` reaches, which has ended (and
+    /// not a newer run of the same workflow).
+    pub(super) fn leave(&self, id: &WorkflowId, link: &Arc<RunLink>) {
+        let mut runs = lock(&self.runs);
+        if runs.get(id).is_some_and(|current| Arc::ptr_eq(current, link)) {
+            runs.remove(id);
+        }
     }
 
     /// Something may have arrived for each of `ids`: tells their runs in
@@ -78,6 +82,11 @@ impl Arrivals {
         if let Some(link) = lock(&self.runs).get(id) {
             link.terminate.cancel();
         }
+    }
+
+    /// Whether a run of `id` is in flight here.
+    pub(super) fn runs(&self, id: &WorkflowId) -> bool {
+        lock(&self.runs).contains_key(id)
     }
 
     /// Stops every run in flight: the host lost its lease, so their
@@ -116,7 +125,7 @@ pub(super) async fn listen(inner: Arc<Inner>) {
         loop {
             tokio::select! {
                 arrived = listener.next() => match arrived {
-                    Ok(id) => inner.heard(id),
+                    Ok(id) => inner.heard(id).await,
                     Err(error) => {
                         tracing::warn!(%error, "arrivals listener failed; listening again");
                         tokio::select! {

@@ -94,14 +94,43 @@ impl Lease {
         state.host = HostId::generate();
         state.host.clone()
     }
+
+    /// Gives the lease up locally, for good: the host is retiring.
+    fn give_up(&self) {
+        lock(&self.state).held_until = None;
+    }
 }
 
-/// Until shutdown: registers this host, renews its lease, reclaims the
-/// leases of dead hosts; see the module docs.
-pub(super) async fn heartbeat(inner: Arc<Inner>) {
+/// Until `stop`: registers this host and renews its lease; see the module
+/// docs. Stopped only once the runs have stopped, just before
+/// [`retire`], so the lease holds through a graceful shutdown.
+pub(super) async fn heartbeat(inner: Arc<Inner>, stop: tokio_util::sync::CancellationToken) {
+    tokio::select! {
+        () = renew(&inner) => {}
+        () = stop.cancelled() => {}
+    }
+}
+
+/// Until shutdown, every fifth of the TTL: reclaims the leases of dead
+/// hosts. A task of its own, so a reclaim held up by a row lock never
+/// delays a renewal.
+pub(super) async fn reclaimer(inner: Arc<Inner>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(inner.lease.period()) => {}
+            () = inner.shutdown.cancelled() => return,
+        }
+        if inner.lease.held() {
+            reclaim(&inner, None).await;
+        }
+    }
+}
+
+/// Registers this host and renews its lease, for ever.
+async fn renew(inner: &Inner) {
     let lease = &inner.lease;
     loop {
-        register(&inner).await;
+        register(inner).await;
         loop {
             let sent = Instant::now();
             let renewed =
@@ -111,7 +140,7 @@ pub(super) async fn heartbeat(inner: Arc<Inner>) {
                 Ok(Ok(true)) => lease.renewed(sent),
                 Ok(Ok(false)) => {
                     tracing::warn!(host = %lease.host(), "lease expired; abandoning runs and registering anew");
-                    abandon(&inner);
+                    abandon(inner);
                     break;
                 }
                 Ok(Err(error)) => tracing::warn!(%error, "cannot renew the lease"),
@@ -119,26 +148,27 @@ pub(super) async fn heartbeat(inner: Arc<Inner>) {
             }
             if !lease.held() && !inner.lock_active().is_empty() {
                 tracing::warn!("lease no longer held; abandoning runs");
-                abandon(&inner);
+                abandon(inner);
             }
-            reclaim(&inner, None).await;
-            tokio::select! {
-                () = tokio::time::sleep_until(sent + lease.period()) => {}
-                () = inner.shutdown.cancelled() => return,
-            }
+            tokio::time::sleep_until(sent + lease.period()).await;
         }
         lease.lost();
     }
 }
 
-/// Registers the current id, retrying until it works or shutdown.
+/// Registers the current id, retrying until it works, under a new id each
+/// time (a registration whose answer was lost may have been stored).
 async fn register(inner: &Inner) {
     let lease = &inner.lease;
     loop {
         let sent = Instant::now();
         let host = lease.host();
-        match inner.store.register_host(&host, &inner.host_name, lease.ttl_ms()).await {
-            Ok(()) => {
+        let registered = tokio::time::timeout(
+            RENEW_TIMEOUT,
+            inner.store.register_host(&host, &inner.host_name, lease.ttl_ms()),
+        );
+        match registered.await {
+            Ok(Ok(())) => {
                 lease.renewed(sent);
                 tracing::info!(%host, name = %inner.host_name, ttl = ?lease.ttl, "host registered");
                 if inner.store.single_host() {
@@ -147,12 +177,11 @@ async fn register(inner: &Inner) {
                 inner.arrivals.scheduler.notify_one();
                 return;
             }
-            Err(error) => tracing::warn!(%error, "cannot register the host; retrying"),
+            Ok(Err(error)) => tracing::warn!(%error, "cannot register the host; retrying"),
+            Err(_) => tracing::warn!("registration took longer than {RENEW_TIMEOUT:?}; retrying"),
         }
-        tokio::select! {
-            () = tokio::time::sleep(REGISTER_RETRY) => {}
-            () = inner.shutdown.cancelled() => return,
-        }
+        lease.lost();
+        tokio::time::sleep(REGISTER_RETRY).await;
     }
 }
 
@@ -191,8 +220,11 @@ pub(super) async fn release_orphans(inner: &Inner) -> Result<(), crate::store::E
 }
 
 /// Gives this host's workflows up and deletes its row, so other hosts take
-/// over at once rather than after the TTL (graceful shutdown).
+/// over at once rather than after the TTL (graceful shutdown, once the
+/// heartbeat has stopped). A run still in flight stops before its next
+/// effect.
 pub(super) async fn retire(inner: &Inner) {
+    inner.lease.give_up();
     let host = inner.lease.host();
     match inner.store.retire_host(&host).await {
         Ok(released) => tracing::info!(%host, released = released.len(), "lease released"),

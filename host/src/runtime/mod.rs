@@ -220,6 +220,10 @@ struct Inner {
     counters: Counters,
     shutdown: CancellationToken,
     tasks: TaskTracker,
+    /// The heartbeat, which outlives the other tasks at shutdown so the
+    /// lease holds until it is released.
+    heartbeat: TaskTracker,
+    heartbeat_stop: CancellationToken,
 }
 
 impl Runtime {
@@ -258,8 +262,11 @@ impl Runtime {
             counters: Counters::default(),
             shutdown,
             tasks,
+            heartbeat: TaskTracker::new(),
+            heartbeat_stop: CancellationToken::new(),
         });
-        inner.tasks.spawn(lease::heartbeat(inner.clone()));
+        inner.heartbeat.spawn(lease::heartbeat(inner.clone(), inner.heartbeat_stop.clone()));
+        inner.tasks.spawn(lease::reclaimer(inner.clone()));
         inner.tasks.spawn(scheduler::run(inner.clone()));
         inner.tasks.spawn(inbox::listen(inner.clone()));
         Ok(Self { inner })
@@ -570,6 +577,9 @@ impl Runtime {
             tracing::warn!("runs still in flight after {SHUTDOWN_GRACE:?}; exiting anyway");
         }
         self.inner.committer.close(SHUTDOWN_GRACE).await;
+        self.inner.heartbeat_stop.cancel();
+        self.inner.heartbeat.close();
+        self.inner.heartbeat.wait().await;
         if tokio::time::timeout(SHUTDOWN_GRACE, lease::retire(&self.inner)).await.is_err() {
             tracing::warn!(
                 "cannot release the lease in {SHUTDOWN_GRACE:?}; other hosts take over once it expires"
@@ -598,10 +608,16 @@ impl Inner {
         lock(&self.active)
     }
 
-    /// Something happened to workflow `id` in another process, as its
-    /// commit announced: its run here, the scheduler, and the result and
-    /// event waiters look again.
-    fn heard(&self, id: WorkflowId) {
+    /// Something happened to workflow `id`, as a commit of some process
+    /// announced: its run here, the scheduler, and the result and event
+    /// waiters look again. A run here of a workflow terminated through
+    /// another host stops at once, as it would had it been terminated here.
+    async fn heard(&self, id: WorkflowId) {
+        if self.arrivals.runs(&id)
+            && let Ok(Some((WorkflowStatus::Terminated, _))) = self.store.status(&id).await
+        {
+            self.arrivals.terminate(&id);
+        }
         self.arrivals.poke(std::slice::from_ref(&id));
         // No receiver means nobody is waiting: nothing to do.
         let _ = self.events_set.send(id.clone());

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::committer::CommitError;
 use super::inbox::{RunInbox, RunLink, commit_effects};
@@ -26,7 +27,7 @@ use crate::executor::{
     self, ActivityUnavailable, CheckpointError, Checkpointer, Prepared, RunHooks, RunOutcome, RunReport,
     Suspension, Waiting,
 };
-use crate::ids::{ComponentDigest, WorkflowId};
+use crate::ids::{ComponentDigest, HostId, WorkflowId};
 use crate::journal::{Entry, LogLine, Usage};
 use crate::store::{
     CommitEffects, ComponentKind, RunCommit, StatusUpdate, StoredEntry, WaitSet, WorkflowRecord,
@@ -100,8 +101,8 @@ pub(super) async fn run_workflow(inner: &Arc<Inner>, workflow: WorkflowRecord) {
 async fn attempt(inner: &Arc<Inner>, workflow: WorkflowRecord) -> Result<(), Error> {
     let id = workflow.id.clone();
     let link = inner.arrivals.enter(&id);
-    let attempted = attempt_linked(inner, workflow, link).await;
-    inner.arrivals.leave(&id);
+    let attempted = attempt_linked(inner, workflow, link.clone()).await;
+    inner.arrivals.leave(&id, &link);
     attempted
 }
 
@@ -115,6 +116,8 @@ async fn attempt_linked(
         inner: inner.clone(),
         workflow_id: workflow.id.clone(),
         state: Mutex::new(workflow.state),
+        claimed_by: inner.lease.host(),
+        stopped: link.terminate.clone(),
     });
     let inbox = Arc::new(RunInbox { store: inner.store.clone(), workflow_id: workflow.id.clone(), link });
     let report = match load_and_run(inner, &workflow, checkpoints.clone(), inbox).await? {
@@ -291,14 +294,18 @@ async fn commit_durably(inner: &Inner, mut commit: RunCommit) -> Committed {
 
 /// Whether the workflow is already in the state `commit` sets, with its
 /// entries: the commit was applied by an earlier try. A suspension may have
-/// left it `running` instead (what it waits for had already arrived).
+/// left it `running` instead (what it waits for had already arrived). A
+/// checkpoint applied leaves the workflow owned by this host: a release or
+/// a reclaim bumps the revision just as a commit without entries does, and
+/// must not pass for one.
 async fn already_applied(inner: &Inner, commit: &RunCommit) -> bool {
     let next = commit.next_state();
     match inner.store.workflow(&commit.workflow_id).await {
         Ok(Some(record)) => {
             let woken = next.status.is_suspended() && record.state.status == WorkflowStatus::Running;
             let state = WorkflowState { status: next.status, ..record.state };
-            state == next && (record.state.status == next.status || woken)
+            let owned = next.status != WorkflowStatus::Running || record.owner == Some(inner.lease.host());
+            state == next && (record.state.status == next.status || woken) && owned
         }
         Ok(None) | Err(_) => false,
     }
@@ -310,6 +317,11 @@ struct RunCheckpoints {
     inner: Arc<Inner>,
     workflow_id: WorkflowId,
     state: Mutex<WorkflowState>,
+    /// The host id under which the workflow was claimed: the run may act
+    /// only while the host holds its lease under that id.
+    claimed_by: HostId,
+    /// Cancelled when the run must stop (terminated, or abandoned).
+    stopped: CancellationToken,
 }
 
 impl RunCheckpoints {
@@ -342,7 +354,8 @@ impl Checkpointer for RunCheckpoints {
     }
 
     fn lease_held(&self) -> bool {
-        self.inner.lease.held()
+        let lease = &self.inner.lease;
+        lease.held() && lease.host() == self.claimed_by && !self.stopped.is_cancelled()
     }
 
     async fn activity(&self, component: &str) -> Result<Prepared, ActivityUnavailable> {
@@ -430,6 +443,10 @@ async fn load_and_run(
     let terminated = inbox.link.terminate.clone();
     let hooks = RunHooks { checkpointer: checkpoints, inbox };
     tokio::select! {
+        // A stop is seen before a report that raced it.
+        biased;
+        () = inner.shutdown.cancelled() => Ok(Run::Cancelled),
+        () = terminated.cancelled() => Ok(Run::Cancelled),
         report = inner.executor.run(&component, workflow.id.as_str(), &workflow.input, recorded, usage, hooks) => match report {
             Ok(report) => Ok(Run::Reported(report)),
             // The component passed its checks at upload: failing to
@@ -437,8 +454,6 @@ async fn load_and_run(
             // host's condition, retried.
             Err(error) => Err(error.into()),
         },
-        () = inner.shutdown.cancelled() => Ok(Run::Cancelled),
-        () = terminated.cancelled() => Ok(Run::Cancelled),
     }
 }
 

@@ -88,7 +88,12 @@ async fn dispatch_due(inner: &Arc<Inner>) -> Result<Duration, Error> {
                 inner.store.release(&host, &workflow.id, now_ms, None).await?;
                 continue;
             };
-            inner.lock_active().insert(workflow.id.clone());
+            if !inner.lock_active().insert(workflow.id.clone()) {
+                // Its previous run here has committed its end or suspension
+                // but not yet left: give it back, to be claimed once it has.
+                inner.store.release(&host, &workflow.id, now_ms, None).await?;
+                continue;
+            }
             let guard = ActiveRun { inner: inner.clone(), id: workflow.id.clone(), _slot: slot };
             inner.tasks.spawn(async move { run::run_workflow(&guard.inner, workflow).await });
         }

@@ -205,9 +205,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes the hosts whose lease expired (with `sole`, every host but
     /// `sole`: a store only one host can open, whose previous process is
-    /// known dead) and releases the workflows owned by hosts that no longer
-    /// exist: unowned, due now, a new revision, so a run of a host that lost
-    /// its lease can commit nothing more. Returns the released workflows.
+    /// known dead) and releases the workflows they owned: unowned, due now,
+    /// a new revision, so a run of a host that lost its lease can commit
+    /// nothing more. Returns the released workflows. On PostgreSQL it gives
+    /// up (an error) after waiting 2 s for a row lock.
     async fn reclaim(&self, sole: Option<&HostId>) -> Result<Vec<WorkflowId>>;
 
     /// Claims for `host` up to `limit` workflows that are due (`due_at_ms <=

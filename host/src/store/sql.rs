@@ -20,6 +20,15 @@ use crate::journal::LogLine;
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// Ends a PostgreSQL session whose transaction has waited this long for its
+/// client (a host paused, partitioned or killed mid-transaction), releasing
+/// its locks. A host's own transactions never wait on their client: each is
+/// a few statements sent back to back.
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "SET idle_in_transaction_session_timeout = 10000";
+/// How long the reclaim of dead hosts' workflows waits for a row lock before
+/// giving up until its next round (PostgreSQL).
+const RECLAIM_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = 2000";
+
 /// How long a statement waits for a connection before failing, so that an
 /// unreachable database turns into a prompt error instead of a hung request.
 const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -190,8 +199,23 @@ impl SqlStore {
         } else {
             return Err(Error::UnsupportedUrl(url.to_owned()));
         };
+        let postgres = !url.starts_with("sqlite:");
         let options = |max_connections| {
-            AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(ACQUIRE_TIMEOUT)
+            AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .after_connect(move |connection, _| {
+                    Box::pin(async move {
+                        if postgres {
+                            // A host paused or cut off in the middle of a
+                            // transaction must not hold its rows locked for
+                            // TCP's timeouts: the hosts taking its workflows
+                            // over would queue behind it.
+                            sqlx::query(IDLE_IN_TRANSACTION_TIMEOUT).execute(connection).await?;
+                        }
+                        Ok(())
+                    })
+                })
         };
         let (read, write, lease) = match sizes {
             Some((read, write)) => (
@@ -212,7 +236,6 @@ impl SqlStore {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&write).await?;
         }
         migrator.run(&write).await?;
-        let postgres = !url.starts_with("sqlite:");
         Ok(Self { read, write, lease, postgres, url })
     }
 }
@@ -357,26 +380,38 @@ impl Store for SqlStore {
 
     async fn reclaim(&self, sole: Option<&HostId>) -> Result<Vec<WorkflowId>> {
         let now = self.db_now();
-        let expired_hosts = format!("DELETE FROM hosts WHERE lease_expires_at_ms <= {now}");
+        let expired_hosts = format!("DELETE FROM hosts WHERE lease_expires_at_ms <= {now} RETURNING id");
         let mut tx = self.write.begin().await?;
+        if self.postgres {
+            sqlx::query(RECLAIM_LOCK_TIMEOUT).execute(&mut *tx).await?;
+        }
         let dead = match sole {
-            Some(host) => sqlx::query("DELETE FROM hosts WHERE id <> $1").bind(host.as_str()),
+            Some(host) => sqlx::query("DELETE FROM hosts WHERE id <> $1 RETURNING id").bind(host.as_str()),
             None => sqlx::query(&expired_hosts),
         };
-        let dead = dead.execute(&mut *tx).await?.rows_affected();
-        // Owners that no longer exist, whether their rows went just now or
-        // earlier: one range of the owner index, as long as the runs in flight.
-        let rows = sqlx::query(&format!(
-            "UPDATE workflows SET owner_host = NULL, due_at_ms = {now}, revision = revision + 1
-             WHERE owner_host IS NOT NULL AND owner_host NOT IN (SELECT id FROM hosts)
-             RETURNING id"
-        ))
-        .fetch_all(&mut *tx)
-        .await?;
+        let dead = dead.fetch_all(&mut *tx).await?;
+        let mut released = Vec::new();
+        // Host ids are never reused, so what a dead host owned stays its own
+        // however the hosts table changes meanwhile: one range of the owner
+        // index per dead host.
+        for host in &dead {
+            let host: String = host.try_get("id")?;
+            let rows = sqlx::query(&format!(
+                "UPDATE workflows SET owner_host = NULL, due_at_ms = {now}, revision = revision + 1
+                 WHERE owner_host = $1 RETURNING id"
+            ))
+            .bind(host)
+            .fetch_all(&mut *tx)
+            .await?;
+            released.extend(ids_from_rows(&rows)?);
+        }
         tx.commit().await?;
-        let released = ids_from_rows(&rows)?;
-        if dead > 0 || !released.is_empty() {
-            tracing::info!(hosts = dead, workflows = released.len(), "reclaimed the leases of dead hosts");
+        if !dead.is_empty() {
+            tracing::info!(
+                hosts = dead.len(),
+                workflows = released.len(),
+                "reclaimed the leases of dead hosts"
+            );
         }
         self.announce(&released).await;
         Ok(released)
