@@ -386,6 +386,9 @@ mod postgres {
             })
             .sum();
         assert!(taken_over > 0, "no fault hit a workflow in a run: the suite tested nothing");
+        let lease_losses =
+            count("lease expired; abandoning runs") + count("lease no longer held; abandoning runs");
+        assert!(lease_losses > 0, "the host paused past its lease never noticed it had lost it");
         println!(
             "faults_across_three_hosts: {} workflows on 3 hosts; {kills} kill -9 with restart, {stops} SIGSTOP \
              past the lease, {postgres_restarts} PostgreSQL restart; {taken_over} workflows taken over from dead \
@@ -393,7 +396,7 @@ mod postgres {
              same key; {:.0} s",
             workflows.len(),
             count("stale commit rejected"),
-            count("lease expired; abandoning runs") + count("lease no longer held; abandoning runs"),
+            lease_losses,
             requests.len(),
             began.elapsed().as_secs_f64(),
         );
