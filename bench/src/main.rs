@@ -3,9 +3,11 @@
 //! - `executor`: the cost of one run of `hello` (instantiate, one journaled
 //!   clock call, return) and of replaying `countdown`'s 6-entry journal,
 //!   in-process, no database.
-//! - `e2e`: a real `duro serve` on SQLite or PostgreSQL; starts `--workflows`
-//!   `hello` workflows with `--concurrency` in flight over HTTP and waits for
-//!   each result: workflows per second and start-to-result latency.
+//! - `e2e`: `--hosts` real `duro serve` processes (one by default; more only
+//!   on PostgreSQL) on one database; starts `--workflows` `hello` workflows
+//!   with `--concurrency` in flight over HTTP, round robin across the hosts,
+//!   and waits for each result: workflows per second, start-to-result
+//!   latency, and CPU time per workflow of each process; see [`e2e`].
 //! - `effects`: a real `duro serve` on SQLite or PostgreSQL and a release
 //!   `shop-service`; runs `--workflows` `order-saga` workflows (three
 //!   journaled HTTP calls each, every answer committed before the workflow
@@ -31,7 +33,9 @@ use duro_host::ids::ComponentDigest;
 use duro_host::journal::Usage;
 use serde_json::json;
 
+mod cpu;
 mod dispatch;
+mod e2e;
 mod waits;
 
 #[derive(Parser)]
@@ -62,9 +66,15 @@ enum Bench {
         /// Workflows to run.
         #[arg(long, default_value_t = 2000)]
         workflows: usize,
-        /// Workflows started and awaited at once.
+        /// Workflows started and awaited at once, over all hosts.
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// `duro serve` processes on the one database, each on a port of its
+        /// own: starts go round robin across their APIs, and each result is
+        /// awaited on the host that started it. More than one needs
+        /// PostgreSQL (SQLite allows one host).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+        hosts: u16,
     },
     /// Effect throughput: order sagas against the shop service.
     Effects {
@@ -124,8 +134,8 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     match args.bench {
         Bench::Executor { runs } => executor(&args.examples, runs).await,
-        Bench::E2e { duro, database, workflows, concurrency } => {
-            e2e(&args.examples, &duro, database, workflows, concurrency).await
+        Bench::E2e { duro, database, workflows, concurrency, hosts } => {
+            e2e::e2e(&args.examples, &duro, database, workflows, concurrency, hosts).await
         }
         Bench::Effects { duro, shop, database, workflows, concurrency } => {
             effects(&args.examples, &duro, &shop, database, workflows, concurrency).await
@@ -187,33 +197,6 @@ async fn executor(examples: &std::path::Path, runs: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn e2e(
-    examples: &std::path::Path,
-    duro: &std::path::Path,
-    database: Option<String>,
-    workflows: usize,
-    concurrency: usize,
-) -> anyhow::Result<()> {
-    let scratch = Scratch::new("e2e", database)?;
-    let database = &scratch.url;
-    let http = reqwest::Client::new();
-    let (mut server, base) = start_server(duro, database, &[], &http).await?;
-    let bytes = std::fs::read(examples.join("hello.wasm"))?;
-    http.post(format!("{base}/v1/components?name=hello")).body(bytes).send().await?.error_for_status()?;
-    let input = json!({ "name": "Ada" });
-    let (elapsed, latencies) = run_workflows(&http, &base, "hello", &input, workflows, concurrency).await?;
-    let percentile = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e3;
-    let backend = database.split(':').next().unwrap_or("?");
-    println!(
-        "| {backend} | {workflows} | {concurrency} | {:.0} /s | {:.1} ms | {:.1} ms |",
-        workflows as f64 / elapsed.as_secs_f64(),
-        percentile(0.5),
-        percentile(0.99)
-    );
-    server.0.kill()?;
-    Ok(())
-}
-
 async fn effects(
     examples: &std::path::Path,
     duro: &std::path::Path,
@@ -239,7 +222,8 @@ async fn effects(
         "card": "4242", "address": "1 Main St",
     });
     let (elapsed, latencies) =
-        run_workflows(&http, &base, "order-saga", &input, workflows, concurrency).await?;
+        run_workflows(&http, std::slice::from_ref(&base), "order-saga", &input, workflows, concurrency)
+            .await?;
     let stats: serde_json::Value = http.get(format!("{base}/healthz")).send().await?.json().await?;
     let commits = stats["runtime"]["commits"].as_f64().unwrap_or(0.0);
     let transactions = stats["runtime"]["transactions"].as_f64().unwrap_or(1.0).max(1.0);
@@ -260,10 +244,11 @@ async fn effects(
 
 /// Starts `workflows` workflows of `component` with `input`, `concurrency`
 /// at a time, each awaited: the time it all took, and each workflow's
-/// start-to-result latency, sorted.
+/// start-to-result latency, sorted. Workflow n is started through the API at
+/// `bases[n % bases.len()]` and awaited through the same one.
 async fn run_workflows(
     http: &reqwest::Client,
-    base: &str,
+    bases: &[String],
     component: &str,
     input: &serde_json::Value,
     workflows: usize,
@@ -273,7 +258,7 @@ async fn run_workflows(
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (http, base, next) = (http.clone(), base.to_owned(), next.clone());
+        let (http, bases, next) = (http.clone(), bases.to_vec(), next.clone());
         let (component, input) = (component.to_owned(), input.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -282,6 +267,7 @@ async fn run_workflows(
                 if n >= workflows {
                     return Ok::<_, anyhow::Error>(latencies);
                 }
+                let base = &bases[n % bases.len()];
                 let begun = Instant::now();
                 let id = format!("bench-{}-{n}", std::process::id());
                 let body = json!({ "component": component, "id": id, "input": input });
@@ -321,36 +307,82 @@ fn start_shop(shop: &std::path::Path) -> anyhow::Result<(ServerProcess, String)>
     Ok((process, base.to_owned()))
 }
 
-/// Starts `duro serve` on `database` on a free loopback port and waits until
-/// it answers `/healthz`; returns the process and the server's base URL.
+/// Longest wait for a `duro serve` to say where it listens and to answer
+/// `/healthz`.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Starts `duro serve` on `database` with `--listen 127.0.0.1:0`, reads the
+/// address the system gave it from its log, and waits until it answers
+/// `/healthz`; returns the process and the server's base URL.
 async fn start_server(
     duro: &std::path::Path,
     database: &str,
     extra_args: &[&str],
     http: &reqwest::Client,
 ) -> anyhow::Result<(ServerProcess, String)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .context("cannot find a free port")?
-        .port();
-    let server = ServerProcess(
-        Command::new(duro)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", database])
-            .args(extra_args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {}", duro.display()))?,
-    );
-    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(duro)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
+        .args(extra_args)
+        // Warnings, and the line that says where it listens.
+        .env("RUST_LOG", "warn,duro_host::cli::serve=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {}", duro.display()))?;
+    let log = child.stderr.take().context("no stderr")?;
+    let server = ServerProcess(child);
+    let address = tokio::time::timeout(STARTUP_TIMEOUT, listening_address(log))
+        .await
+        .with_context(|| format!("duro serve did not say where it listens within {STARTUP_TIMEOUT:?}"))??;
+    let base = format!("http://{address}");
     let ready = Instant::now();
     while http.get(format!("{base}/healthz")).send().await.is_err() {
-        if ready.elapsed() > Duration::from_secs(30) {
-            bail!("server did not start");
+        if ready.elapsed() > STARTUP_TIMEOUT {
+            bail!("duro serve at {base} did not answer /healthz within {STARTUP_TIMEOUT:?}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok((server, base))
+}
+
+/// Reads the log of a `duro serve` on a thread of its own until the line
+/// `… duro listening address=HOST:PORT …`, and answers HOST:PORT. Every
+/// other line goes on to this process's stderr, until the server exits. If
+/// the log ends first (the server exited), the error holds what it said.
+async fn listening_address(log: std::process::ChildStderr) -> anyhow::Result<String> {
+    use std::io::BufRead;
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(log).lines().map_while(Result::ok);
+        let mut said = String::new();
+        let address = lines.by_ref().find_map(|line| {
+            let address = address_in(&line);
+            if address.is_none() {
+                said.push_str(&line);
+                said.push('\n');
+            }
+            address
+        });
+        if address.is_some() {
+            eprint!("{said}");
+        }
+        let _ = sender.send(address.ok_or(said));
+        for line in lines {
+            eprintln!("{line}");
+        }
+    });
+    match receiver.await.context("the reader of duro serve's log stopped")? {
+        Ok(address) => Ok(address),
+        Err(said) => bail!("duro serve exited before it listened: {}", said.trim_end()),
+    }
+}
+
+/// HOST:PORT from the line `duro serve` logs when it listens:
+/// `… INFO duro_host::cli::serve: duro listening address=127.0.0.1:PORT …`.
+fn address_in(line: &str) -> Option<String> {
+    let (_, rest) = line.split_once("duro listening")?;
+    let address = rest.split_once("address=")?.1.split_whitespace().next()?;
+    Some(address.to_owned())
 }
 
 /// The database of one benchmark: the URL given, or a fresh SQLite file in
