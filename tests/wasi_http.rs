@@ -24,9 +24,13 @@ fn order(shop: &ShopService) -> Value {
     json!({ "shop": shop.base, "sku": "sku-1", "quantity": 2, "amount_cents": 2598, "card": "4242", "address": "1 Main St" })
 }
 
-/// A server that admits the shop, with the JavaScript workflow pushed.
+/// A server that admits the shop, with the JavaScript workflow pushed. The
+/// upload compiles the 12 MB component in the debug build, four tests at a
+/// time on a machine that may be busy: it gets two minutes, not the default
+/// 30 s.
 async fn server_for(database: &Database, shop: &ShopService) -> Server {
-    let server = Server::start_with(database, &["--allow-http", shop.authority()]).await;
+    let args = ["--allow-http", shop.authority(), "--request-timeout-ms", "120000"];
+    let server = Server::start_with(database, &args).await;
     server.push_example("fetch_js").await;
     server
 }
