@@ -69,7 +69,12 @@ impl Lease {
     /// Whether the lease is held: registered, and renewed recently enough
     /// that no other host can have taken this host's workflows over.
     pub(super) fn held(&self) -> bool {
-        lock(&self.state).held_until.is_some_and(|until| Instant::now() < until)
+        self.held_at(Instant::now())
+    }
+
+    /// Whether the lease is held at `at`.
+    fn held_at(&self, at: Instant) -> bool {
+        lock(&self.state).held_until.is_some_and(|until| at < until)
     }
 
     /// The TTL in ms, as the store takes it.
@@ -242,14 +247,12 @@ mod tests {
     fn the_lease_is_held_until_four_fifths_of_the_ttl_after_the_renewal_was_sent() {
         let lease = Lease::new(Duration::from_secs(10));
         assert!(!lease.held(), "not held before registration");
-        let ago = |ms| Instant::now().checked_sub(Duration::from_millis(ms)).unwrap();
-        lease.renewed(ago(7_000));
-        assert!(lease.held());
-        lease.renewed(ago(8_001));
-        assert!(!lease.held());
-        lease.renewed(ago(0));
+        let sent = Instant::now();
+        lease.renewed(sent);
+        assert!(lease.held_at(sent + Duration::from_millis(7_999)));
+        assert!(!lease.held_at(sent + Duration::from_millis(8_000)));
         let before = lease.host();
         assert_ne!(lease.lost(), before, "a lost lease registers under a new id");
-        assert!(!lease.held());
+        assert!(!lease.held_at(sent), "a lost lease is not held");
     }
 }

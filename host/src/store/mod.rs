@@ -323,9 +323,12 @@ pub trait Store: Send + Sync + 'static {
     /// for each, compares the workflow's state with the one it continues from
     /// and sets the next ([`RunCommit::next_state`]), appends its journal
     /// entries and log lines, applies its [`CommitEffects`], and records its
-    /// status. A workflow that suspends while something it waits for has
-    /// already arrived stays `running`; one that ends wakes a parent waiting
-    /// for it and asks its children still running to cancel.
+    /// status. A checkpoint keeps the workflow owned by its host; a
+    /// suspension gives it up, due at its timer (if any), and an end gives
+    /// it up for good. A workflow that suspends while something it waits
+    /// for has already arrived stays `running`, due now; one that ends
+    /// wakes a parent waiting for it and asks its children still running to
+    /// cancel. Ends and events set are announced to other hosts.
     ///
     /// Returns the workflows something arrived for (a woken parent, a child
     /// asked to cancel, a suspension that stayed `running`), so the caller

@@ -65,6 +65,8 @@ pub struct SqlStore {
     lease: AnyPool,
     /// PostgreSQL rather than SQLite.
     postgres: bool,
+    /// [`Store::claim_due`]'s statement for this backend ([`claim_sql`]).
+    claim: String,
     /// The URL, for the arrivals listener's own connection (PostgreSQL).
     url: String,
 }
@@ -136,46 +138,7 @@ impl SqlStore {
     /// expression: leases are taken and judged by this one clock, never by
     /// the hosts' clocks.
     fn db_now(&self) -> &'static str {
-        if self.postgres {
-            "duro_now_ms()"
-        } else {
-            "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
-        }
-    }
-
-    /// [`Store::claim_due`]'s statement: `$1` the host, `$2` now (ms), `$3`
-    /// the limit. One range of the due-time index, earliest first; on
-    /// PostgreSQL the rows are locked with `SKIP LOCKED`, so hosts claiming
-    /// at once each take other rows instead of queueing behind each other
-    /// (SQLite has one writer, and one host).
-    fn claim_sql(&self) -> String {
-        let running = WorkflowStatus::Running.as_str();
-        let set = format!(
-            "SET owner_host = $1, due_at_ms = NULL, status = '{running}', wake_at_ms = NULL, waiting_on = NULL,
-                 revision = revision + 1,
-                 updated_at_ms = CASE WHEN status = '{running}' THEN updated_at_ms ELSE $2 END"
-        );
-        let leased = format!(
-            "EXISTS (SELECT 1 FROM hosts WHERE hosts.id = $1 AND hosts.lease_expires_at_ms > {})",
-            self.db_now()
-        );
-        if self.postgres {
-            format!(
-                "WITH picked AS (
-                     SELECT id AS picked_id FROM workflows WHERE due_at_ms <= $2 ORDER BY due_at_ms LIMIT $3
-                     FOR UPDATE SKIP LOCKED)
-                 UPDATE workflows {set} FROM picked
-                 WHERE id = picked_id AND {leased}
-                 RETURNING {WORKFLOW_COLUMNS}"
-            )
-        } else {
-            format!(
-                "UPDATE workflows {set}
-                 WHERE id IN (SELECT id FROM workflows WHERE due_at_ms <= $2 ORDER BY due_at_ms LIMIT $3)
-                     AND {leased}
-                 RETURNING {WORKFLOW_COLUMNS}"
-            )
-        }
+        db_now(self.postgres)
     }
 
     /// Connects to `url` and migrates; see [`super::connect`].
@@ -236,7 +199,7 @@ impl SqlStore {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&write).await?;
         }
         migrator.run(&write).await?;
-        Ok(Self { read, write, lease, postgres, url })
+        Ok(Self { read, write, lease, postgres, claim: claim_sql(postgres), url })
     }
 }
 
@@ -418,7 +381,7 @@ impl Store for SqlStore {
     }
 
     async fn claim_due(&self, host: &HostId, now_ms: i64, limit: u32) -> Result<Vec<WorkflowRecord>> {
-        let rows = sqlx::query(&self.claim_sql())
+        let rows = sqlx::query(&self.claim)
             .bind(host.as_str())
             .bind(now_ms)
             .bind(i64::from(limit))
@@ -1201,6 +1164,46 @@ fn deadlines_statement(now_ms: i64, limit: u32) -> Statement {
     )
 }
 
+/// The database's clock in ms since the Unix epoch, as an SQL expression.
+fn db_now(postgres: bool) -> &'static str {
+    if postgres { "duro_now_ms()" } else { "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)" }
+}
+
+/// [`Store::claim_due`]'s statement: `$1` the host, `$2` now (ms), `$3`
+/// the limit. One range of the due-time index, earliest first; on
+/// PostgreSQL the rows are locked with `SKIP LOCKED`, so hosts claiming
+/// at once each take other rows instead of queueing behind each other
+/// (SQLite has one writer, and one host).
+fn claim_sql(postgres: bool) -> String {
+    let running = WorkflowStatus::Running.as_str();
+    let set = format!(
+        "SET owner_host = $1, due_at_ms = NULL, status = '{running}', wake_at_ms = NULL, waiting_on = NULL,
+             revision = revision + 1,
+             updated_at_ms = CASE WHEN status = '{running}' THEN updated_at_ms ELSE $2 END"
+    );
+    let leased = format!(
+        "EXISTS (SELECT 1 FROM hosts WHERE hosts.id = $1 AND hosts.lease_expires_at_ms > {})",
+        db_now(postgres)
+    );
+    if postgres {
+        format!(
+            "WITH picked AS (
+                 SELECT id AS picked_id FROM workflows WHERE due_at_ms <= $2 ORDER BY due_at_ms LIMIT $3
+                 FOR UPDATE SKIP LOCKED)
+             UPDATE workflows {set} FROM picked
+             WHERE id = picked_id AND {leased}
+             RETURNING {WORKFLOW_COLUMNS}"
+        )
+    } else {
+        format!(
+            "UPDATE workflows {set}
+             WHERE id IN (SELECT id FROM workflows WHERE due_at_ms <= $2 ORDER BY due_at_ms LIMIT $3)
+                 AND {leased}
+             RETURNING {WORKFLOW_COLUMNS}"
+        )
+    }
+}
+
 /// The earliest time a host may claim a workflow, or a deadline passes:
 /// one end of the due-time index and one of the deadline index.
 fn next_due_statement() -> Statement {
@@ -1246,7 +1249,7 @@ impl SqlStore {
         };
         let statements = [
             Statement::new(
-                self.claim_sql(),
+                self.claim.clone(),
                 vec![Bind::Text(String::new()), Bind::Int(clock::now_ms()), Bind::Int(257)],
             ),
             deadlines_statement(clock::now_ms(), 257),
