@@ -18,7 +18,7 @@ done
 # workflow (release: small and fast to compile in the host).
 build_all() {
     cargo build --locked -p duro-host -p shop-service
-    cargo build --locked --release --target wasm32-wasip2 -p hello -p countdown -p order-saga -p fetch-json -p misbehave -p hostile -p legacy-v0-1 -p probe-activity -p activity-caller -p approval -p fan-out -p waiter
+    cargo build --locked --release --target wasm32-wasip2 -p hello -p countdown -p order-saga -p fetch-json -p misbehave -p hostile -p legacy-v0-1 -p probe-activity -p activity-caller -p approval -p fan-out -p waiter -p waiter-v2
     build_js
 }
 

@@ -23,7 +23,7 @@ async fn prepared(names: &[&str]) -> (Executor, Vec<Prepared>) {
         checkpoints: CheckpointPolicy { max_entries: usize::MAX, interval: Duration::MAX },
         ..ExecutorConfig::default()
     };
-    let executor = Executor::new(Engine::new(EngineLimits::default()).unwrap(), config).unwrap();
+    let executor = Executor::new(Engine::new(EngineLimits::default(), None).unwrap(), config).unwrap();
     let mut digests = Vec::new();
     for name in names {
         let bytes = common::example(name);

@@ -156,7 +156,7 @@ async fn executor(examples: &std::path::Path, runs: u32) -> anyhow::Result<()> {
         checkpoints: CheckpointPolicy { max_entries: usize::MAX, interval: Duration::MAX },
         ..ExecutorConfig::default()
     };
-    let executor = Executor::new(Engine::new(EngineLimits::default())?, config)?;
+    let executor = Executor::new(Engine::new(EngineLimits::default(), None)?, config)?;
     let run = |digest, input, recorded| {
         executor.run(digest, "bench", input, recorded, Usage::default(), RunHooks::detached())
     };

@@ -47,13 +47,28 @@ pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Value>, E
     Ok(Json(json!({ "components": records.iter().map(views::component).collect::<Vec<_>>() })))
 }
 
-/// `GET /v1/components/{digest-or-name}`.
+/// `GET /v1/components/{digest-or-name}`: the component (for a name, the
+/// version it points at now), and for a name `"versions"`: every digest
+/// pushed under it, current first, then newest first (see
+/// [`views::component_version`]). Workflows stay on the version they
+/// started with.
 pub(super) async fn get(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Value>, Error> {
-    let record = state.runtime.store().component(&key).await?.ok_or(runtime::Error::UnknownComponent(key))?;
-    Ok(Json(views::component(&record)))
+    let store = state.runtime.store();
+    let Some(mut record) = store.component(&key).await? else {
+        return Err(runtime::Error::UnknownComponent(key).into());
+    };
+    let versions =
+        if record.digest.as_str() == key { Vec::new() } else { store.component_versions(&key).await? };
+    if versions.is_empty() {
+        return Ok(Json(views::component(&record)));
+    }
+    record.name = Some(key);
+    let mut view = views::component(&record);
+    view["versions"] = versions.iter().map(views::component_version).collect();
+    Ok(Json(view))
 }
 
 /// Names are 1 to 128 bytes of ASCII letters, digits, `-`, `_` and `.`, and

@@ -93,6 +93,9 @@ impl Error {
                 R::InvalidWorkflowId(_) => (StatusCode::BAD_REQUEST, "invalid_workflow_id"),
                 R::WorkflowIdConflict(_) => (StatusCode::CONFLICT, "workflow_id_conflict"),
                 R::WorkflowEnded { .. } => (StatusCode::CONFLICT, "workflow_ended"),
+                R::ReplayDiverged { .. } => (StatusCode::CONFLICT, "replay_diverged"),
+                R::ReplayFailed { .. } => (StatusCode::CONFLICT, "replay_failed"),
+                R::WorkflowChanged(_) => (StatusCode::CONFLICT, "workflow_changed"),
                 R::InvalidComponent(_) => (StatusCode::BAD_REQUEST, "invalid_component"),
                 R::NoInstanceSlot => {
                     return (StatusCode::SERVICE_UNAVAILABLE, "no_instance_slot", self.to_string());
@@ -119,12 +122,18 @@ impl Error {
 }
 
 impl IntoResponse for Error {
-    /// `{"error":{"code":"…","message":"…"}}`. Server-side failures are logged.
+    /// `{"error":{"code":"…","message":"…"}}`, with `"divergence"` (see
+    /// [`super::views::divergence`]) for `replay_diverged`. Server-side
+    /// failures are logged.
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
         if status.is_server_error() {
             tracing::error!(error = %self, code, "request failed");
         }
-        (status, axum::Json(json!({ "error": { "code": code, "message": message } }))).into_response()
+        let mut error = json!({ "code": code, "message": message });
+        if let Self::Runtime(runtime::Error::ReplayDiverged { divergence, .. }) = &self {
+            error["divergence"] = super::views::divergence(divergence);
+        }
+        (status, axum::Json(json!({ "error": error }))).into_response()
     }
 }

@@ -15,7 +15,7 @@
 //! | route | answer |
 //! | --- | --- |
 //! | `POST /v1/components[?name=N]` | store a component (body: its bytes) |
-//! | `GET /v1/components`, `GET /v1/components/{digest-or-name}` | components |
+//! | `GET /v1/components`, `GET /v1/components/{digest-or-name}` | components; a name's with its versions |
 //! | `POST /v1/workflows` | start a workflow (idempotent by `id`) |
 //! | `GET /v1/workflows[?status&component&limit&cursor]` | workflows, newest first |
 //! | `GET /v1/workflows/{id}` | one workflow |
@@ -25,12 +25,15 @@
 //! | `POST /v1/workflows/{id}/signals/{name}` | send a signal (JSON body; `Idempotency-Key`) |
 //! | `POST /v1/workflows/{id}/cancel[?force=true]` | cancel, or terminate with `force` |
 //! | `GET /v1/workflows/{id}/events/{key}[?wait=SECONDS]` | a durable event; long-polls for the first value |
+//! | `POST /v1/workflows/{id}/replay` | replay the journal against a component (JSON `{"component"}` or its bytes); changes nothing |
+//! | `POST /v1/workflows/{id}/upgrade` | move the workflow to a component its journal replays on |
 //! | `GET /v1/hosts` | the live hosts on this database, with their lease counts |
 //! | `GET /healthz` | 200 with the host's id and counters when the database answers, else 503 |
 
 mod components;
 mod error;
 mod extract;
+mod upgrades;
 mod views;
 mod waits;
 mod workflows;
@@ -107,6 +110,11 @@ pub fn app(runtime: Runtime, limits: ApiLimits) -> Router {
         .route("/v1/workflows/{id}/logs", get(workflows::logs))
         .route("/v1/workflows/{id}/signals/{name}", post(waits::signal))
         .route("/v1/workflows/{id}/cancel", post(waits::cancel))
+        .route(
+            "/v1/workflows/{id}/replay",
+            post(upgrades::replay).layer(DefaultBodyLimit::max(limits.max_component_bytes)),
+        )
+        .route("/v1/workflows/{id}/upgrade", post(upgrades::upgrade))
         .route("/v1/hosts", get(hosts))
         .route("/healthz", get(healthz))
         .fallback(|| async { Error::NotFound("no such route".into()) });

@@ -7,12 +7,14 @@ use serde_json::{Value, json};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+use crate::executor::ReplayCheck;
 use crate::ids::{HostId, hex};
+use crate::journal::Nondeterminism;
 use crate::journal::{
     Call, ChildStart, Entry, FieldValue, HttpAttempt, HttpCall, Outcome, RetryPolicy, WaitOutcome,
 };
-use crate::runtime::Waiting;
-use crate::store::{ComponentRecord, EventRecord, HostRecord, LogRecord, WorkflowRecord};
+use crate::runtime::{ReplayReport, Waiting};
+use crate::store::{ComponentRecord, ComponentVersion, EventRecord, HostRecord, LogRecord, WorkflowRecord};
 
 /// `1700000000123` ms → `"2023-11-14T22:13:20.123Z"`.
 fn time_ms(ms: i64) -> String {
@@ -39,6 +41,59 @@ pub(super) fn component(record: &ComponentRecord) -> Value {
         "size": record.size_bytes,
         "created_at": time_ms(record.created_at_ms),
     })
+}
+
+/// `{"digest","kind","size","created_at","pushed_at"}`: one version of a
+/// named component, `pushed_at` being when it was last pushed under the name.
+pub(super) fn component_version(version: &ComponentVersion) -> Value {
+    let record = &version.component;
+    json!({
+        "digest": record.digest,
+        "kind": record.kind.as_str(),
+        "size": record.size_bytes,
+        "created_at": time_ms(record.created_at_ms),
+        "pushed_at": time_ms(version.pushed_at_ms),
+    })
+}
+
+/// `{"seq","recorded","attempted","message"}`: where a replay left its
+/// journal. `recorded` is the call the journal holds at `seq`, `attempted`
+/// the call the component made instead (null when it returned before
+/// making it), both as the journal prints calls.
+pub(super) fn divergence(divergence: &Nondeterminism) -> Value {
+    json!({
+        "seq": divergence.seq,
+        "recorded": divergence.recorded.to_string(),
+        "attempted": divergence.attempted.as_ref().map(ToString::to_string),
+        "message": divergence.to_string(),
+    })
+}
+
+/// A replay check's verdict: `{"workflow","status","component","ok",…}`
+/// with `ok: true` and `replayed` (entries) and `returned` (null when the
+/// component went on past the journal, else `{"output"}` or `{"error"}`:
+/// what `run` returned at its end); or `ok: false` with `divergence` (see
+/// [`divergence`]) or `failed` (why the replay stopped).
+pub(super) fn replay_report(report: &ReplayReport) -> Value {
+    let mut view = json!({
+        "workflow": report.workflow.id,
+        "status": report.workflow.state.status.as_str(),
+        "component": report.component,
+        "ok": matches!(report.check, ReplayCheck::Clean { .. }),
+    });
+    match &report.check {
+        ReplayCheck::Clean { entries, returned } => {
+            view["replayed"] = json!(entries);
+            view["returned"] = match returned {
+                None => Value::Null,
+                Some(Ok(output)) => json!({ "output": json_text(output) }),
+                Some(Err(error)) => json!({ "error": error }),
+            };
+        }
+        ReplayCheck::Diverged(diverged) => view["divergence"] = divergence(diverged),
+        ReplayCheck::Failed(error) => view["failed"] = json!(error),
+    }
+    view
 }
 
 /// `{"id","component","status","input","output","error","created_at","updated_at","wake_at","parent","host"}`,

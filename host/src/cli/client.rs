@@ -76,13 +76,7 @@ impl Client {
     }
 
     pub(super) async fn push_component(&self, file: &Path, name: Option<&str>) -> anyhow::Result<()> {
-        let bytes = tokio::fs::read(file).await.with_context(|| format!("cannot read {}", file.display()))?;
-        let mut request =
-            self.request(Method::POST, "/v1/components").header("content-type", "application/wasm");
-        if let Some(name) = name {
-            request = request.query(&[("name", name)]);
-        }
-        let (status, body) = self.send(request.body(bytes)).await?;
+        let (status, body) = self.upload(file, name).await?;
         if !self.print_json(&body)? {
             let verb = if status == StatusCode::CREATED { "stored" } else { "already stored" };
             say!(
@@ -92,6 +86,92 @@ impl Client {
                 body["size"],
                 name_suffix(&body["name"])
             );
+        }
+        Ok(())
+    }
+
+    /// Uploads the component file at `file`; the API's answer.
+    async fn upload(&self, file: &Path, name: Option<&str>) -> anyhow::Result<(StatusCode, Value)> {
+        let bytes = tokio::fs::read(file).await.with_context(|| format!("cannot read {}", file.display()))?;
+        let mut request =
+            self.request(Method::POST, "/v1/components").header("content-type", "application/wasm");
+        if let Some(name) = name {
+            request = request.query(&[("name", name)]);
+        }
+        self.send(request.body(bytes)).await
+    }
+
+    pub(super) async fn component_versions(&self, name: &str) -> anyhow::Result<()> {
+        let (_, body) = self.send(self.request(Method::GET, &format!("/v1/components/{name}"))).await?;
+        if self.print_json(&body)? {
+            return Ok(());
+        }
+        let Some(versions) = body["versions"].as_array() else {
+            bail!("{name} is a digest, not a component name");
+        };
+        for (i, version) in versions.iter().enumerate() {
+            let current = if i == 0 { "  (current)" } else { "" };
+            say!(
+                "{}  {:>10} bytes  pushed {}{current}",
+                text(&version["digest"]),
+                version["size"],
+                text(&version["pushed_at"])
+            );
+        }
+        Ok(())
+    }
+
+    /// `duro replay`: exits 1 (an error) unless the journal replays cleanly.
+    pub(super) async fn replay(&self, id: &str, component: &str) -> anyhow::Result<()> {
+        let path = format!("/v1/workflows/{id}/replay");
+        let request = if Path::new(component).is_file() {
+            let bytes =
+                tokio::fs::read(component).await.with_context(|| format!("cannot read {component}"))?;
+            self.request(Method::POST, &path).header("content-type", "application/wasm").body(bytes)
+        } else {
+            self.request(Method::POST, &path).json(&json!({ "component": component }))
+        };
+        let (_, body) = self.send(request).await?;
+        if !self.print_json(&body)? {
+            if body["ok"] == true {
+                let then = match &body["returned"] {
+                    Value::Null => "then makes a new call".to_owned(),
+                    returned => format!("then returns {returned}"),
+                };
+                say!(
+                    "workflow {id} replays cleanly on {}: {} entries, {then}",
+                    text(&body["component"]),
+                    body["replayed"]
+                );
+            } else if let Some(message) = body["divergence"]["message"].as_str() {
+                say!("workflow {id} does not replay on {}: {message}", text(&body["component"]));
+            } else {
+                say!(
+                    "workflow {id} does not replay on {}: {}",
+                    text(&body["component"]),
+                    text(&body["failed"])
+                );
+            }
+        }
+        if body["ok"] != true {
+            bail!("the journal does not replay on this component");
+        }
+        Ok(())
+    }
+
+    pub(super) async fn upgrade(&self, id: &str, component: &str) -> anyhow::Result<()> {
+        let component = if Path::new(component).is_file() {
+            let (_, body) = self.upload(Path::new(component), None).await?;
+            text(&body["digest"]).to_owned()
+        } else {
+            component.to_owned()
+        };
+        let request = self
+            .request(Method::POST, &format!("/v1/workflows/{id}/upgrade"))
+            .json(&json!({ "component": component }));
+        let (_, body) = self.send(request).await?;
+        if !self.print_json(&body)? {
+            say!("workflow {id} now runs {} ({})", text(&body["component"]), text(&body["status"]));
         }
         Ok(())
     }

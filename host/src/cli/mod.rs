@@ -32,13 +32,24 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the host: the HTTP API and the workflow scheduler.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Upload and list workflow components.
     #[command(subcommand)]
     Component(ComponentCommand),
     /// Start and inspect workflows.
     #[command(subcommand)]
     Workflow(WorkflowCommand),
+    /// Replay a workflow's journal against a component and report whether it
+    /// replays cleanly or where it diverges; changes nothing. Exits 1 when
+    /// it does not replay, so it can gate a deployment.
+    Replay {
+        /// Workflow id.
+        id: String,
+        /// The component: a .wasm file (compiled for the check, not stored),
+        /// or a stored component's digest or name.
+        #[arg(long)]
+        component: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +64,11 @@ enum ComponentCommand {
     },
     /// List stored components.
     List,
+    /// List the versions pushed under a name, current first.
+    Versions {
+        /// Component name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +123,15 @@ enum WorkflowCommand {
         /// Seconds to wait for a first value.
         #[arg(long, default_value_t = 0.0)]
         wait: f64,
+    },
+    /// Move a running, waiting or stuck workflow to another component, if
+    /// its journal replays cleanly on it; a stuck workflow then runs again.
+    Upgrade {
+        /// Workflow id.
+        id: String,
+        /// The component: a .wasm file (pushed first, without a name), or a
+        /// stored component's digest or name.
+        component: String,
     },
     /// Show one workflow.
     Get {
@@ -179,11 +204,16 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let client = client::Client::new(&cli.server, cli.json);
     match cli.command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(*args).await,
         Command::Component(ComponentCommand::Push { file, name }) => {
             client.push_component(&file, name.as_deref()).await
         }
         Command::Component(ComponentCommand::List) => client.list_components().await,
+        Command::Component(ComponentCommand::Versions { name }) => client.component_versions(&name).await,
+        Command::Replay { id, component } => client.replay(&id, &component).await,
+        Command::Workflow(WorkflowCommand::Upgrade { id, component }) => {
+            client.upgrade(&id, &component).await
+        }
         Command::Workflow(WorkflowCommand::Start { component, input, id, wait, timeout }) => {
             client.start_workflow(&component, &input, id.as_deref(), wait, timeout).await
         }

@@ -13,6 +13,7 @@
 //! release its lease, so other hosts take its workflows over at once.
 
 use std::future::IntoFuture;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -55,12 +56,39 @@ pub(super) struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(500..=3_600_000),
     )]
     lease_ttl_ms: u64,
+    /// Directory where compiled components are kept across restarts, keyed
+    /// by their bytes and the engine's version (wasmtime's cache, trimmed to
+    /// 512 MiB). Default: `$XDG_CACHE_HOME/duro`, else `$HOME/.cache/duro`.
+    #[arg(long, env = "DURO_COMPILE_CACHE", conflicts_with = "no_compile_cache")]
+    compile_cache_dir: Option<PathBuf>,
+    /// Compile every component anew in each process: no disk cache.
+    #[arg(long)]
+    no_compile_cache: bool,
     /// Limits of workflows and runs.
     #[command(flatten)]
     limits: LimitArgs,
     /// Outbound HTTP policy of workflows.
     #[command(flatten)]
     effects: EffectArgs,
+}
+
+/// The compile cache directory `args` ask for, made absolute: the flag, the
+/// XDG cache directory, or none (with a warning when no default exists).
+fn compile_cache_dir(args: &ServeArgs) -> anyhow::Result<Option<PathBuf>> {
+    if args.no_compile_cache {
+        return Ok(None);
+    }
+    let env_dir = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty()).map(PathBuf::from);
+    let dir = args
+        .compile_cache_dir
+        .clone()
+        .or_else(|| env_dir("XDG_CACHE_HOME").map(|dir| dir.join("duro")))
+        .or_else(|| env_dir("HOME").map(|home| home.join(".cache").join("duro")));
+    let Some(dir) = dir else {
+        tracing::warn!("neither XDG_CACHE_HOME nor HOME is set: compiled components are not cached on disk");
+        return Ok(None);
+    };
+    Ok(Some(std::path::absolute(&dir).with_context(|| format!("compile cache {}", dir.display()))?))
 }
 
 /// Longest time the HTTP server may take, once a shutdown signal arrives, to
@@ -92,6 +120,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.executor.http = args.effects.http_config()?;
     config.lease_ttl = Duration::from_millis(args.lease_ttl_ms);
     config.host_name = address.to_string();
+    config.compile_cache = compile_cache_dir(&args)?;
     let runtime = Runtime::start(store, config).context("cannot start the runtime")?;
     tracing::info!(%address, database = %redact(&args.database), "duro listening");
     let limits = ApiLimits {

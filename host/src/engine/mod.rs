@@ -8,11 +8,19 @@
 //! gives the same bits on every host), no wasm threads (wasmtime is built
 //! without the `threads` feature), and epoch interruption
 //! so a run that computes too long can be stopped.
+//!
+//! Compiled code is also kept on disk, in wasmtime's own cache
+//! ([`wasmtime::Cache`]), keyed by the component's bytes and the engine's
+//! version and settings: an 18 MB Python component takes seconds to compile,
+//! and without the disk cache every process start would pay that again for
+//! every component it runs. wasmtime checks what it loads from there against
+//! the engine, and its worker trims the directory to 512 MiB.
 
+use std::path::Path;
 use std::time::Duration;
 
 use wasmtime::component::Component;
-use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Cache, CacheConfig, Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch ticks: how often CPU limits are checked and running
 /// guests yield to other tasks.
@@ -75,6 +83,24 @@ pub enum Error {
     /// The engine could not be set up.
     #[error("cannot configure the wasm engine: {0:#}")]
     Config(wasmtime::Error),
+    /// The compile cache directory could not be created or used.
+    #[error("cannot use {dir} as the compile cache: {error:#}")]
+    CompileCache {
+        /// The directory.
+        dir: String,
+        /// Why.
+        error: wasmtime::Error,
+    },
+}
+
+/// How often the disk cache of compiled code was used since the engine was
+/// built: compilations it saved, and compilations it stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CompileCacheStats {
+    /// Components loaded from the disk cache instead of compiled.
+    pub hits: usize,
+    /// Components compiled (and stored in the disk cache).
+    pub misses: usize,
 }
 
 /// The shared engine; cheap to clone.
@@ -82,16 +108,22 @@ pub enum Error {
 pub struct Engine {
     inner: wasmtime::Engine,
     limits: EngineLimits,
+    /// The disk cache of compiled code, when there is one.
+    cache: Option<Cache>,
 }
 
 impl Engine {
     /// Builds the engine and starts the thread that advances its epoch every
     /// [`EPOCH_TICK`] (it stops when the last clone of the engine is dropped).
+    /// With `compile_cache`, an absolute directory (created if missing),
+    /// compiled code is kept there across processes.
     ///
     /// # Errors
     /// [`Error::Config`] if wasmtime rejects the configuration, for example
-    /// when the pooling allocator cannot reserve its address space.
-    pub fn new(limits: EngineLimits) -> Result<Self, Error> {
+    /// when the pooling allocator cannot reserve its address space;
+    /// [`Error::CompileCache`] if the cache directory is relative or cannot
+    /// be created.
+    pub fn new(limits: EngineLimits, compile_cache: Option<&Path>) -> Result<Self, Error> {
         // Per-component caps keep one component from taking the slots of many:
         // a Rust component uses about 4 core instances, 1 memory and 2 tables.
         // Twice the instances: each running workflow may hold one activity
@@ -114,9 +146,19 @@ impl Engine {
             .epoch_interruption(true)
             .concurrency_support(false)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let cache = compile_cache.map(disk_cache).transpose()?;
+        config.cache(cache.clone());
         let inner = wasmtime::Engine::new(&config).map_err(Error::Config)?;
         spawn_epoch_ticker(inner.weak());
-        Ok(Self { inner, limits })
+        Ok(Self { inner, limits, cache })
+    }
+
+    /// Uses of the disk cache so far; zeros without one.
+    pub fn compile_cache_stats(&self) -> CompileCacheStats {
+        self.cache.as_ref().map_or_else(CompileCacheStats::default, |cache| CompileCacheStats {
+            hits: cache.cache_hits(),
+            misses: cache.cache_misses(),
+        })
     }
 
     /// The wasmtime engine.
@@ -143,6 +185,13 @@ impl Engine {
             _ => Err(Error::NotWasm),
         }
     }
+}
+
+/// wasmtime's disk cache in `dir`, with its default limits.
+fn disk_cache(dir: &Path) -> Result<Cache, Error> {
+    let mut config = CacheConfig::new();
+    config.with_directory(dir);
+    Cache::new(config).map_err(|error| Error::CompileCache { dir: dir.display().to_string(), error })
 }
 
 fn spawn_epoch_ticker(engine: wasmtime::EngineWeak) {

@@ -53,7 +53,7 @@ use self::cpu::CpuMeter;
 use self::host::{Abandon, HostFailure, LiveInstances, RunDeps, RunSettings, RunState, Suspend};
 use self::journal_handle::JournalHandle;
 use crate::effects::{HttpClient, HttpConfig, http::ClientError};
-use crate::engine::{self, Engine};
+use crate::engine::{self, CompileCacheStats, Engine};
 use crate::ids::ComponentDigest;
 use crate::journal::{Budget, BudgetExceeded, Call, Cursor, Entry, LogLine, Nondeterminism, Outcome, Usage};
 use crate::store::ComponentKind;
@@ -232,6 +232,35 @@ pub struct RunReport {
     pub logs: Vec<LogLine>,
 }
 
+/// What a replay check ([`Executor::check_replay`]) found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayCheck {
+    /// The component made every one of the journal's `entries` calls, in
+    /// order and with the same arguments. `returned` is what `run` returned
+    /// right after the last of them (the journal of an ended workflow), or
+    /// `None` when the component went on to make a call past the journal.
+    Clean {
+        /// Entries replayed: the journal's length.
+        entries: u64,
+        /// `run`'s output (`Ok`) or error (`Err`), if it returned.
+        returned: Option<Result<String, String>>,
+    },
+    /// The component made a different call than the one recorded at a
+    /// position, or returned before the end of the journal.
+    Diverged(Nondeterminism),
+    /// The component trapped, or ran out of replay CPU, before the end of
+    /// the journal; the message says how.
+    Failed(String),
+}
+
+/// What [`Executor::execute`] leaves: `run`'s result and the journal.
+struct Executed {
+    result: wasmtime::Result<Result<String, String>>,
+    journal: JournalHandle,
+    stderr_tail: Vec<String>,
+    cancel_told: bool,
+}
+
 /// A compiled, linked and checked component, ready to run; cheap to clone.
 /// A run holds its own handle, so evicting the component from the cache
 /// never disturbs runs that already have it.
@@ -328,6 +357,11 @@ impl Executor {
         self.lock_prepared().usage()
     }
 
+    /// Uses of the engine's disk cache of compiled code.
+    pub fn compile_cache_stats(&self) -> CompileCacheStats {
+        self.engine.compile_cache_stats()
+    }
+
     /// Compiles `bytes` (on a blocking thread, at most
     /// [`ExecutorConfig::max_compiles`] at once, waiting for a turn), checks
     /// that they implement the `workflow` world (and can be instantiated
@@ -414,10 +448,72 @@ impl Executor {
         usage: Usage,
         hooks: RunHooks,
     ) -> Result<RunReport, Error> {
+        let cursor = Cursor::new(recorded, self.config.budget, usage);
+        let executed = self.execute(component, workflow_id, input, cursor, hooks).await?;
+        let outcome = match classify(
+            executed.result,
+            &executed.journal,
+            &executed.stderr_tail,
+            self.config.max_resources,
+        ) {
+            RunOutcome::Completed(output) if executed.cancel_told => RunOutcome::Cancelled(Ok(output)),
+            RunOutcome::Failed(error) if executed.cancel_told => RunOutcome::Cancelled(Err(error)),
+            outcome => outcome,
+        };
+        let (entries, logs) = executed.journal.lock().take_pending();
+        Ok(RunReport { outcome, entries, logs })
+    }
+
+    /// Checks whether the prepared `component` replays `recorded` (a
+    /// workflow's journal, dense from seq 0) for workflow `workflow_id` with
+    /// `input`: it runs the component against the journal and stops at the
+    /// first call past its end, so nothing is performed, recorded or
+    /// committed. Replay CPU limits apply.
+    ///
+    /// # Errors
+    /// As [`Self::run`].
+    pub async fn check_replay(
+        &self,
+        component: &Prepared,
+        workflow_id: &str,
+        input: &str,
+        recorded: Vec<Entry>,
+    ) -> Result<ReplayCheck, Error> {
+        let entries = recorded.len() as u64;
+        let cursor = Cursor::checking(recorded, self.config.budget);
+        let executed = self.execute(component, workflow_id, input, cursor, RunHooks::detached()).await?;
+        let mut cursor = executed.journal.lock();
+        if let Some(diverged) = cursor.divergence() {
+            return Ok(ReplayCheck::Diverged(diverged.clone()));
+        }
+        if cursor.history_end().is_some() {
+            return Ok(ReplayCheck::Clean { entries, returned: None });
+        }
+        Ok(match executed.result {
+            Ok(returned) => match cursor.finish() {
+                Ok(()) => ReplayCheck::Clean { entries, returned: Some(returned) },
+                Err(diverged) => ReplayCheck::Diverged(diverged),
+            },
+            Err(trap) => {
+                ReplayCheck::Failed(describe_trap(&trap, &executed.stderr_tail, self.config.max_resources))
+            }
+        })
+    }
+
+    /// Instantiates the prepared `component` as workflow `workflow_id` and
+    /// calls `run` with `input`, journaling through `cursor`.
+    async fn execute(
+        &self,
+        component: &Prepared,
+        workflow_id: &str,
+        input: &str,
+        cursor: Cursor,
+        hooks: RunHooks,
+    ) -> Result<Executed, Error> {
         let World::Workflow(workflow_pre) = &component.world else {
             return Err(Error::WrongWorld(format!("{} is an activity, not a workflow", component.digest)));
         };
-        let journal = JournalHandle::new(Cursor::new(recorded, self.config.budget, usage));
+        let journal = JournalHandle::new(cursor);
         let (mut store, stdout, stderr) =
             self.new_store(workflow_id.to_owned(), journal.clone(), hooks.checkpointer, hooks.inbox);
         let workflow = workflow_pre.instantiate_async(&mut store).await.map_err(instantiate_error)?;
@@ -430,13 +526,7 @@ impl Executor {
         drop(store);
         stdout.flush_partial();
         stderr.flush_partial();
-        let outcome = match classify(result, &journal, &stderr.tail(), self.config.max_resources) {
-            RunOutcome::Completed(output) if cancel_told => RunOutcome::Cancelled(Ok(output)),
-            RunOutcome::Failed(error) if cancel_told => RunOutcome::Cancelled(Err(error)),
-            outcome => outcome,
-        };
-        let (entries, logs) = journal.lock().take_pending();
-        Ok(RunReport { outcome, entries, logs })
+        Ok(Executed { result, journal, stderr_tail: stderr.tail(), cancel_told })
     }
 
     /// A fresh `Store` for one run, under the memory, CPU and resource

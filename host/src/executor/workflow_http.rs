@@ -204,11 +204,15 @@ impl WasiHttpHooks for WorkflowHttpHooks {
             if cursor.divergence().is_some() {
                 return refused();
             }
-            if !cursor.is_replaying()
-                && let Err(full) = cursor.admit(&head_call, 0)
-            {
-                self.trap = Some(Error::Budget(full).into());
-                return refused();
+            if !cursor.is_replaying() {
+                // A replay check ends here; the guest is told the request failed.
+                if cursor.go_live().is_err() {
+                    return refused();
+                }
+                if let Err(full) = cursor.admit(&head_call, 0) {
+                    self.trap = Some(Error::Budget(full).into());
+                    return refused();
+                }
             }
             cursor.reserve()
         };

@@ -49,6 +49,27 @@ impl fmt::Display for Nondeterminism {
     }
 }
 
+/// A replay check ([`Cursor::checking`]) reached the end of the recorded
+/// journal: the component made every recorded call, and the call it makes
+/// now would be the first live one. The check stops there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the replay check reached the end of the journal at seq {seq}")]
+pub struct HistoryEnd {
+    /// The position of the call that would be live: the journal's length.
+    pub seq: u64,
+}
+
+/// Why a call can be neither replayed nor made live.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    /// The call differs from the journal.
+    #[error(transparent)]
+    Diverged(#[from] Nondeterminism),
+    /// A replay check reached the end of the journal.
+    #[error(transparent)]
+    HistoryEnd(#[from] HistoryEnd),
+}
+
 /// The byte and count budgets of one workflow's journal and log.
 ///
 /// They bound what a run holds in memory whatever the guest does: the entries
@@ -154,6 +175,11 @@ pub struct Cursor {
     diverged: Option<Nondeterminism>,
     /// Positions reserved live and not yet filled.
     holes: BTreeSet<u64>,
+    /// Whether this cursor only checks a replay: it stops at the end of the
+    /// recorded journal instead of going live.
+    checking: bool,
+    /// Where a replay check stopped, once it did.
+    history_end: Option<HistoryEnd>,
 }
 
 /// A journal position taken before its call is complete; see the module docs.
@@ -178,6 +204,31 @@ impl Cursor {
             log_bytes: usage.log_bytes,
             ..Self::default()
         }
+    }
+
+    /// A cursor that checks whether a component replays `recorded` (dense
+    /// from seq 0): it replays as [`Self::new`] does, but the first call
+    /// past the journal fails with [`HistoryEnd`] instead of going live, so
+    /// nothing is performed or recorded.
+    pub fn checking(recorded: Vec<Entry>, budget: Budget) -> Self {
+        Self { checking: true, ..Self::new(recorded, budget, Usage::default()) }
+    }
+
+    /// Where a replay check stopped at the end of the journal, if it did.
+    pub fn history_end(&self) -> Option<HistoryEnd> {
+        self.history_end
+    }
+
+    /// Lets the next call be made live, which a replay check never does.
+    ///
+    /// # Errors
+    /// [`HistoryEnd`] when this cursor only checks a replay.
+    pub fn go_live(&mut self) -> Result<(), HistoryEnd> {
+        if !self.checking {
+            return Ok(());
+        }
+        let end = *self.history_end.get_or_insert(HistoryEnd { seq: self.next_seq });
+        Err(end)
     }
 
     /// Number of entries in the journal so far: recorded, replayed and new.
@@ -227,13 +278,16 @@ impl Cursor {
     /// [`Self::record`].
     ///
     /// # Errors
-    /// [`Nondeterminism`] if the entry at this `seq` records a different call;
-    /// once that happened, every later call fails with the same error.
-    pub fn replay(&mut self, call: &Call) -> Result<Option<Outcome>, Nondeterminism> {
+    /// [`ReplayError::Diverged`] if the entry at this `seq` records a
+    /// different call; once that happened, every later call fails with the
+    /// same error. [`ReplayError::HistoryEnd`] for a call past the journal
+    /// when this cursor only checks a replay ([`Self::checking`]).
+    pub fn replay(&mut self, call: &Call) -> Result<Option<Outcome>, ReplayError> {
         if let Some(diverged) = &self.diverged {
-            return Err(diverged.clone());
+            return Err(diverged.clone().into());
         }
         let Some(entry) = self.recorded.front() else {
+            self.go_live()?;
             return Ok(None);
         };
         if entry.call != *call {
@@ -243,7 +297,7 @@ impl Cursor {
                 attempted: Some(call.clone()),
             };
             self.diverged = Some(diverged.clone());
-            return Err(diverged);
+            return Err(diverged.into());
         }
         self.next_seq += 1;
         Ok(self.recorded.pop_front().map(|entry| entry.outcome))
@@ -538,14 +592,33 @@ mod tests {
             recorded: Call::Sleep { duration_ns: 5 },
             attempted: Some(Call::Sleep { duration_ns: 6 }),
         };
-        assert_eq!(error, Err(expected.clone()));
+        assert_eq!(error, Err(expected.clone().into()));
         assert_eq!(
             expected.to_string(),
             "non-determinism at seq 1: the journal recorded sleep(duration_ns: 5) but the workflow now calls sleep(duration_ns: 6)"
         );
         // Sticky: a later call that would match still fails.
-        assert_eq!(cursor.replay(&Call::Now), Err(expected.clone()));
+        assert_eq!(cursor.replay(&Call::Now), Err(expected.clone().into()));
         assert_eq!(cursor.finish(), Err(expected));
+    }
+
+    #[test]
+    fn a_replay_check_stops_at_the_end_of_the_journal() {
+        let mut cursor = Cursor::checking(recorded(), Budget::default());
+        assert_eq!(cursor.replay(&Call::Now), Ok(Some(Outcome::Time { ns: 10 })));
+        assert_eq!(cursor.history_end(), None);
+        assert_eq!(
+            cursor.replay(&Call::Sleep { duration_ns: 5 }),
+            Ok(Some(Outcome::Timer { wake_at_ns: 15 }))
+        );
+        let end = HistoryEnd { seq: 2 };
+        assert_eq!(cursor.replay(&Call::RandomU64), Err(end.into()));
+        assert_eq!(cursor.go_live(), Err(end));
+        assert_eq!(cursor.history_end(), Some(end));
+        assert_eq!(cursor.take_pending(), (Vec::new(), Vec::new()));
+        // A live cursor goes on.
+        let mut live = Cursor::new(recorded(), Budget::default(), Usage::default());
+        assert_eq!(live.go_live(), Ok(()));
     }
 
     #[test]
@@ -624,7 +697,11 @@ mod tests {
         assert!(!cursor.has_holes());
         let diverged = cursor.check_reserved(0, &entry.call, &Call::RandomU64);
         assert_eq!(diverged.as_ref().map_err(|error| error.seq), Err(0));
-        assert_eq!(cursor.replay(&Call::Sleep { duration_ns: 5 }).map_err(|error| error.seq), Err(0));
+        let diverged = cursor.replay(&Call::Sleep { duration_ns: 5 });
+        assert!(
+            matches!(diverged, Err(ReplayError::Diverged(Nondeterminism { seq: 0, .. }))),
+            "{diverged:?}"
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ mod log;
 mod wait;
 
 pub use codec::Error;
-pub use cursor::{Budget, BudgetExceeded, Cursor, Nondeterminism, Reservation, Usage};
+pub use cursor::{
+    Budget, BudgetExceeded, Cursor, HistoryEnd, Nondeterminism, ReplayError, Reservation, Usage,
+};
 pub use effect::{
     ActivityAttempt, ActivityCall, ActivityError, Attempt, FieldValue, Fields, HttpAttempt, HttpCall,
     HttpError, HttpResponse, InFlight, RetryPolicy,

@@ -77,7 +77,8 @@ impl Arrivals {
         self.scheduler.notify_one();
     }
 
-    /// Stops the run of `id` in flight, if any: it was terminated.
+    /// Stops the run of `id` in flight, if any, committing nothing: it was
+    /// terminated, or moved to another component.
     pub(super) fn terminate(&self, id: &WorkflowId) {
         if let Some(link) = lock(&self.runs).get(id) {
             link.terminate.cancel();

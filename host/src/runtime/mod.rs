@@ -26,8 +26,10 @@ mod lease;
 mod run;
 mod scheduler;
 mod stats;
+mod upgrade;
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -38,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use self::stats::Stats;
+pub use self::upgrade::{CheckedComponent, ReplayReport};
 
 use self::committer::Committer;
 use self::inbox::Arrivals;
@@ -76,6 +79,10 @@ pub struct RuntimeConfig {
     pub lease_ttl: Duration,
     /// The host's name for people, in `GET /v1/hosts`: its API address.
     pub host_name: String,
+    /// Where compiled components are kept across processes (an absolute
+    /// path), or `None` to compile every component anew in each process
+    /// (the default).
+    pub compile_cache: Option<PathBuf>,
 }
 
 /// The default [`RuntimeConfig::timeout_grace`].
@@ -103,6 +110,28 @@ pub enum Error {
         /// Its final status.
         status: WorkflowStatus,
     },
+    /// The workflow's journal does not replay on the component it was to
+    /// move to: nothing changed.
+    #[error("workflow {id} cannot move to this component: {divergence}")]
+    ReplayDiverged {
+        /// The workflow.
+        id: WorkflowId,
+        /// Where and how the new component's calls differ from the journal.
+        divergence: Box<crate::journal::Nondeterminism>,
+    },
+    /// The component trapped (or ran out of replay CPU) while replaying the
+    /// workflow's journal: nothing changed.
+    #[error("workflow {id} cannot move to this component: its replay failed: {error}")]
+    ReplayFailed {
+        /// The workflow.
+        id: WorkflowId,
+        /// How the replay failed.
+        error: String,
+    },
+    /// The workflow committed progress during every replay check of an
+    /// upgrade; nothing changed, and the upgrade may be repeated.
+    #[error("workflow {0} kept moving on while its journal was checked; try again")]
+    WorkflowChanged(WorkflowId),
     /// A workflow with this id exists with another component or input.
     #[error("workflow {0} already exists with a different component or input")]
     WorkflowIdConflict(WorkflowId),
@@ -141,6 +170,7 @@ impl Default for RuntimeConfig {
             timeout_grace: DEFAULT_TIMEOUT_GRACE,
             lease_ttl: DEFAULT_LEASE_TTL,
             host_name: String::new(),
+            compile_cache: None,
         }
     }
 }
@@ -237,7 +267,7 @@ impl Runtime {
     /// # Errors
     /// [`Error::Engine`] or [`Error::Executor`] if wasmtime cannot be set up.
     pub fn start(store: Arc<dyn Store>, config: RuntimeConfig) -> Result<Self, Error> {
-        let engine = Engine::new(config.limits)?;
+        let engine = Engine::new(config.limits, config.compile_cache.as_deref())?;
         let executor = Executor::new(engine, config.executor)?;
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
@@ -289,6 +319,7 @@ impl Runtime {
         Stats {
             transactions: self.inner.committer.transactions(),
             live_instances: self.inner.executor.live_instances(),
+            compile_cache: self.inner.executor.compile_cache_stats(),
             ..counters
         }
     }
@@ -366,6 +397,37 @@ impl Runtime {
             }
         }
         Ok(created)
+    }
+
+    /// Replays workflow `id`'s journal against `component` and says whether
+    /// it replays cleanly, or where it diverges; changes nothing (bytes
+    /// given for the check are compiled, not stored).
+    ///
+    /// # Errors
+    /// [`Error::UnknownWorkflow`], [`Error::UnknownComponent`],
+    /// [`Error::InvalidComponent`], [`Error::NoInstanceSlot`],
+    /// [`Error::HostSide`] for a journal that cannot be read,
+    /// [`Error::Store`].
+    pub async fn check_replay(
+        &self,
+        id: &WorkflowId,
+        component: CheckedComponent,
+    ) -> Result<ReplayReport, Error> {
+        upgrade::check(&self.inner, id, component).await
+    }
+
+    /// Moves workflow `id` (running, sleeping, waiting or stuck) to the
+    /// stored `component` (a digest or a name) if its journal replays
+    /// cleanly on it. A stuck workflow then runs again. Idempotent: a
+    /// workflow already on `component` (and not stuck) is returned as is.
+    ///
+    /// # Errors
+    /// [`Error::ReplayDiverged`] or [`Error::ReplayFailed`] when the journal
+    /// does not replay (nothing changed); [`Error::WorkflowEnded`];
+    /// [`Error::WorkflowChanged`] when the workflow kept committing during
+    /// the checks; as [`Self::check_replay`] otherwise.
+    pub async fn upgrade(&self, id: &WorkflowId, component: &str) -> Result<WorkflowRecord, Error> {
+        upgrade::upgrade(&self.inner, id, component).await
     }
 
     /// The workflow `id` once its status is final, or as it is when the wait

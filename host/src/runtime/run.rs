@@ -417,28 +417,10 @@ async fn load_and_run(
         Ok(component) => component,
         Err(unrunnable) => return Ok(Run::Unrunnable(unrunnable)),
     };
-    let recorded = match inner.store.journal(&workflow.id, None, u32::MAX, u64::MAX).await {
-        Ok(stored) => match StoredEntry::decode_all(&stored) {
-            Ok(recorded) => recorded,
-            Err(error) => return Ok(Run::Unrunnable(format!("cannot read the journal: {error}"))),
-        },
-        Err(error) if error.is_unavailable() => return Err(error.into()),
-        // A row this build cannot read will not read better later.
-        Err(error) => return Ok(Run::Unrunnable(format!("cannot read the journal: {error}"))),
+    let recorded = match load_journal(inner, workflow).await? {
+        Ok(recorded) => recorded,
+        Err(unrunnable) => return Ok(Run::Unrunnable(unrunnable)),
     };
-    if let Some((expected, entry)) = recorded.iter().enumerate().find(|(i, entry)| entry.seq != *i as u64) {
-        return Ok(Run::Unrunnable(format!(
-            "the journal has a gap: expected seq {expected}, found {}",
-            entry.seq
-        )));
-    }
-    if recorded.len() as u64 != workflow.state.next_seq {
-        return Ok(Run::Unrunnable(format!(
-            "the journal has {} entries but the workflow recorded {}",
-            recorded.len(),
-            workflow.state.next_seq
-        )));
-    }
     let usage = Usage { log_bytes: workflow.log_bytes };
     let terminated = inbox.link.terminate.clone();
     let hooks = RunHooks { checkpointer: checkpoints, inbox };
@@ -457,11 +439,42 @@ async fn load_and_run(
     }
 }
 
+/// The journal of `workflow`, dense from seq 0 and as long as its record
+/// says, or why it cannot be read (a row this build cannot decode, a gap).
+pub(super) async fn load_journal(
+    inner: &Inner,
+    workflow: &WorkflowRecord,
+) -> Result<Result<Vec<Entry>, String>, Error> {
+    let recorded = match inner.store.journal(&workflow.id, None, u32::MAX, u64::MAX).await {
+        Ok(stored) => match StoredEntry::decode_all(&stored) {
+            Ok(recorded) => recorded,
+            Err(error) => return Ok(Err(format!("cannot read the journal: {error}"))),
+        },
+        Err(error) if error.is_unavailable() => return Err(error.into()),
+        // A row this build cannot read will not read better later.
+        Err(error) => return Ok(Err(format!("cannot read the journal: {error}"))),
+    };
+    if let Some((expected, entry)) = recorded.iter().enumerate().find(|(i, entry)| entry.seq != *i as u64) {
+        return Ok(Err(format!("the journal has a gap: expected seq {expected}, found {}", entry.seq)));
+    }
+    if recorded.len() as u64 != workflow.state.next_seq {
+        return Ok(Err(format!(
+            "the journal has {} entries but the workflow recorded {}",
+            recorded.len(),
+            workflow.state.next_seq
+        )));
+    }
+    Ok(Ok(recorded))
+}
+
 /// The prepared component `digest`, or why it can never run: fetches its
 /// bytes and compiles it once, under a lock per component, so concurrent
 /// runs of a component not yet compiled (at recovery, say) neither fetch nor
 /// compile it twice.
-async fn prepare(inner: &Inner, digest: &ComponentDigest) -> Result<Result<Prepared, String>, Error> {
+pub(super) async fn prepare(
+    inner: &Inner,
+    digest: &ComponentDigest,
+) -> Result<Result<Prepared, String>, Error> {
     if let Some(prepared) = inner.executor.prepared(digest) {
         return Ok(Ok(prepared));
     }

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
+use crate::engine::CompileCacheStats;
+
 /// Since the process started, unless said otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Stats {
@@ -35,6 +37,8 @@ pub struct Stats {
     pub compiled_components: usize,
     /// Bytes of compiled code cached now.
     pub compiled_bytes: usize,
+    /// Uses of the disk cache of compiled code.
+    pub compile_cache: CompileCacheStats,
     /// Workflow instances alive now (one per wasm `Store`): waiting and
     /// sleeping workflows hold none.
     pub live_instances: usize,
@@ -77,6 +81,7 @@ impl Counters {
             workflows_backing_off,
             compiled_components,
             compiled_bytes,
+            compile_cache: CompileCacheStats::default(),
             live_instances: 0,
         }
     }

@@ -26,9 +26,9 @@ use async_trait::async_trait;
 use crate::ids::{ComponentDigest, HostId, WorkflowId};
 
 pub use model::{
-    CancelOutcome, CommitEffects, ComponentKind, ComponentRecord, Created, EventRecord, HostRecord,
-    LogRecord, NewWorkflow, RunCommit, SignalRecord, SignalSent, StatusUpdate, StoredEntry, WaitSet,
-    WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
+    CancelOutcome, CommitEffects, ComponentKind, ComponentRecord, ComponentVersion, Created, EventRecord,
+    HostRecord, LogRecord, NewWorkflow, RunCommit, SignalRecord, SignalSent, StatusUpdate, StoredEntry,
+    WaitSet, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
 };
 pub use sql::{ArrivalListener, QueryPlan, SqlStore};
 
@@ -183,12 +183,34 @@ pub trait Store: Send + Sync + 'static {
     /// All components, newest first.
     async fn list_components(&self) -> Result<Vec<ComponentRecord>>;
 
+    /// Every digest pushed under `name`, the one it points at now first,
+    /// then by when it was last pushed, newest first; empty for an unknown
+    /// name.
+    async fn component_versions(&self, name: &str) -> Result<Vec<ComponentVersion>>;
+
     /// Creates a workflow with status `running`, or returns the existing one
     /// with the same id untouched.
     async fn create_workflow(&self, new: &NewWorkflow) -> Result<Created<WorkflowRecord>>;
 
     /// One workflow.
     async fn workflow(&self, id: &WorkflowId) -> Result<Option<WorkflowRecord>>;
+
+    /// Pins workflow `id` to `component` instead, if its revision is still
+    /// `expected.revision` (so its journal is the one checked against
+    /// `component`) and it has not ended, `stuck` aside. A new revision
+    /// fences out any run of the old component. A `stuck` workflow becomes
+    /// `running` with no error and a `running` one is released; both are due
+    /// at once. A `sleeping` or `waiting` one stays as it is, to resume on
+    /// the new component.
+    ///
+    /// Returns the record after, or `None` when the workflow changed, ended
+    /// or is unknown.
+    async fn upgrade(
+        &self,
+        id: &WorkflowId,
+        expected: &WorkflowState,
+        component: &ComponentDigest,
+    ) -> Result<Option<WorkflowRecord>>;
 
     /// Workflows matching `filter`, newest first.
     async fn list_workflows(&self, filter: &WorkflowFilter) -> Result<Vec<WorkflowRecord>>;

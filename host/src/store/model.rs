@@ -43,6 +43,15 @@ pub struct ComponentRecord {
     pub created_at_ms: i64,
 }
 
+/// One digest pushed under a component name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentVersion {
+    /// The version's component.
+    pub component: ComponentRecord,
+    /// When it was last pushed under the name, in ms since the Unix epoch.
+    pub pushed_at_ms: i64,
+}
+
 /// The result of an idempotent create: the record, and whether it is new.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Created<T> {

@@ -9,9 +9,9 @@ use sqlx::{AnyPool, Row};
 
 use super::model::{parse_level, parse_stream};
 use super::{
-    CancelOutcome, ComponentKind, ComponentRecord, Created, Error, EventRecord, HostRecord, LogRecord,
-    NewWorkflow, Result, RunCommit, SignalRecord, SignalSent, StatusUpdate, Store, StoredEntry, WaitSet,
-    WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
+    CancelOutcome, ComponentKind, ComponentRecord, ComponentVersion, Created, Error, EventRecord, HostRecord,
+    LogRecord, NewWorkflow, Result, RunCommit, SignalRecord, SignalSent, StatusUpdate, Store, StoredEntry,
+    WaitSet, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
 };
 use crate::clock;
 use crate::ids::{ComponentDigest, HostId, WorkflowId};
@@ -237,15 +237,14 @@ impl Store for SqlStore {
         .rows_affected()
             == 1;
         if let Some(name) = name {
-            sqlx::query(
+            for upsert in [
                 "INSERT INTO component_names (name, digest, updated_at_ms) VALUES ($1, $2, $3)
                  ON CONFLICT (name) DO UPDATE SET digest = excluded.digest, updated_at_ms = excluded.updated_at_ms",
-            )
-            .bind(name)
-            .bind(digest.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+                "INSERT INTO component_versions (name, digest, pushed_at_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (name, digest) DO UPDATE SET pushed_at_ms = excluded.pushed_at_ms",
+            ] {
+                sqlx::query(upsert).bind(name).bind(digest.as_str()).bind(now).execute(&mut *tx).await?;
+            }
         }
         let row = sqlx::query(&format!("SELECT {COMPONENT_COLUMNS} FROM components WHERE digest = $1"))
             .bind(digest.as_str())
@@ -288,6 +287,33 @@ impl Store for SqlStore {
         rows.iter().map(component_from_row).collect()
     }
 
+    async fn component_versions(&self, name: &str) -> Result<Vec<ComponentVersion>> {
+        if name.contains('\0') {
+            return Ok(Vec::new());
+        }
+        // The name's current digest sorts first even if an older push of
+        // another digest carries the same millisecond.
+        let rows = sqlx::query(&format!(
+            "SELECT {COMPONENT_COLUMNS}, versions.pushed_at_ms FROM components JOIN (
+                 SELECT v.digest AS version_digest, v.pushed_at_ms,
+                        CASE WHEN n.digest = v.digest THEN 0 ELSE 1 END AS older
+                 FROM component_versions v LEFT JOIN component_names n ON n.name = v.name
+                 WHERE v.name = $1
+             ) versions ON versions.version_digest = components.digest
+             ORDER BY versions.older, versions.pushed_at_ms DESC, components.digest"
+        ))
+        .bind(name)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let mut component = component_from_row(row)?;
+                component.name = Some(name.to_owned());
+                Ok(ComponentVersion { component, pushed_at_ms: row.try_get("pushed_at_ms")? })
+            })
+            .collect()
+    }
+
     async fn create_workflow(&self, new: &NewWorkflow) -> Result<Created<WorkflowRecord>> {
         let now = clock::now_ms();
         let mut tx = self.write.begin().await?;
@@ -307,6 +333,36 @@ impl Store for SqlStore {
             .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(workflow_from_row).transpose()
+    }
+
+    async fn upgrade(
+        &self,
+        id: &WorkflowId,
+        expected: &WorkflowState,
+        component: &ComponentDigest,
+    ) -> Result<Option<WorkflowRecord>> {
+        let now = clock::now_ms();
+        let mut tx = self.write.begin().await?;
+        let row = sqlx::query(&format!(
+            "UPDATE workflows SET component = $1, revision = revision + 1, updated_at_ms = $2, owner_host = NULL,
+                 error = CASE WHEN status = 'stuck' THEN NULL ELSE error END,
+                 due_at_ms = CASE WHEN status IN ('stuck', 'running') THEN $2 ELSE due_at_ms END,
+                 status = CASE WHEN status = 'stuck' THEN 'running' ELSE status END
+             WHERE id = $3 AND revision = $4 AND status IN ('running', 'sleeping', 'waiting', 'stuck')
+             RETURNING {WORKFLOW_COLUMNS}"
+        ))
+        .bind(component.as_str())
+        .bind(now)
+        .bind(id.as_str())
+        .bind(to_i64(expected.revision))
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let record = row.as_ref().map(workflow_from_row).transpose()?;
+        if record.is_some() {
+            self.announce(std::slice::from_ref(id)).await;
+        }
+        Ok(record)
     }
 
     async fn list_workflows(&self, filter: &WorkflowFilter) -> Result<Vec<WorkflowRecord>> {
