@@ -13,12 +13,12 @@ if [ -z "${DATABASE_URL:-}" ]; then
     start_throwaway_postgres
 fi
 export DURO_EXAMPLES_DIR="$PWD/target/wasm32-wasip2/release"
-cargo test --locked -p duro-host -p duro-sdk --features duro-host/postgres-tests
+cargo test --locked -p duro-host -p duro-sdk -p approval --features duro-host/postgres-tests
 
 # Standing rules: formatting, lints, and the layering of host/src (only the
 # executor and the engine may touch wasmtime).
 cargo fmt --all --check
-cargo clippy --locked -p duro-host -p duro-sdk -p duro-bench -p shop-service --tests --features duro-host/postgres-tests -- -D warnings
+cargo clippy --locked -p duro-host -p duro-sdk -p approval -p duro-bench -p shop-service --tests --features duro-host/postgres-tests -- -D warnings
 if grep -rlE 'use wasmtime|wasmtime(_wasi)?::' host/src --exclude-dir=executor --exclude-dir=engine; then
     echo "the files above use wasmtime outside host/src/executor and host/src/engine" >&2
     exit 1

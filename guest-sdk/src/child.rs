@@ -5,7 +5,8 @@
 //! side and fail on their own ("fan out one workflow per customer, then
 //! collect"). The parent's handle on it is a [`Pending`], so it can race a
 //! child against a timer or a signal with [`wait_any`](crate::wait::wait_any);
-//! [`Child::join`] waits for it alone.
+//! [`Child::join`] waits for it alone, and [`Child::output`] is its end as
+//! a future for async workflows.
 //!
 //! Starting is journaled and committed before the child runs, so replay
 //! never starts a child twice. When the parent ends or is cancelled, its
@@ -27,16 +28,30 @@
 //! # }
 //! ```
 
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::future::FusedFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::__private::bindings::duro::workflow::waits;
+use crate::backend;
+use crate::future::executor::Waiter;
 use crate::wait::{self, ChildEnd, ChildStatus, Outcome, Pending, WaitError};
 
 /// A child workflow this workflow started with [`start`].
 ///
 /// Dropping it neither cancels nor detaches the child (it runs on until it
 /// ends or this workflow ends).
+///
+/// ```no_run
+/// # fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let child: duro_sdk::child::Child = duro_sdk::child::start("hello", &serde_json::json!({ "name": "Ada" }), None)?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Child {
     pending: Pending,
@@ -56,15 +71,37 @@ pub struct Child {
 /// `input` does not serialize (nothing is journaled then), or the host's
 /// message for an unknown component, an invalid id, or an id taken by
 /// another workflow.
+///
+/// ```no_run
+/// # fn f() -> Result<(), String> {
+/// let child = duro_sdk::child::start("hello", &serde_json::json!({ "name": "Ada" }), Some("hello-ada"))?;
+/// # Ok(())
+/// # }
+/// ```
 pub fn start<I: Serialize>(component: &str, input: &I, id: Option<&str>) -> Result<Child, String> {
     let input = serde_json::to_string(input).map_err(|e| format!("invalid child input: {e}"))?;
-    let handle = waits::start_child(component, &input, id)?;
-    Ok(Child { pending: Pending::from_wit(handle) })
+    let handle = backend::start_child(component, &input, id)?;
+    Ok(Child { pending: Pending::from_backend(handle) })
 }
 
 impl Child {
     /// The handle to pass to [`wait_any`](crate::wait::wait_any), whose
     /// outcome for it is [`Outcome::Child`].
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// use duro_sdk::{child, wait};
+    ///
+    /// # fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let child = child::start("report", &(), None)?;
+    /// let deadline = wait::timer(Duration::from_secs(3600));
+    /// if let (1, _) = wait::wait_any(&[child.pending(), &deadline])? {
+    ///     child.cancel();
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn pending(&self) -> &Pending {
         &self.pending
@@ -76,8 +113,16 @@ impl Child {
     /// the child has seen the cancellation at a wait and returned (it may
     /// compensate first); a child that never waits again ends as it would
     /// have.
+    ///
+    /// ```no_run
+    /// # fn f() -> Result<(), String> {
+    /// let child = duro_sdk::child::start("report", &(), None)?;
+    /// child.cancel();
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn cancel(&self) {
-        waits::cancel_child(self.pending.wit());
+        backend::cancel_child(self.pending.handle());
     }
 
     /// Waits for this child alone to end.
@@ -92,13 +137,93 @@ impl Child {
     /// child runs on until this workflow ends, or [`cancel`](Self::cancel)
     /// it); [`WaitError::Decode`] when the child completed with output that
     /// is not a `T`.
+    ///
+    /// ```no_run
+    /// # fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let child = duro_sdk::child::start("hello", &serde_json::json!({ "name": "Ada" }), None)?;
+    /// match child.join::<serde_json::Value>()? {
+    ///     Ok(output) => println!("{output}"),
+    ///     Err(end) => println!("{end}"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn join<T: DeserializeOwned>(&self) -> Result<Result<T, ChildEnd>, WaitError> {
-        match wait::wait_one(&self.pending)? {
-            Outcome::Child(end) => settle(end),
-            other => {
-                Err(WaitError::Decode(format!("child workflow: the host answered {other:?}, not its end")))
-            }
-        }
+        outcome_of_child(wait::wait_one(&self.pending)?)
+    }
+
+    /// This child's end as a future, for async workflows: the same answer
+    /// as [`join`](Self::join), but it can be raced with
+    /// [`select!`](crate::select) or awaited with others with
+    /// [`join!`](crate::join).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// use duro_sdk::{child, future};
+    ///
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let child = child::start("report", &serde_json::json!({}), None)?;
+    /// let mut output = child.output::<serde_json::Value>();
+    /// let mut deadline = future::sleep(Duration::from_secs(3600));
+    /// duro_sdk::select! {
+    ///     report = output => println!("report: {}", report??),
+    ///     _ = deadline => child.cancel(),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use = "a future does nothing unless awaited"]
+    pub fn output<T: DeserializeOwned>(&self) -> ChildOutput<T> {
+        ChildOutput { waiter: self.pending.waiter(), output: PhantomData }
+    }
+}
+
+/// A child's end as a future, made by [`Child::output`]: `Ok(Ok(output))`
+/// with its output decoded as `T` if it completed, `Ok(Err(end))` if it
+/// ended otherwise.
+///
+/// # Errors
+/// [`WaitError::Cancelled`] when this workflow was asked to cancel while it
+/// waited (the child runs on; the future may be awaited again);
+/// [`WaitError::Decode`] when the child completed with output that is not a
+/// `T`.
+///
+/// ```no_run
+/// use duro_sdk::child::{self, ChildOutput};
+///
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let child = child::start("hello", &serde_json::json!({ "name": "Ada" }), None)?;
+/// let greeting: ChildOutput<serde_json::Value> = child.output();
+/// println!("{}", greeting.await??);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct ChildOutput<T> {
+    waiter: Waiter,
+    output: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> Future for ChildOutput<T> {
+    type Output = Result<Result<T, ChildEnd>, WaitError>;
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().waiter.poll(context).map(|outcome| outcome_of_child(outcome?))
+    }
+}
+
+impl<T: DeserializeOwned> FusedFuture for ChildOutput<T> {
+    fn is_terminated(&self) -> bool {
+        self.waiter.is_done()
+    }
+}
+
+/// A child handle's outcome, settled.
+fn outcome_of_child<T: DeserializeOwned>(outcome: Outcome) -> Result<Result<T, ChildEnd>, WaitError> {
+    match outcome {
+        Outcome::Child(end) => settle(end),
+        other => Err(WaitError::Decode(format!("child workflow: the host answered {other:?}, not its end"))),
     }
 }
 

@@ -28,10 +28,16 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::__private::bindings::duro::workflow::http;
-use crate::RetryPolicy;
+use crate::{RetryPolicy, backend};
 
 /// An outgoing request; build it, then [`send`](Self::send) it.
+///
+/// ```no_run
+/// # fn f() -> Result<(), duro_sdk::http::Error> {
+/// let response = duro_sdk::http::Request::get("https://example.com/").send()?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     /// The method, e.g. `GET`.
@@ -51,6 +57,10 @@ pub struct Request {
 
 impl Request {
     /// A request with `method` to `url`, with no headers or body.
+    ///
+    /// ```
+    /// let request = duro_sdk::http::Request::new("DELETE", "https://shop.example/carts/7");
+    /// ```
     #[must_use]
     pub fn new(method: &str, url: &str) -> Self {
         Self {
@@ -64,18 +74,30 @@ impl Request {
     }
 
     /// A `GET` request.
+    ///
+    /// ```
+    /// let request = duro_sdk::http::Request::get("https://shop.example/stock");
+    /// ```
     #[must_use]
     pub fn get(url: &str) -> Self {
         Self::new("GET", url)
     }
 
     /// A `POST` request.
+    ///
+    /// ```
+    /// let request = duro_sdk::http::Request::post("https://shop.example/orders");
+    /// ```
     #[must_use]
     pub fn post(url: &str) -> Self {
         Self::new("POST", url)
     }
 
     /// Adds a header.
+    ///
+    /// ```
+    /// let request = duro_sdk::http::Request::get("https://api.example/").header("authorization", "Bearer t0ken");
+    /// ```
     #[must_use]
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
         self.headers.push((name.to_owned(), value.as_ref().to_vec()));
@@ -83,6 +105,10 @@ impl Request {
     }
 
     /// Sets the body.
+    ///
+    /// ```
+    /// let request = duro_sdk::http::Request::post("https://api.example/notes").body("remember the milk");
+    /// ```
     #[must_use]
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = Some(body.into());
@@ -93,12 +119,21 @@ impl Request {
     ///
     /// # Errors
     /// If `value` cannot be serialized.
+    ///
+    /// ```
+    /// let request = duro_sdk::http::Request::post("https://api.example/orders").json(&serde_json::json!({ "sku": "a" }))?;
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn json<T: serde::Serialize>(self, value: &T) -> Result<Self, serde_json::Error> {
         let body = serde_json::to_vec(value)?;
         Ok(self.header("content-type", "application/json").body(body))
     }
 
     /// Sets the per-attempt timeout (whole ms).
+    ///
+    /// ```
+    /// let request = duro_sdk::http::Request::get("https://api.example/").timeout(std::time::Duration::from_secs(5));
+    /// ```
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -106,6 +141,10 @@ impl Request {
     }
 
     /// Sets the retry policy.
+    ///
+    /// ```
+    /// let request = duro_sdk::http::Request::get("https://api.example/").retry(duro_sdk::RetryPolicy::attempts(3));
+    /// ```
     #[must_use]
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
@@ -117,30 +156,26 @@ impl Request {
     ///
     /// # Errors
     /// [`Error`] when no response came back.
+    ///
+    /// ```no_run
+    /// # fn f() -> Result<(), duro_sdk::http::Error> {
+    /// let response = duro_sdk::http::Request::get("https://api.example/health").send()?;
+    /// println!("{}", response.status);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn send(self) -> Result<Response, Error> {
-        let request = http::Request {
-            method: self.method,
-            url: self.url,
-            headers: self.headers,
-            body: self.body,
-            timeout_ms: self.timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
-        };
-        let retry = self.retry.as_ref().map(RetryPolicy::to_wit);
-        match http::send(&request, retry.as_ref()) {
-            Ok(response) => {
-                Ok(Response { status: response.status, headers: response.headers, body: response.body })
-            }
-            Err(http::Error::Denied(message)) => Err(Error::Denied(message)),
-            Err(http::Error::Timeout(message)) => Err(Error::Timeout(message)),
-            Err(http::Error::Connection(message)) => Err(Error::Connection(message)),
-            Err(http::Error::TooLarge(message)) => Err(Error::TooLarge(message)),
-            Err(http::Error::InvalidRequest(message)) => Err(Error::InvalidRequest(message)),
-            Err(http::Error::ResponseTooLarge(message)) => Err(Error::ResponseTooLarge(message)),
-        }
+        backend::http_send(&self)
     }
 }
 
 /// A response, whatever its status.
+///
+/// ```
+/// let response = duro_sdk::http::Response::new(404, "not found");
+/// assert!(!response.is_success());
+/// assert_eq!(response.text(), "not found");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     /// The status code.
@@ -152,19 +187,45 @@ pub struct Response {
 }
 
 impl Response {
+    /// A response with `status` and `body` and no headers, for scripted
+    /// answers in [`testing`](crate::testing).
+    ///
+    /// ```
+    /// let response = duro_sdk::http::Response::new(200, r#"{"ok":true}"#);
+    /// assert!(response.is_success());
+    /// ```
+    #[must_use]
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Self { status, headers: Vec::new(), body: body.into() }
+    }
+
     /// Whether the status is 2xx.
+    ///
+    /// ```
+    /// assert!(duro_sdk::http::Response::new(204, "").is_success());
+    /// ```
     #[must_use]
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
     /// The first value of header `name` (any case).
+    ///
+    /// ```
+    /// let mut response = duro_sdk::http::Response::new(200, "");
+    /// response.headers.push(("content-type".to_owned(), b"text/plain".to_vec()));
+    /// assert_eq!(response.header("Content-Type"), Some(&b"text/plain"[..]));
+    /// ```
     #[must_use]
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_slice())
     }
 
     /// The body as text (invalid UTF-8 replaced).
+    ///
+    /// ```
+    /// assert_eq!(duro_sdk::http::Response::new(200, "hi").text(), "hi");
+    /// ```
     #[must_use]
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -174,12 +235,29 @@ impl Response {
     ///
     /// # Errors
     /// If the body is not JSON of type `T`.
+    ///
+    /// ```
+    /// let response = duro_sdk::http::Response::new(200, r#"{"left":3}"#);
+    /// let stock: serde_json::Value = response.json()?;
+    /// assert_eq!(stock["left"], 3);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_slice(&self.body)
     }
 }
 
 /// Why no response came back.
+///
+/// ```no_run
+/// use duro_sdk::http::{Error, Request};
+///
+/// match Request::get("https://api.example/").send() {
+///     Ok(response) => println!("{}", response.status),
+///     Err(Error::Denied(why)) => println!("not allowed: {why}"),
+///     Err(other) => println!("{other}"),
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// The destination is not in the host's allowlist; nothing was sent.

@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use crate::__private::bindings::duro::workflow::types;
-
 /// How the host retries a failed effect, after Temporal's `RetryPolicy`
 /// (<https://docs.temporal.io/encyclopedia/retry-policies>).
 ///
@@ -12,6 +10,20 @@ use crate::__private::bindings::duro::workflow::types;
 /// next retry time, so a restart during a wait resumes the schedule where it
 /// was; a wait longer than the host's inline threshold unloads the workflow
 /// like a [`sleep`](crate::sleep).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use duro_sdk::RetryPolicy;
+///
+/// let policy = RetryPolicy::attempts(5)
+///     .initial_interval(Duration::from_millis(200))
+///     .backoff_coefficient(1.5)
+///     .maximum_interval(Duration::from_secs(10))
+///     .non_retryable(["status-400", "status-404"]);
+/// assert_eq!(policy.maximum_attempts, 5);
+/// assert_eq!(RetryPolicy::none().maximum_attempts, 1);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     /// Wait after the first failed attempt (default 1 s); whole ms.
@@ -42,32 +54,69 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// No retries: the first attempt's answer is final.
+    ///
+    /// ```
+    /// assert_eq!(duro_sdk::RetryPolicy::none().maximum_attempts, 1);
+    /// ```
     #[must_use]
     pub fn none() -> Self {
         Self { maximum_attempts: 1, ..Self::default() }
     }
 
     /// The default policy with at most `attempts` attempts in all.
+    ///
+    /// ```
+    /// assert_eq!(duro_sdk::RetryPolicy::attempts(5).maximum_attempts, 5);
+    /// ```
     #[must_use]
     pub fn attempts(attempts: u32) -> Self {
         Self { maximum_attempts: attempts, ..Self::default() }
     }
 
     /// This policy with `initial_interval` as its first wait.
+    ///
+    /// ```
+    /// let policy = duro_sdk::RetryPolicy::attempts(5).initial_interval(std::time::Duration::from_millis(100));
+    /// ```
     #[must_use]
     pub fn initial_interval(mut self, initial_interval: Duration) -> Self {
         self.initial_interval = initial_interval;
         self
     }
 
-    pub(crate) fn to_wit(&self) -> types::RetryPolicy {
-        let ms = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-        types::RetryPolicy {
-            initial_interval_ms: ms(self.initial_interval),
-            backoff_coefficient: self.backoff_coefficient,
-            maximum_interval_ms: self.maximum_interval.map_or(0, ms),
-            maximum_attempts: self.maximum_attempts,
-            non_retryable_error_types: self.non_retryable_error_types.clone(),
-        }
+    /// This policy with waits growing by `coefficient` (at least 1.0) with
+    /// each failure.
+    ///
+    /// ```
+    /// let policy = duro_sdk::RetryPolicy::default().backoff_coefficient(1.5);
+    /// ```
+    #[must_use]
+    pub fn backoff_coefficient(mut self, coefficient: f64) -> Self {
+        self.backoff_coefficient = coefficient;
+        self
+    }
+
+    /// This policy with waits of at most `maximum_interval`.
+    ///
+    /// ```
+    /// let policy = duro_sdk::RetryPolicy::default().maximum_interval(std::time::Duration::from_secs(30));
+    /// ```
+    #[must_use]
+    pub fn maximum_interval(mut self, maximum_interval: Duration) -> Self {
+        self.maximum_interval = Some(maximum_interval);
+        self
+    }
+
+    /// This policy, never retrying errors of these types (for HTTP:
+    /// `timeout`, `connection`, `status-NNN`).
+    ///
+    /// ```
+    /// let policy = duro_sdk::RetryPolicy::attempts(5).non_retryable(["status-400", "status-404"]);
+    /// assert_eq!(policy.non_retryable_error_types.len(), 2);
+    /// ```
+    #[must_use]
+    pub fn non_retryable<S: Into<String>>(mut self, error_types: impl IntoIterator<Item = S>) -> Self {
+        self.non_retryable_error_types.extend(error_types.into_iter().map(Into::into));
+        self
     }
 }

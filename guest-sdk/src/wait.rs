@@ -11,6 +11,8 @@
 //! keeps it in memory for a short wait (up to its inline threshold, 1 s by
 //! default) and otherwise unloads it and resumes it by replay once
 //! something it waits for arrives, so a wait of days holds no memory.
+//! Async workflows use the same handles as futures, raced with
+//! [`select!`](crate::select): see [`future`](crate::future).
 //!
 //! The host journals which handle won each [`wait_any`] and its outcome, so
 //! replay takes the same branch. What happens to the handles that did not
@@ -49,11 +51,17 @@
 //! ```
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures::future::FusedFuture;
 use serde::de::DeserializeOwned;
 
-use crate::__private::bindings::duro::workflow::waits;
+use crate::backend::{self, Handle};
+use crate::future::executor::Waiter;
 
 /// Something a workflow may wait for with [`wait_any`]: a durable timer
 /// ([`timer`]), the next signal of a name ([`signal`]) or a child workflow
@@ -61,26 +69,69 @@ use crate::__private::bindings::duro::workflow::waits;
 ///
 /// Once it has won a [`wait_any`] it stays ready with the same outcome.
 /// Dropping it has no durable effect.
+///
+/// It is also a future of its [`Outcome`] for async workflows (see
+/// [`future`](crate::future)), though the typed futures there
+/// ([`future::sleep`](crate::future::sleep),
+/// [`future::signal`](crate::future::signal)) are usually handier.
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// use duro_sdk::wait::{self, Outcome};
+///
+/// # async fn f() -> Result<(), duro_sdk::wait::Cancelled> {
+/// let timer = wait::timer(Duration::from_secs(1));
+/// assert_eq!(timer.await?, Outcome::Fired);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Pending {
-    handle: waits::Pending,
+    waiter: Waiter,
 }
 
 impl Pending {
-    pub(crate) fn from_wit(handle: waits::Pending) -> Self {
-        Self { handle }
+    pub(crate) fn from_backend(handle: Handle) -> Self {
+        Self { waiter: Waiter::new(Rc::new(handle)) }
     }
 
-    pub(crate) fn wit(&self) -> &waits::Pending {
-        &self.handle
+    pub(crate) fn handle(&self) -> &Handle {
+        self.waiter.handle()
+    }
+
+    /// A new future's hold on this handle, for typed futures such as
+    /// [`ChildOutput`](crate::child::ChildOutput).
+    pub(crate) fn waiter(&self) -> Waiter {
+        Waiter::new(Rc::clone(self.waiter.shared_handle()))
     }
 
     /// The journal position (seq) of the call that made this handle: the
     /// same on every replay (unlike the handle's in-memory identity), so it
     /// can name the handle in durable state such as event values.
+    ///
+    /// ```no_run
+    /// let approve = duro_sdk::wait::signal("approve");
+    /// duro_sdk::set_event("waiting_on", &approve.key())?;
+    /// # Ok::<(), String>(())
+    /// ```
     #[must_use]
     pub fn key(&self) -> u64 {
-        self.handle.key()
+        backend::handle_key(self.handle())
+    }
+}
+
+impl Future for Pending {
+    type Output = Result<Outcome, Cancelled>;
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().waiter.poll(context)
+    }
+}
+
+impl FusedFuture for Pending {
+    fn is_terminated(&self) -> bool {
+        self.waiter.is_done()
     }
 }
 
@@ -92,9 +143,22 @@ impl Pending {
 /// (about 584 years). A zero duration is ready at once: racing it against
 /// other handles makes a "try" (something that already arrived still wins,
 /// as ties go to the lowest index).
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// use duro_sdk::wait;
+///
+/// # fn f() -> Result<(), wait::Cancelled> {
+/// let timeout = wait::timer(Duration::from_secs(60));
+/// let go = wait::signal("go");
+/// let (index, _) = wait::wait_any(&[&go, &timeout])?;
+/// # Ok(())
+/// # }
+/// ```
 #[must_use]
 pub fn timer(duration: Duration) -> Pending {
-    Pending::from_wit(waits::start_timer(crate::nanos(duration)))
+    Pending::from_backend(backend::start_timer(crate::nanos(duration)))
 }
 
 /// The next signal named `name` (at most 256 bytes) sent to this workflow
@@ -105,12 +169,29 @@ pub fn timer(duration: Duration) -> Pending {
 /// does. The signal is taken only when this handle wins a [`wait_any`];
 /// until then it stays in the inbox. The outcome is
 /// [`Outcome::Signal`] with the payload as JSON text.
+///
+/// ```no_run
+/// use duro_sdk::wait::{self, Outcome};
+///
+/// # fn f() -> Result<(), wait::Cancelled> {
+/// if let (_, Outcome::Signal(payload)) = wait::wait_any(&[&wait::signal("go")])? {
+///     println!("go: {payload}");
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[must_use]
 pub fn signal(name: &str) -> Pending {
-    Pending::from_wit(waits::receive_signal(name))
+    Pending::from_backend(backend::receive_signal(name))
 }
 
 /// How a child workflow ended.
+///
+/// ```
+/// use duro_sdk::wait::ChildStatus;
+///
+/// assert_eq!(ChildStatus::Cancelled.to_string(), "cancelled");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChildStatus {
     /// It returned `Ok`; [`ChildEnd::output`] holds its output.
@@ -130,6 +211,10 @@ pub enum ChildStatus {
 impl ChildStatus {
     /// The status as the host's API spells it: `completed`, `failed`,
     /// `stuck`, `cancelled` or `terminated`.
+    ///
+    /// ```
+    /// assert_eq!(duro_sdk::wait::ChildStatus::Completed.as_str(), "completed");
+    /// ```
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -138,16 +223,6 @@ impl ChildStatus {
             Self::Stuck => "stuck",
             Self::Cancelled => "cancelled",
             Self::Terminated => "terminated",
-        }
-    }
-
-    fn from_wit(status: waits::ChildStatus) -> Self {
-        match status {
-            waits::ChildStatus::Completed => Self::Completed,
-            waits::ChildStatus::Failed => Self::Failed,
-            waits::ChildStatus::Stuck => Self::Stuck,
-            waits::ChildStatus::Cancelled => Self::Cancelled,
-            waits::ChildStatus::Terminated => Self::Terminated,
         }
     }
 }
@@ -163,6 +238,13 @@ impl fmt::Display for ChildStatus {
 /// Also the error of [`Child::join`](crate::child::Child::join) for a child
 /// that did not complete; it displays as `child workflow <id> <status>:
 /// <error>`.
+///
+/// ```
+/// use duro_sdk::wait::{ChildEnd, ChildStatus};
+///
+/// let end = ChildEnd { id: "p:3".into(), status: ChildStatus::Failed, output: None, error: Some("boom".into()) };
+/// assert_eq!(end.to_string(), "child workflow p:3 failed: boom");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildEnd {
     /// The child's workflow id.
@@ -174,12 +256,6 @@ pub struct ChildEnd {
     pub output: Option<String>,
     /// Its error message, when it failed, got stuck or was terminated.
     pub error: Option<String>,
-}
-
-impl ChildEnd {
-    fn from_wit(end: waits::ChildEnd) -> Self {
-        Self { id: end.id, status: ChildStatus::from_wit(end.status), output: end.output, error: end.error }
-    }
 }
 
 impl fmt::Display for ChildEnd {
@@ -195,6 +271,21 @@ impl fmt::Display for ChildEnd {
 impl std::error::Error for ChildEnd {}
 
 /// What a [`Pending`] handle came to.
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// use duro_sdk::wait::{self, Outcome};
+///
+/// # fn f() -> Result<(), wait::Cancelled> {
+/// match wait::wait_any(&[&wait::signal("go"), &wait::timer(Duration::from_secs(5))])? {
+///     (_, Outcome::Signal(payload)) => println!("signal {payload}"),
+///     (_, Outcome::Fired) => println!("timed out"),
+///     (_, Outcome::Child(end)) => println!("{end}"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// A [`timer`] fired.
@@ -206,22 +297,22 @@ pub enum Outcome {
     Child(ChildEnd),
 }
 
-impl Outcome {
-    fn from_wit(outcome: waits::Outcome) -> Self {
-        match outcome {
-            waits::Outcome::Fired => Self::Fired,
-            waits::Outcome::Signal(payload) => Self::Signal(payload),
-            waits::Outcome::Child(end) => Self::Child(ChildEnd::from_wit(end)),
-        }
-    }
-}
-
 /// The workflow was asked to cancel (`POST /v1/workflows/{id}/cancel`, or
 /// its execution timeout ran out).
 ///
 /// Returned once, by the wait in progress or the next one; later waits work
 /// as usual, so the workflow can compensate before it returns. The workflow
 /// ends `cancelled` whatever it then returns.
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// use duro_sdk::wait::{self, Cancelled};
+///
+/// if let Err(Cancelled) = wait::sleep(Duration::from_secs(3600)) {
+///     duro_sdk::log(duro_sdk::Level::Warn, "cancelled: compensating");
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cancelled;
 
@@ -235,6 +326,16 @@ impl std::error::Error for Cancelled {}
 
 /// Why a wait that decodes JSON ([`receive`],
 /// [`Child::join`](crate::child::Child::join)) returned no value.
+///
+/// ```no_run
+/// use duro_sdk::wait::{self, WaitError};
+///
+/// match wait::receive::<u32>("count") {
+///     Ok(count) => println!("{count}"),
+///     Err(WaitError::Cancelled) => println!("cancelled"),
+///     Err(WaitError::Decode(why)) => println!("bad signal: {why}"),
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WaitError {
     /// The workflow was asked to cancel; see [`Cancelled`].
@@ -272,12 +373,23 @@ impl From<Cancelled> for WaitError {
 ///
 /// # Errors
 /// [`Cancelled`] when the workflow was asked to cancel; no handle won then.
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// use duro_sdk::wait;
+///
+/// # fn f() -> Result<(), wait::Cancelled> {
+/// let approve = wait::signal("approve");
+/// let reject = wait::signal("reject");
+/// let timeout = wait::timer(Duration::from_secs(3600));
+/// let (index, outcome) = wait::wait_any(&[&approve, &reject, &timeout])?;
+/// # Ok(())
+/// # }
+/// ```
 pub fn wait_any(handles: &[&Pending]) -> Result<(usize, Outcome), Cancelled> {
-    let handles: Vec<&waits::Pending> = handles.iter().map(|pending| pending.wit()).collect();
-    match waits::wait_any(&handles) {
-        Ok(winner) => Ok((winner.index as usize, Outcome::from_wit(winner.outcome))),
-        Err(waits::Interrupted::Cancelled) => Err(Cancelled),
-    }
+    let handles: Vec<&Handle> = handles.iter().map(|pending| pending.handle()).collect();
+    backend::wait_any(&handles)
 }
 
 /// Waits for `handle` alone and returns its outcome.
@@ -294,6 +406,13 @@ pub(crate) fn wait_one(handle: &Pending) -> Result<Outcome, Cancelled> {
 /// [`WaitError::Cancelled`] when the workflow was asked to cancel (no signal
 /// is taken then); [`WaitError::Decode`] when the payload is not a `T` (the
 /// signal is consumed all the same).
+///
+/// ```no_run
+/// # fn f() -> Result<(), duro_sdk::wait::WaitError> {
+/// let by: String = duro_sdk::wait::receive("approve")?;
+/// # Ok(())
+/// # }
+/// ```
 pub fn receive<T: DeserializeOwned>(name: &str) -> Result<T, WaitError> {
     match wait_one(&signal(name))? {
         Outcome::Signal(payload) => decode_signal(name, &payload),
@@ -304,7 +423,7 @@ pub fn receive<T: DeserializeOwned>(name: &str) -> Result<T, WaitError> {
 }
 
 /// Decodes the payload of signal `name`.
-fn decode_signal<T: DeserializeOwned>(name: &str, payload: &str) -> Result<T, WaitError> {
+pub(crate) fn decode_signal<T: DeserializeOwned>(name: &str, payload: &str) -> Result<T, WaitError> {
     serde_json::from_str(payload)
         .map_err(|e| WaitError::Decode(format!("signal `{name}`: unexpected payload: {e}")))
 }
@@ -319,6 +438,13 @@ fn decode_signal<T: DeserializeOwned>(name: &str, payload: &str) -> Result<T, Wa
 /// # Errors
 /// [`Cancelled`] when the workflow was asked to cancel before the timer
 /// fired.
+///
+/// ```no_run
+/// # fn f() -> Result<(), duro_sdk::wait::Cancelled> {
+/// duro_sdk::wait::sleep(std::time::Duration::from_secs(60))?;
+/// # Ok(())
+/// # }
+/// ```
 pub fn sleep(duration: Duration) -> Result<(), Cancelled> {
     wait_one(&timer(duration)).map(drop)
 }

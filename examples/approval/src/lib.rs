@@ -16,10 +16,15 @@
 //! is unloaded while it waits, so a day-long wait holds no memory and
 //! survives host restarts. If the workflow is cancelled while it waits, it
 //! sets `status` to `"cancelled"` and ends with error `cancelled`.
+//!
+//! It is an `async fn` racing three futures with `duro_sdk::select!`; the
+//! tests at the bottom run it natively with `duro_sdk::testing`
+//! (`cargo test -p approval`).
 
 use std::time::Duration;
 
-use duro_sdk::wait::{self, Outcome};
+use duro_sdk::future;
+use duro_sdk::wait::WaitError;
 use duro_sdk::{Level, set_event};
 use serde::{Deserialize, Serialize};
 
@@ -53,7 +58,7 @@ struct Output {
     comment: Option<String>,
 }
 
-fn approval(input: Input) -> Result<Output, String> {
+async fn approval(input: Input) -> Result<Output, String> {
     set_event("status", "pending")?;
     duro_sdk::log(
         Level::Info,
@@ -61,27 +66,29 @@ fn approval(input: Input) -> Result<Output, String> {
     );
     // One timer for the whole wait, so ignoring a bad signal does not move
     // the deadline.
-    let timeout = wait::timer(Duration::from_secs(input.timeout_s));
+    let mut timeout = future::sleep(Duration::from_secs(input.timeout_s));
     let (decision, verdict) = loop {
-        // A receive consumes a signal only when it wins, so making both
-        // again after a bad payload loses nothing.
-        let approve = wait::signal("approve");
-        let reject = wait::signal("reject");
-        let Ok((index, outcome)) = wait::wait_any(&[&approve, &reject, &timeout]) else {
-            set_event("status", "cancelled")?;
-            return Err("cancelled".to_owned());
+        // A receive takes a signal only when it wins, so making both again
+        // after a bad payload loses nothing.
+        let mut approve = future::signal::<Verdict>("approve");
+        let mut reject = future::signal::<Verdict>("reject");
+        let (signal, decision, verdict) = duro_sdk::select! {
+            verdict = approve => ("approve", "approved", verdict),
+            verdict = reject => ("reject", "rejected", verdict),
+            fired = timeout => match fired {
+                Ok(()) => break ("timed_out", None),
+                Err(cancelled) => ("timeout", "cancelled", Err(cancelled.into())),
+            },
         };
-        let (signal, decision) = match index {
-            0 => ("approve", "approved"),
-            1 => ("reject", "rejected"),
-            _ => break ("timed_out", None),
-        };
-        let Outcome::Signal(payload) = outcome else {
-            return Err(format!("unexpected outcome of a signal: {outcome:?}"));
-        };
-        match serde_json::from_str::<Verdict>(&payload) {
+        match verdict {
             Ok(verdict) => break (decision, Some(verdict)),
-            Err(e) => duro_sdk::log(Level::Warn, &format!("ignoring signal {signal}: bad payload: {e}")),
+            Err(WaitError::Cancelled) => {
+                set_event("status", "cancelled")?;
+                return Err("cancelled".to_owned());
+            }
+            Err(WaitError::Decode(e)) => {
+                duro_sdk::log(Level::Warn, &format!("ignoring signal {signal}: bad payload: {e}"));
+            }
         }
     };
     set_event("status", decision)?;
@@ -91,3 +98,104 @@ fn approval(input: Input) -> Result<Output, String> {
 }
 
 duro_sdk::workflow!(approval);
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use duro_sdk::testing::{Call, Script};
+    use duro_sdk::wait::{Cancelled, Outcome};
+    use serde_json::json;
+
+    use super::approval;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn an_approval_before_the_timeout_wins() {
+        let run = Script::new()
+            .signal_at(Duration::from_secs(90), "approve", &json!({ "by": "alice", "comment": "ok" }))
+            .run(approval, json!({ "request": "deploy v2", "timeout_s": 3600 }));
+        let output =
+            json!({ "request": "deploy v2", "decision": "approved", "by": "alice", "comment": "ok" });
+        assert_eq!(run.output(), Some(&output));
+        assert_eq!(run.event("status"), Some(&json!("approved")));
+        assert_eq!(run.elapsed(), Duration::from_secs(90));
+        // The journal the host would keep: the race is one wait over
+        // approve (seq 2), reject (3) and the timer (1), in `select!` order.
+        assert_eq!(
+            run.calls(),
+            [
+                Call::SetEvent { key: "status".into(), value: json!("pending") },
+                Call::StartTimer(HOUR),
+                Call::ReceiveSignal("approve".into()),
+                Call::ReceiveSignal("reject".into()),
+                Call::WaitAny {
+                    keys: vec![2, 3, 1],
+                    answer: Ok((0, Outcome::Signal(r#"{"by":"alice","comment":"ok"}"#.into()))),
+                },
+                Call::SetEvent { key: "status".into(), value: json!("approved") },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rejection_is_reported_with_its_author() {
+        let run = Script::new()
+            .signal("reject", &json!({ "by": "bob" }))
+            .run(approval, json!({ "request": "deploy v2" }));
+        let output = json!({ "request": "deploy v2", "decision": "rejected", "by": "bob", "comment": null });
+        assert_eq!(run.output(), Some(&output));
+    }
+
+    #[test]
+    fn without_a_decision_it_times_out() {
+        let run = Script::new()
+            .signal_at(2 * HOUR, "approve", &json!({ "by": "late" }))
+            .run(approval, json!({ "request": "x", "timeout_s": 3600 }));
+        assert_eq!(run.output().map(|output| &output["decision"]), Some(&json!("timed_out")));
+        assert_eq!(run.event("status"), Some(&json!("timed_out")));
+        assert_eq!(run.elapsed(), HOUR);
+    }
+
+    #[test]
+    fn a_bad_payload_is_ignored_and_the_deadline_stays() {
+        let run = Script::new()
+            .signal_at(Duration::from_secs(10), "approve", &json!("not a verdict"))
+            .signal_at(Duration::from_secs(20), "approve", &json!({ "by": "carol" }))
+            .run(approval, json!({ "request": "x", "timeout_s": 60 }));
+        assert_eq!(run.output().map(|output| &output["by"]), Some(&json!("carol")));
+        assert!(run.logs().iter().any(|(_, line)| line.starts_with("ignoring signal approve: bad payload")));
+        // One timer only; the second race makes fresh receives and lists
+        // them before the timer again.
+        let timers = run.calls().iter().filter(|call| matches!(call, Call::StartTimer(_))).count();
+        assert_eq!(timers, 1);
+        let waits: Vec<&Vec<u64>> = run
+            .calls()
+            .iter()
+            .filter_map(|call| match call {
+                Call::WaitAny { keys, .. } => Some(keys),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(waits, [&vec![2, 3, 1], &vec![5, 6, 1]]);
+    }
+
+    #[test]
+    fn a_cancellation_while_waiting_sets_the_status_and_fails() {
+        let run = Script::new()
+            .cancel_after(Duration::from_secs(30))
+            .run(approval, json!({ "request": "x", "timeout_s": 3600 }));
+        assert!(run.cancelled());
+        assert_eq!(run.error(), Some("cancelled"));
+        assert_eq!(run.event("status"), Some(&json!("cancelled")));
+        assert!(run.calls().contains(&Call::WaitAny { keys: vec![2, 3, 1], answer: Err(Cancelled) }));
+    }
+
+    #[test]
+    fn bad_input_fails_before_any_call() {
+        let run = Script::new().run(approval, json!({ "timeout_s": 5 }));
+        assert!(run.error().is_some_and(|e| e.starts_with("invalid input: ")), "{run:?}");
+        assert!(run.calls().is_empty());
+    }
+}
