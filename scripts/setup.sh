@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building duro needs on a fresh machine: the wasm32-wasip2
 # target for workflow components, rustfmt and clippy for the test command's
-# checks, and (in build_js) componentize-js for the JavaScript test
-# workflow. Sourced by the other scripts.
+# checks, and (in build_js and build_python) componentize-js and
+# componentize-py for the JavaScript and Python workflows. Sourced by the
+# other scripts.
 set -euo pipefail
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -20,32 +21,87 @@ build_all() {
     cargo build --locked -p duro-host -p shop-service
     cargo build --locked --release --target wasm32-wasip2 -p hello -p countdown -p order-saga -p fetch-json -p misbehave -p hostile -p legacy-v0-1 -p probe-activity -p activity-caller -p approval -p fan-out -p waiter -p waiter-v2
     build_js
+    build_python
 }
 
-# Builds the JavaScript test workflow with componentize-js (what `jco
+# Builds the JavaScript workflows with componentize-js (what `jco
 # componentize` runs, with its default features), installed from the npm
-# registry at the versions package-lock.json pins, into target/js-toolchain
+# registry at the versions guest-sdk/js/package-lock.json pins (the SDK's
+# build tools: componentize-js and esbuild), into target/js-toolchain
 # (`npm install` there, not `npm ci`: npm 11 refuses this lock file in `ci`
-# over optional platform packages it leaves out). Rebuilt only when its
-# source, the WIT or the lock file changed.
+# over optional platform packages it leaves out). The plain `fetch` test
+# workflow uses componentize-js alone; the SDK's, `<dir>/<name>.js` for
+# each `<name>-js` directory, go through the SDK's build.mjs (esbuild, then
+# componentize-js) to `<name>_js.wasm`. Each is rebuilt only when its
+# source, the SDK, the WIT or the lock file changed.
 build_js() {
-    local dir=tests/workflows/fetch-js
     local tools=target/js-toolchain
-    local out=target/wasm32-wasip2/release/fetch_js.wasm
+    local sdk=guest-sdk/js
     if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
-        echo "building $dir needs Node.js 18 or later with npm" >&2
+        echo "building the JavaScript workflows needs Node.js 18 or later with npm" >&2
         return 1
     fi
-    if ! cmp -s "$dir/package-lock.json" "$tools/installed-lock.json"; then
+    if ! cmp -s "$sdk/package-lock.json" "$tools/installed-lock.json"; then
         mkdir -p "$tools"
-        cp "$dir/package.json" "$dir/package-lock.json" "$tools/"
+        cp "$sdk/package.json" "$sdk/package-lock.json" "$tools/"
         (cd "$tools" && npm install --no-audit --no-fund --loglevel=error)
-        cp "$dir/package-lock.json" "$tools/installed-lock.json"
+        cp "$sdk/package-lock.json" "$tools/installed-lock.json"
     fi
-    cp "$dir/build.mjs" "$tools/build.mjs"
-    if [ -f "$out" ] && [ -z "$(find "$dir/workflow.js" "$dir/build.mjs" "$dir/package-lock.json" wit -newer "$out" -print -quit)" ]; then
-        return
+    cp tests/workflows/fetch-js/build.mjs "$tools/componentize.mjs"
+    cp "$sdk/build.mjs" "$tools/build.mjs"
+    local fetch=tests/workflows/fetch-js
+    if stale target/wasm32-wasip2/release/fetch_js.wasm "$fetch" "$sdk/package-lock.json"; then
+        node "$tools/componentize.mjs" "$fetch/workflow.js" wit/workflow.wit workflow target/wasm32-wasip2/release/fetch_js.wasm
     fi
-    mkdir -p "$(dirname "$out")"
-    node "$tools/build.mjs" "$dir/workflow.js" wit/workflow.wit workflow "$out"
+    local dir name out
+    for dir in examples/*-js tests/workflows/*-js; do
+        name=$(basename "$dir" -js)
+        name=${name//-/_}
+        [ -f "$dir/$name.js" ] || continue
+        out=target/wasm32-wasip2/release/${name}_js.wasm
+        if stale "$out" "$dir" "$sdk/src" "$sdk/build.mjs" "$sdk/package-lock.json"; then
+            node "$tools/build.mjs" "$dir/$name.js" "$out" wit/workflow.wit
+        fi
+    done
+}
+
+# Builds the Python workflows, `<dir>/<name>.py` for each `<name>-py`
+# directory, to `<name>_py.wasm` with componentize-py, installed from PyPI
+# at the version guest-sdk/python/requirements.txt pins into a virtual
+# environment under target/py-toolchain. componentize-py generates the
+# `wit_world` bindings the SDK (guest-sdk/python/duro_sdk) calls from the
+# WIT at each build. Each is rebuilt only when its source, the SDK, the
+# WIT or the pin changed.
+build_python() {
+    local tools=target/py-toolchain
+    local sdk=guest-sdk/python
+    if ! cmp -s "$sdk/requirements.txt" "$tools/installed-requirements.txt"; then
+        if ! command -v python3 >/dev/null; then
+            echo "building the Python workflows needs Python 3.10 or later" >&2
+            return 1
+        fi
+        rm -rf "$tools"
+        python3 -m venv "$tools/venv"
+        "$tools/venv/bin/pip" install --quiet --disable-pip-version-check -r "$sdk/requirements.txt"
+        cp "$sdk/requirements.txt" "$tools/installed-requirements.txt"
+    fi
+    local dir name out
+    for dir in examples/*-py tests/workflows/*-py; do
+        name=$(basename "$dir" -py)
+        name=${name//-/_}
+        [ -f "$dir/$name.py" ] || continue
+        out=target/wasm32-wasip2/release/${name}_py.wasm
+        if stale "$out" "$dir" "$sdk/duro_sdk" "$sdk/requirements.txt"; then
+            "$tools/venv/bin/componentize-py" --quiet -d wit/workflow.wit -w workflow \
+                componentize -p "$dir" -p "$sdk" "$name" -o "$out"
+        fi
+    done
+}
+
+# Whether OUT is missing or older than any file under the given paths or
+# wit/ (Python's bytecode caches, which componentize-py writes, aside).
+stale() {
+    local out=$1
+    shift
+    [ ! -f "$out" ] || [ -n "$(find "$@" wit -newer "$out" -not -path '*/__pycache__*' -print -quit)" ]
 }
