@@ -1,5 +1,6 @@
-//! The `duro` command line: `serve` runs the host; every other command is a
-//! client of the HTTP API (`--server` or `DURO_SERVER`).
+//! The `duro` command line: `serve` runs the host and `new` writes a new
+//! project; every other command is a client of the HTTP API (`--server` or
+//! `DURO_SERVER`).
 //!
 //! Output is for people by default and the API's JSON with `--json`. Errors
 //! (with `anyhow` context, which lives only in this layer) go to stderr with
@@ -8,6 +9,7 @@
 mod client;
 mod effects;
 mod limits;
+mod scaffold;
 mod serve;
 
 use std::path::PathBuf;
@@ -50,6 +52,10 @@ enum Command {
         #[arg(long)]
         component: String,
     },
+    /// Create a new project in ./NAME that builds to a component with one
+    /// command and has a test: a workflow in Rust, Python or JavaScript, or
+    /// an activity in Rust.
+    New(scaffold::NewArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +211,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let client = client::Client::new(&cli.server, cli.json);
     match cli.command {
         Command::Serve(args) => serve::run(*args).await,
+        Command::New(args) => scaffold::run(&args),
         Command::Component(ComponentCommand::Push { file, name }) => {
             client.push_component(&file, name.as_deref()).await
         }
