@@ -110,6 +110,21 @@ async fn approval_flow(server: &mut Server, component: &str) -> String {
     let result = server.result(&stopped, 120).await;
     assert_eq!((&result["status"], &result["error"]), (&json!("cancelled"), &json!("cancelled")), "{result}");
     assert_eq!(event(server, &stopped, "status").await, "cancelled");
+
+    // Input the Rust types refuse is refused in every language, before any call.
+    for (n, input) in
+        [json!({ "timeout_s": 5 }), json!({ "request": 42 }), json!({ "request": "x", "timeout_s": -1 })]
+            .into_iter()
+            .enumerate()
+    {
+        let id = format!("{component}-bad-{n}");
+        server.start_workflow(component, &id, input.clone()).await;
+        let result = server.result(&id, 120).await;
+        assert_eq!(result["status"], "failed", "{component} {input}: {result}");
+        let error = result["error"].as_str().unwrap_or_default();
+        assert!(error.starts_with("invalid input: "), "{component} {input}: {error}");
+        assert_eq!(duro_calls(server, &id).await, Vec::<String>::new(), "{component} {input}");
+    }
     asked
 }
 

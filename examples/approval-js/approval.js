@@ -30,12 +30,26 @@ function verdictOf(payload) {
   return { by: payload.by, comment };
 }
 
-export const run = duro.workflow((input) => {
-  if (typeof input.request !== 'string') {
+/**
+ * `[request, timeoutS]`, checked as the Rust example's serde types check
+ * them: `request` a string, `timeout_s` absent or a whole number of
+ * seconds, at least 0.
+ * @param {any} input
+ * @returns {[string, number]}
+ */
+function parseInput(input) {
+  if (input === null || typeof input !== 'object' || typeof input.request !== 'string') {
     throw new Error('invalid input: `request` must be a string');
   }
-  const request = input.request;
-  const timeoutS = input.timeout_s ?? A_DAY_S;
+  const timeoutS = input.timeout_s === undefined ? A_DAY_S : input.timeout_s;
+  if (!Number.isSafeInteger(timeoutS) || timeoutS < 0) {
+    throw new Error('invalid input: `timeout_s` must be a whole number of seconds, at least 0');
+  }
+  return [input.request, timeoutS];
+}
+
+export const run = duro.workflow((input) => {
+  const [request, timeoutS] = parseInput(input);
   duro.setEvent('status', 'pending');
   duro.log.info(`waiting up to ${timeoutS} s for approval of ${JSON.stringify(request)}`);
   // One timer for the whole wait, so ignoring a bad signal does not move

@@ -34,10 +34,21 @@ def verdict_of(payload):
     return payload["by"], comment
 
 
+def parse_input(input):
+    """``(request, timeout_s)``, checked as the Rust example's serde types
+    check them: ``request`` a string, ``timeout_s`` absent or a whole
+    number of seconds, at least 0."""
+    if not isinstance(input, dict) or not isinstance(input.get("request"), str):
+        raise ValueError("invalid input: `request` must be a string")
+    timeout_s = input.get("timeout_s", A_DAY_S)
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, int) or timeout_s < 0:
+        raise ValueError("invalid input: `timeout_s` must be a whole number of seconds, at least 0")
+    return input["request"], timeout_s
+
+
 @duro.workflow
 def run(input):
-    request = input["request"]
-    timeout_s = input.get("timeout_s", A_DAY_S)
+    request, timeout_s = parse_input(input)
     duro.set_event("status", "pending")
     duro.log.info(f"waiting up to {timeout_s} s for approval of {json.dumps(request)}")
     # One timer for the whole wait, so ignoring a bad signal does not move

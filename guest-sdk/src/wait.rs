@@ -300,8 +300,10 @@ pub enum Outcome {
 /// The workflow was asked to cancel (`POST /v1/workflows/{id}/cancel`, or
 /// its execution timeout ran out).
 ///
-/// Returned once, by the wait in progress or the next one; later waits work
-/// as usual, so the workflow can compensate before it returns. The workflow
+/// The host tells it once, to the wait in progress or the next one (in
+/// async code, to each future that wait was awaiting, at its next poll);
+/// later waits work as usual, so the workflow can compensate before it
+/// returns. The workflow
 /// ends `cancelled` whatever it then returns.
 ///
 /// ```no_run

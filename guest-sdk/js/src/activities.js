@@ -62,7 +62,7 @@ export function callActivity(component, input, options) {
   };
   let output;
   try {
-    output = call(component, JSON.stringify(input), witOptions);
+    output = call(component, JSON.stringify(input) ?? 'null', witOptions);
   } catch (thrown) {
     throw new ActivityError(errorPayload(thrown));
   }

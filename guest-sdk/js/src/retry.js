@@ -33,16 +33,20 @@ export function toWit(policy) {
     return undefined;
   }
   return {
-    initialIntervalMs: BigInt(Math.ceil(policy.initialIntervalMs ?? 0)),
+    initialIntervalMs: msToWit(policy.initialIntervalMs ?? 0),
     backoffCoefficient: policy.backoffCoefficient ?? 2,
-    maximumIntervalMs: BigInt(Math.ceil(policy.maximumIntervalMs ?? 0)),
+    maximumIntervalMs: msToWit(policy.maximumIntervalMs ?? 0),
     maximumAttempts: policy.maximumAttempts ?? 0,
     nonRetryableErrorTypes: policy.nonRetryableErrorTypes ?? [],
   };
 }
 
+/** The largest `u64`: longer durations are clamped to it, as in Rust. */
+const U64_MAX = 2n ** 64n - 1n;
+
 /**
- * Milliseconds as the WIT's `u64`, rounded up so a short timeout is not 0.
+ * Milliseconds as the WIT's `u64`, rounded up so a short timeout is not 0,
+ * and clamped to `u64::MAX` (so `Infinity` is "as long as can be").
  * @param {number} ms
  * @returns {bigint}
  */
@@ -50,5 +54,14 @@ export function msToWit(ms) {
   if (typeof ms !== 'number' || !(ms >= 0)) {
     throw new RangeError(`a duration is a number of milliseconds, at least 0: ${ms}`);
   }
-  return BigInt(Math.ceil(ms));
+  return Number.isFinite(ms) ? clampU64(BigInt(Math.ceil(ms))) : U64_MAX;
+}
+
+/**
+ * `value` clamped to `u64::MAX`.
+ * @param {bigint} value
+ * @returns {bigint}
+ */
+export function clampU64(value) {
+  return value > U64_MAX ? U64_MAX : value;
 }

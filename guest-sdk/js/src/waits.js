@@ -12,7 +12,7 @@
 
 import { cancelChild, receiveSignal, startChild as witStartChild, startTimer, waitAny as witWaitAny } from 'duro:workflow/waits@0.2.0';
 import { errorPayload } from './component.js';
-import { msToWit } from './retry.js';
+import { clampU64, msToWit } from './retry.js';
 
 /**
  * Thrown by a wait when the workflow was asked to cancel
@@ -122,7 +122,7 @@ export class Child extends Pending {
  * @returns {Pending}
  */
 export function timer(ms) {
-  return new Pending(startTimer(msToWit(ms) * 1_000_000n));
+  return new Pending(startTimer(clampU64(msToWit(ms) * 1_000_000n)));
 }
 
 /**
@@ -151,7 +151,7 @@ export function signal(name) {
 export function startChild(component, input, options = {}) {
   let handle;
   try {
-    handle = witStartChild(component, JSON.stringify(input), options.id);
+    handle = witStartChild(component, JSON.stringify(input) ?? 'null', options.id);
   } catch (thrown) {
     throw new ChildStartError(String(errorPayload(thrown)));
   }
@@ -214,7 +214,9 @@ function outcome(witOutcome) {
       const output = end.output === undefined || end.output === null ? undefined : JSON.parse(end.output);
       return { kind: 'child', id: end.id, status: end.status, output, error: end.error ?? undefined };
     }
-    default:
+    case 'fired':
       return { kind: 'fired' };
+    default:
+      throw new Error(`the host answered an outcome this SDK does not know: ${witOutcome.tag}`);
   }
 }

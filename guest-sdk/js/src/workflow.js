@@ -47,7 +47,12 @@ export function workflow(run) {
 
 /** @param {unknown} output */
 function encode(output) {
-  const json = JSON.stringify(output);
+  let json;
+  try {
+    json = JSON.stringify(output);
+  } catch (error) {
+    throw failure(`the output is not JSON serializable: ${error.message}`);
+  }
   if (json === undefined) {
     throw failure('the output is not JSON serializable');
   }

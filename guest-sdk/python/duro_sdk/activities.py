@@ -65,7 +65,7 @@ def call_activity(
         retry=retry._to_wit() if retry is not None else None,
     )
     try:
-        output = activities.call(component, json.dumps(input), options)
+        output = activities.call(component, json.dumps(input, allow_nan=False), options)
     except Err as error:
         failure = error.value
         details = json.loads(failure.details) if failure.details is not None else None

@@ -114,7 +114,7 @@ def request(
     if json is not None:
         if body is not None:
             raise ValueError("pass body or json, not both")
-        body = _json.dumps(json)
+        body = _json.dumps(json, allow_nan=False)
         if not any(name.lower() == "content-type" for name, _ in pairs):
             pairs.append(("content-type", b"application/json"))
     wit_request = wit_http.Request(

@@ -49,9 +49,10 @@ def set_event(key: str, value: Any) -> None:
     replaying the workflow. Journaled and committed before this returns;
     the latest value of a key wins. The JSON must be at most 64 KiB: more
     fails the workflow. Raises ``TypeError`` if ``value`` is not JSON
-    serializable (nothing is published then).
+    serializable, ``ValueError`` if it holds NaN or an infinity (which JSON
+    cannot carry); nothing is published then.
     """
-    events.set_event(key, json.dumps(value))
+    events.set_event(key, json.dumps(value, allow_nan=False))
 
 
 class _Log:

@@ -151,7 +151,7 @@ def start_child(component: str, input: Any, id: Optional[str] = None) -> Child:
     Raises :class:`ChildStartError` if the host refuses to start it.
     """
     try:
-        handle = waits.start_child(component, json.dumps(input), id)
+        handle = waits.start_child(component, json.dumps(input, allow_nan=False), id)
     except Err as error:
         raise ChildStartError(error.value) from None
     return Child(handle)
@@ -201,4 +201,6 @@ def _outcome(outcome: waits.Outcome) -> Outcome:
         end = outcome.value
         output = json.loads(end.output) if end.output is not None else None
         return ChildEnd(end.id, end.status.name.lower(), output, end.error)
-    return Fired()
+    if isinstance(outcome, waits.Outcome_Fired):
+        return Fired()
+    raise RuntimeError(f"the host answered an outcome this SDK does not know: {outcome!r}")

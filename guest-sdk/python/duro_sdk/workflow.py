@@ -42,7 +42,7 @@ def workflow(run: Run) -> Run:
                 traceback.print_exc()
                 raise Err(str(error) or type(error).__name__) from None
             try:
-                return json.dumps(output)
+                return json.dumps(output, allow_nan=False)
             except (TypeError, ValueError) as error:
                 raise Err(f"the output is not JSON serializable: {error}") from None
 

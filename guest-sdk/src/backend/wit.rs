@@ -8,9 +8,10 @@ use crate::activity::{self, Options};
 use crate::wait::{Cancelled, ChildEnd, ChildStatus, Outcome};
 use crate::{Level, RetryPolicy};
 
-/// `duration` in whole milliseconds, clamped to `u64::MAX`.
+/// `duration` in whole milliseconds, rounded up (so a short timeout is not
+/// 0, which the WIT reads as "the default"), clamped to `u64::MAX`.
 fn millis(duration: std::time::Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+    u64::try_from(duration.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
 }
 
 /// A wait handle: the host's `pending` resource.

@@ -29,8 +29,12 @@
 //! awaited handle: each of their futures returns [`Cancelled`] if it is
 //! polled before the workflow waits again, and the ones that are not
 //! polled by then (a `select!` returns at its first ready branch) go back
-//! to waiting. So the cancellation is told to whatever the workflow looks
-//! at next, and not again later.
+//! to waiting. So the cancellation reaches each future that was awaited
+//! when it came at most once, if that future is polled before the next wait.
+//!
+//! [`block_on`] keeps its reactor to itself: one called from inside a
+//! poll (a workflow running another's `run_json`) sets the outer one aside
+//! and puts it back, so neither sees the other's handles.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -67,7 +71,7 @@ pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, Stalled> {
     let waker = Waker::from(Arc::clone(&woken));
     let mut context = Context::from_waker(&waker);
     let mut future = pin!(future);
-    with_reactor(Reactor::clear);
+    let outer = with_reactor(std::mem::take);
     let result = loop {
         woken.0.store(false, Ordering::Relaxed);
         if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
@@ -90,7 +94,7 @@ pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, Stalled> {
         });
         wakers.into_iter().for_each(Waker::wake);
     };
-    with_reactor(Reactor::clear);
+    with_reactor(|reactor| *reactor = outer);
     result
 }
 
@@ -152,10 +156,6 @@ pub(crate) enum SlotPoll {
 }
 
 impl Reactor {
-    fn clear(&mut self) {
-        self.slots.clear();
-    }
-
     fn stamp(&mut self) -> u64 {
         self.next_stamp += 1;
         self.next_stamp

@@ -78,8 +78,19 @@
 //! `join!` do; one not polled by then (a later branch of a `select!` that
 //! already returned) keeps waiting as if nothing happened. A future
 //! that returned `Cancelled` may be awaited again: its handle is intact.
-//! The cancellation is told once, so compensate with further waits, then
-//! return; the workflow then ends `cancelled`.
+//! The host tells the cancellation once, to one wait; within the workflow
+//! it reaches each future that wait was awaiting at most once, at that
+//! future's next poll before the workflow waits again (so after a
+//! `select!` whose first branch saw it, awaiting the other branch's future
+//! at once sees it too). Compensate with further waits, then return; the
+//! workflow then ends `cancelled`.
+//!
+//! # How many at once
+//!
+//! Each wait hands the host every future the workflow is awaiting at that
+//! moment, and the host takes at most 1,024 in one wait (it fails the
+//! workflow beyond). Fan out to more children or timers than that in
+//! batches.
 //!
 //! # What loses a race
 //!
