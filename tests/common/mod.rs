@@ -357,6 +357,9 @@ fn spawn(database_url: &str, extra_args: &[&str], log: &Path) -> Child {
         .args(["serve", "--listen", "127.0.0.1:0", "--database", database_url])
         .args(extra_args)
         .env("RUST_LOG", "info")
+        // Compiled components are shared by the tests' servers, not by the
+        // machine's other users of `~/.cache/duro`.
+        .env("DURO_COMPILE_CACHE", Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile-cache"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log_file)

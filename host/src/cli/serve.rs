@@ -59,9 +59,10 @@ pub(super) struct ServeArgs {
     /// Directory where compiled components are kept across restarts, keyed
     /// by their bytes and the engine's version (wasmtime's cache, trimmed to
     /// 512 MiB). Default: `$XDG_CACHE_HOME/duro`, else `$HOME/.cache/duro`.
-    #[arg(long, env = "DURO_COMPILE_CACHE", conflicts_with = "no_compile_cache")]
+    #[arg(long, env = "DURO_COMPILE_CACHE")]
     compile_cache_dir: Option<PathBuf>,
-    /// Compile every component anew in each process: no disk cache.
+    /// Compile every component anew in each process: no disk cache
+    /// (whatever `--compile-cache-dir` or `DURO_COMPILE_CACHE` say).
     #[arg(long)]
     no_compile_cache: bool,
     /// Limits of workflows and runs.
