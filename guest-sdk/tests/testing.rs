@@ -295,3 +295,13 @@ fn pending_handles_are_futures_of_their_outcome() {
     }
     assert_eq!(Script::new().run(raw, ()).output(), Some(&json!("0 Fired")));
 }
+
+/// As on the host, a `wait-any` over no handles is the workflow's error.
+#[test]
+#[should_panic(expected = "wait-any over 0 handles; it takes 1 to 1024")]
+fn waiting_on_nothing_fails_as_on_the_host() {
+    fn nothing(_: Value) -> Result<(), Cancelled> {
+        wait::wait_any(&[]).map(drop)
+    }
+    Script::new().run(nothing, json!(null));
+}

@@ -87,9 +87,12 @@ pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, Stalled> {
         let handles: Vec<&Handle> = awaited.iter().map(|(_, handle)| handle.as_ref()).collect();
         let answer = backend::wait_any(&handles);
         let wakers = with_reactor(|reactor| match answer {
-            Ok((index, outcome)) => {
-                awaited.get(index).map_or_else(Vec::new, |(slot, _)| reactor.win(*slot, outcome))
-            }
+            Ok((index, outcome)) => match awaited.get(index) {
+                Some((slot, _)) => reactor.win(*slot, outcome),
+                None => {
+                    panic!("the host answered winner {index} of a wait-any over {} handles", awaited.len())
+                }
+            },
             Err(Cancelled) => reactor.interrupt(),
         });
         wakers.into_iter().for_each(Waker::wake);

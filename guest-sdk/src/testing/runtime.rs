@@ -17,6 +17,9 @@ use crate::http::{self, Request, Response};
 use crate::wait::{Cancelled, ChildEnd, ChildStatus, Outcome};
 use crate::{Level, nanos};
 
+/// Most handles one `wait-any` takes, as on the host.
+const MAX_WAIT_HANDLES: usize = 1_024;
+
 /// A wait handle of the scripted runtime: the seq of the call that made it.
 #[derive(Debug)]
 pub(crate) struct Handle {
@@ -236,7 +239,15 @@ impl Runtime {
     }
 
     /// The winner of a `wait-any`, or `None` when nothing will ever come.
+    ///
+    /// # Panics
+    /// For no handles or more than 1,024, as the host fails the workflow.
     fn wait_any(&mut self, handles: &[&Handle]) -> Option<Result<(usize, Outcome), Cancelled>> {
+        assert!(
+            (1..=MAX_WAIT_HANDLES).contains(&handles.len()),
+            "wait-any over {} handles; it takes 1 to {MAX_WAIT_HANDLES}",
+            handles.len()
+        );
         let keys: Vec<u64> = handles.iter().map(|handle| handle.key).collect();
         // The earliest arrival, the lowest index on a tie.
         let mut first: Option<(u64, usize)> = None;
