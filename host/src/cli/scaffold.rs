@@ -304,7 +304,7 @@ fn next_steps(lang: Lang) -> &'static [&'static str] {
             "duro component push target/wasm32-wasip2/release/{{module}}.wasm --name {{name}}",
         ],
         Lang::Python => &[
-            "python3 -m venv .venv && .venv/bin/pip install componentize-py==0.25.1",
+            "python3 -m venv .venv && .venv/bin/pip install -r {{sdk_python}}/requirements.txt",
             "./build.sh",
             "python3 -m unittest",
             "duro component push {{name}}.wasm --name {{name}}",
