@@ -89,9 +89,11 @@ async fn an_activity_is_retried_until_it_succeeds_and_gets_the_last_heartbeat(da
     let digest = finished[2]["response"]["digest"].as_str().unwrap();
     assert!(digest.starts_with("sha256:"), "{}", finished[2]);
     assert_eq!(finished[0]["response"]["error"]["details"], json!({ "attempt": 1 }), "{}", finished[0]);
-    // Each attempt is journaled as started before it runs.
+    // An attempt shorter than 100 ms is journaled once, when it ends: no
+    // in-flight marker (a kill during one runs it again; see the test of a
+    // lost attempt for the marker of a long one).
     let started = journal.iter().filter(|entry| !entry["response"]["in_flight"].is_null()).count();
-    assert_eq!(started, 3, "one in-flight marker per attempt: {journal:?}");
+    assert_eq!((started, journal.len()), (0, 3), "one entry per short attempt: {journal:?}");
 
     // An activity may ask for its own wait before the next attempt.
     let call = json!({

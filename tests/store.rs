@@ -13,8 +13,8 @@ use duro_host::clock;
 use duro_host::ids::{ComponentDigest, HostId, WorkflowId};
 use duro_host::journal::{Call, Entry, Outcome};
 use duro_host::store::{
-    self, ComponentKind, NewWorkflow, QueryPlan, RunCommit, SignalSent, SqlStore, StatusUpdate, Store,
-    StoredEntry, WaitSet, WorkflowState, WorkflowStatus,
+    self, ComponentKind, NewStart, NewWorkflow, QueryPlan, RunCommit, SignalSent, SqlStore, StatusUpdate,
+    Store, StoredEntry, WaitSet, WorkflowState, WorkflowStatus,
 };
 
 on_sqlite_and_postgres!(
@@ -22,6 +22,7 @@ on_sqlite_and_postgres!(
     scheduler_and_list_queries_use_indexes,
     a_signal_racing_a_suspension_is_never_lost,
     a_host_that_lost_its_lease_is_fenced_out,
+    one_write_holds_starts_and_the_commits_of_many_runs,
 );
 
 fn entry(seq: u64) -> StoredEntry {
@@ -62,6 +63,81 @@ async fn new_workflow(store: &dyn Store, id: &str) -> (WorkflowId, NewWorkflow) 
         deadline_ms: None,
     };
     (id, new)
+}
+
+/// A group commit's transaction: starts (one owned by the host that runs
+/// it, so nobody claims it; one due; one whose id was taken in the same
+/// batch) and the commits of several runs, two of them of one workflow in
+/// order, written with one statement per table.
+async fn one_write_holds_starts_and_the_commits_of_many_runs(database: Database) {
+    let store = store::connect(&database.url).await.unwrap();
+    let host = HostId::generate();
+    store.register_host(&host, "test", 60_000).await.unwrap();
+    let mut running = Vec::new();
+    for name in ["w1", "w2", "w3"] {
+        let (id, new) = new_workflow(store.as_ref(), name).await;
+        running.push((id, store.create_workflow(&new).await.unwrap().into_inner().state));
+    }
+    assert_eq!(store.claim_due(&host, clock::now_ms(), 10).await.unwrap().len(), 3);
+    let running: Vec<_> =
+        running.into_iter().map(|(id, state)| (id, WorkflowState { revision: 1, ..state })).collect();
+
+    let (owned, owned_new) = new_workflow(store.as_ref(), "owned").await;
+    let (due, due_new) = new_workflow(store.as_ref(), "due").await;
+    let starts = [
+        NewStart { workflow: owned_new.clone(), owner: Some(host.clone()) },
+        NewStart { workflow: due_new, owner: None },
+        NewStart { workflow: owned_new, owner: None },
+    ];
+    let (w1, s1) = &running[0];
+    let first = commit(w1, *s1, 0..2, StatusUpdate::Running);
+    let second = commit(w1, first.next_state(), 2..3, StatusUpdate::Completed { output: "1".into() });
+    let commits = [
+        first,
+        commit(&running[1].0, running[1].1, 0..1, StatusUpdate::Completed { output: "2".into() }),
+        second,
+        commit(
+            &running[2].0,
+            running[2].1,
+            0..3,
+            StatusUpdate::Sleeping { wake_at_ms: 0, cancellable: false },
+        ),
+    ];
+    let written = store.write(&starts, &commits).await.unwrap();
+    assert_eq!(
+        written.started.iter().map(|created| created.is_new()).collect::<Vec<_>>(),
+        [true, true, false]
+    );
+    let owned_record = written.started[0].clone().into_inner();
+    assert_eq!(owned_record.owner.as_ref(), Some(&host));
+    assert_eq!(
+        owned_record.state,
+        WorkflowState { status: WorkflowStatus::Running, next_seq: 0, revision: 0 }
+    );
+    assert_eq!(written.started[2].clone().into_inner().id, owned);
+
+    let outputs = [("w1", 3, "1"), ("w2", 1, "2")];
+    for (name, next_seq, output) in outputs {
+        let record = store.workflow(&WorkflowId::parse(name).unwrap()).await.unwrap().unwrap();
+        assert_eq!((record.state.status, record.state.next_seq), (WorkflowStatus::Completed, next_seq));
+        assert_eq!(record.output.as_deref(), Some(output));
+        let journal = store.journal(&record.id, None, 10, u64::MAX).await.unwrap();
+        assert_eq!(
+            journal.iter().map(|entry| entry.seq).collect::<Vec<_>>(),
+            (0..next_seq).collect::<Vec<_>>()
+        );
+    }
+    // The sleeper (due at once) and the due start are claimed; the owned
+    // start is not: its host runs it.
+    let mut claimed: Vec<WorkflowId> = store
+        .claim_due(&host, clock::now_ms(), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|record| record.id)
+        .collect();
+    claimed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(claimed, [due, running[2].0.clone()]);
 }
 
 /// The two orders of a signal and the commit of a run that looked, found

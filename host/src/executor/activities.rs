@@ -136,11 +136,10 @@ impl RunState {
                 (None, Err(ActivityError::new("schedule-to-close-timeout", message, false)))
             }
             Ok(prepared) => {
-                // The attempt is durable before it runs, committed with
-                // what the run recorded before it, so the idempotency key
-                // cannot move and a restart knows the attempt was lost.
-                let marker = Outcome::InFlight(Box::new(InFlight { started_at_ns, heartbeat: None }));
-                self.journal.lock().record(entry.clone(), marker, clock::now_ns()).map_err(Error::Budget)?;
+                // What the run recorded before the attempt is durable before
+                // it runs, so the idempotency key cannot move. The attempt
+                // itself is journaled as in flight only once it has run for
+                // `IN_FLIGHT_AFTER` (see `journaling_heartbeats`).
                 self.cpu.resume();
                 self.commit_pending().await?;
                 let digest = prepared.digest.to_string();
@@ -191,7 +190,9 @@ impl RunState {
 }
 
 impl RunState {
-    /// Runs `attempt` to its end, journaling the attempt's heartbeat
+    /// Runs `attempt` to its end. Once it has run for [`IN_FLIGHT_AFTER`],
+    /// journals it as in flight (with its heartbeat details, if any), so
+    /// that a restart counts it as lost; then journals its heartbeat
     /// details as they change, at most once per [`heartbeat_interval`], so
     /// that a restart hands the last of them to the next attempt. A
     /// heartbeat that does not fit the journal is not journaled (the
@@ -208,16 +209,19 @@ impl RunState {
         context: &AttemptContext,
     ) -> wasmtime::Result<Result<String, ActivityError>> {
         let interval = heartbeat_interval(call.heartbeat_ms);
+        let mut marked = false;
         let mut journaled = None;
         tokio::pin!(attempt);
         loop {
+            let pause = if marked { interval } else { IN_FLIGHT_AFTER };
             tokio::select! {
                 result = &mut attempt => return Ok(result),
-                () = tokio::time::sleep(interval) => {
+                () = tokio::time::sleep(pause) => {
                     let heartbeat = context.heartbeat_details();
-                    if heartbeat.is_none() || heartbeat == journaled {
+                    if marked && (heartbeat.is_none() || heartbeat == journaled) {
                         continue;
                     }
+                    marked = true;
                     let marker = Outcome::InFlight(Box::new(InFlight { started_at_ns, heartbeat: heartbeat.clone() }));
                     if self.journal.lock().record(entry.clone(), marker, clock::now_ns()).is_ok() {
                         // The activity's CPU time is not the workflow's.
@@ -270,6 +274,15 @@ impl RunState {
         Ok(outcome)
     }
 }
+
+/// How long an attempt runs before it is journaled as in flight. A shorter
+/// attempt costs one commit (its result) instead of two; if the host stops
+/// during it, replay finds no trace of it and runs it again under the same
+/// attempt number and idempotency key, as for an HTTP attempt (effects are
+/// at least once). Temporal likewise keeps a retried activity's start out
+/// of the history until the attempt ends; DBOS and Restate record a step
+/// only once it has run.
+const IN_FLIGHT_AFTER: Duration = Duration::from_millis(100);
 
 /// The error type of an attempt the host lost track of.
 const HOST_LOST: &str = "host-lost";

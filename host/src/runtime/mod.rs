@@ -21,21 +21,23 @@
 //! releases the lease.
 
 mod committer;
+mod components;
 mod inbox;
 mod lease;
 mod run;
 mod scheduler;
 mod stats;
 mod upgrade;
+mod watchers;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{Semaphore, broadcast};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -51,13 +53,10 @@ use crate::executor::{self, Executor, ExecutorConfig};
 use crate::ids::{ComponentDigest, HostId, WorkflowId};
 use crate::journal::{Call, Entry, Outcome};
 use crate::store::{
-    self, CancelOutcome, ComponentKind, ComponentRecord, Created, EventRecord, HostRecord, NewWorkflow,
-    SignalSent, Store, StoredEntry, WorkflowRecord, WorkflowStatus,
+    self, CancelOutcome, ComponentKind, ComponentRecord, Created, EventRecord, HostRecord, NewStart,
+    NewWorkflow, SignalSent, Store, StoredEntry, WorkflowRecord, WorkflowStatus,
 };
 
-/// How many settled workflows a slow result waiter may miss before it
-/// re-reads the store anyway.
-const SETTLED_BACKLOG: usize = 1024;
 /// How long [`Runtime::shutdown`] waits for runs to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -211,6 +210,8 @@ pub struct Runtime {
 
 struct Inner {
     store: Arc<dyn Store>,
+    /// Names and digests of components, resolved through a short-lived cache.
+    components: components::ComponentLookup,
     executor: Executor,
     committer: Committer,
     /// Runs in flight as others reach them, and the scheduler's nudge (a
@@ -219,10 +220,10 @@ struct Inner {
     /// Announces each workflow that reaches a final status to result
     /// waiters (and each that another host's commit announced: they read
     /// the store again).
-    settled: broadcast::Sender<WorkflowId>,
+    settled: watchers::Watchers,
     /// Announces each workflow whose events a commit set, to event waiters
     /// (likewise).
-    events_set: broadcast::Sender<WorkflowId>,
+    events_set: watchers::Watchers,
     /// See [`RuntimeConfig::timeout_grace`].
     timeout_grace: Duration,
     /// This process's identity among the hosts, and its lease.
@@ -243,6 +244,9 @@ struct Inner {
     /// Set by the scheduler when due workflows wait for an instance slot:
     /// runs then give up their slot at their next inline wait.
     slots_contended: AtomicBool,
+    /// Set by the scheduler when it gave back a claimed workflow whose
+    /// previous run here had not left yet: the next run to leave nudges it.
+    redispatch: AtomicBool,
     /// Serialises preparing one component (fetching its bytes, compiling):
     /// runs of a component not yet compiled, say at recovery, fetch and
     /// compile it once, while other components prepare beside it.
@@ -274,12 +278,13 @@ impl Runtime {
         let arrivals = Arc::new(Arrivals::default());
         let committer = Committer::spawn(store.clone(), arrivals.clone());
         let inner = Arc::new(Inner {
+            components: components::ComponentLookup::new(store.clone()),
             store,
             executor,
             committer,
             arrivals,
-            settled: broadcast::Sender::new(SETTLED_BACKLOG),
-            events_set: broadcast::Sender::new(SETTLED_BACKLOG),
+            settled: watchers::Watchers::default(),
+            events_set: watchers::Watchers::default(),
             timeout_grace: config.timeout_grace,
             lease: lease::Lease::new(config.lease_ttl),
             host_name: config.host_name,
@@ -288,6 +293,7 @@ impl Runtime {
             waiting: Default::default(),
             backoff: Default::default(),
             slots_contended: AtomicBool::new(false),
+            redispatch: AtomicBool::new(false),
             preparing: Default::default(),
             counters: Counters::default(),
             shutdown,
@@ -337,7 +343,9 @@ impl Runtime {
     ) -> Result<Created<ComponentRecord>, Error> {
         let digest = ComponentDigest::of(&bytes);
         let prepared = self.inner.executor.prepare(&digest, bytes.clone()).await?;
-        Ok(self.inner.store.put_component(&digest, prepared.kind(), name, &bytes).await?)
+        let created = self.inner.store.put_component(&digest, prepared.kind(), name, &bytes).await;
+        self.inner.components.forget();
+        Ok(created?)
     }
 
     /// Starts a workflow running `component` (a digest or a name, resolved
@@ -364,8 +372,8 @@ impl Runtime {
         };
         let component = self
             .inner
-            .store
-            .component(component)
+            .components
+            .resolve(component)
             .await?
             .ok_or_else(|| Error::UnknownComponent(component.to_owned()))?;
         if component.kind != ComponentKind::Workflow {
@@ -385,7 +393,31 @@ impl Runtime {
             parent: None,
             deadline_ms,
         };
-        let created = self.inner.store.create_workflow(&new).await?;
+        // With a slot free and nothing due waiting for one, this host runs
+        // the workflow at once: it is created owned by this host, with no
+        // claim and no scheduler round between the start and its run.
+        // The id joins the runs in flight before the start commits, so the
+        // orphan sweep never finds the workflow owned here without a run.
+        let slot = (self.inner.lease.held()
+            && !self.inner.shutdown.is_cancelled()
+            && !self.inner.slots_contended.load(Ordering::Relaxed))
+        .then(|| self.inner.run_slots.clone().try_acquire_owned().ok())
+        .flatten()
+        .filter(|_| self.inner.lock_active().insert(new.id.clone()));
+        let owner = slot.as_ref().map(|_| self.inner.lease.host());
+        let started = self.inner.committer.start(NewStart { workflow: new.clone(), owner }).await;
+        let created = match (started, slot) {
+            (Ok(Created::New(record)), Some(slot)) => {
+                scheduler::spawn_reserved(&self.inner, record.clone(), slot);
+                return Ok(Created::New(record));
+            }
+            (started, slot) => {
+                if slot.is_some() {
+                    self.inner.lock_active().remove(&new.id);
+                }
+                started?
+            }
+        };
         match &created {
             Created::New(_) => self.inner.arrivals.scheduler.notify_one(),
             Created::Existing(existing) => {
@@ -439,10 +471,11 @@ impl Runtime {
     /// [`Error::UnknownWorkflow`], [`Error::Store`].
     pub async fn wait_final(&self, id: &WorkflowId, wait: Duration) -> Result<WorkflowRecord, Error> {
         let deadline = tokio::time::Instant::now() + wait;
-        // Subscribe before reading, so a workflow settling in between is seen.
-        let mut settled = self.inner.settled.subscribe();
+        let watch = self.inner.settled.watch(id);
         let mut wait_ended = false;
         loop {
+            // Before reading, so a workflow settling in between is seen.
+            let settled = watch.notified();
             let record =
                 self.inner.store.workflow(id).await?.ok_or_else(|| Error::UnknownWorkflow(id.to_string()))?;
             // A record read once the deadline has passed is as it is when the
@@ -450,18 +483,12 @@ impl Runtime {
             if record.state.status.is_final() || wait_ended || tokio::time::Instant::now() >= deadline {
                 return Ok(record);
             }
-            // Read the store again when this workflow settled (or when too
-            // many others settled to tell), and one last time when the wait ends.
-            wait_ended = loop {
-                tokio::select! {
-                    settled_id = tokio::time::timeout_at(deadline, settled.recv()) => match settled_id {
-                        Ok(Ok(settled_id)) if settled_id == *id => break false,
-                        Ok(Ok(_)) => continue,
-                        Ok(Err(broadcast::error::RecvError::Lagged(_))) => break false,
-                        Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => break true,
-                    },
-                    () = self.inner.shutdown.cancelled() => break true,
-                }
+            // Read the store again when this workflow settled, and one last
+            // time when the wait ends.
+            wait_ended = tokio::select! {
+                () = settled => false,
+                () = tokio::time::sleep_until(deadline) => true,
+                () = self.inner.shutdown.cancelled() => true,
             };
         }
     }
@@ -578,10 +605,11 @@ impl Runtime {
         wait: Duration,
     ) -> Result<Option<EventRecord>, Error> {
         let deadline = tokio::time::Instant::now() + wait;
-        // Subscribe before reading, so an event set in between is seen.
-        let mut set = self.inner.events_set.subscribe();
-        let mut settled = self.inner.settled.subscribe();
+        let set = self.inner.events_set.watch(id);
+        let settled = self.inner.settled.watch(id);
         loop {
+            // Before reading, so an event set in between is seen.
+            let (set_now, settled_now) = (set.notified(), settled.notified());
             let record =
                 self.inner.store.workflow(id).await?.ok_or_else(|| Error::UnknownWorkflow(id.to_string()))?;
             if let Some(event) = self.inner.store.event(id, key).await? {
@@ -590,22 +618,13 @@ impl Runtime {
             if record.state.status.is_final() || tokio::time::Instant::now() >= deadline {
                 return Ok(None);
             }
-            // Read again when this workflow set an event or ended (or too
-            // many others did to tell), and one last time when the wait ends.
-            let ended = loop {
-                tokio::select! {
-                    received = tokio::time::timeout_at(deadline, set.recv()) => match received {
-                        Ok(Ok(other)) if other != *id => continue,
-                        Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => break false,
-                        Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => break true,
-                    },
-                    received = settled.recv() => match received {
-                        Ok(other) if other != *id => continue,
-                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => break false,
-                        Err(broadcast::error::RecvError::Closed) => break true,
-                    },
-                    () = self.inner.shutdown.cancelled() => break true,
-                }
+            // Read again when this workflow set an event or ended, and one
+            // last time when the wait ends.
+            let ended = tokio::select! {
+                () = set_now => false,
+                () = settled_now => false,
+                () = tokio::time::sleep_until(deadline) => true,
+                () = self.inner.shutdown.cancelled() => true,
             };
             if ended {
                 return Ok(self.inner.store.event(id, key).await?);
@@ -681,17 +700,15 @@ impl Inner {
             self.arrivals.terminate(&id);
         }
         self.arrivals.poke(std::slice::from_ref(&id));
-        // No receiver means nobody is waiting: nothing to do.
-        let _ = self.events_set.send(id.clone());
-        let _ = self.settled.send(id);
+        self.events_set.tell(&id);
+        self.settled.tell(&id);
     }
 
     /// Workflow `id` was terminated: its run in flight stops, and result
     /// waiters hear of it.
     fn terminated(&self, id: &WorkflowId) {
         self.arrivals.terminate(id);
-        // No receiver means nobody is waiting for a result: nothing to do.
-        let _ = self.settled.send(id.clone());
+        self.settled.tell(id);
         tracing::info!(workflow = %id, "workflow terminated");
     }
 }

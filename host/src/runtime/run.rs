@@ -223,10 +223,11 @@ async fn finish(inner: &Inner, commit: RunCommit) -> Result<(), Error> {
     };
     let status = if committed { status } else { crate::store::WorkflowStatus::Failed };
     if status.is_final() {
-        // No receiver means nobody is waiting for a result: nothing to do.
-        let _ = inner.settled.send(id.clone());
+        inner.settled.tell(&id);
         tracing::info!(workflow = %id, status = status.as_str(), new_entries, "workflow ended");
     } else {
+        // Its timer may be due before the scheduler looks again.
+        inner.arrivals.scheduler.notify_one();
         tracing::debug!(workflow = %id, status = status.as_str(), new_entries, "run suspended");
     }
     Ok(())
@@ -254,8 +255,7 @@ async fn commit_durably(inner: &Inner, mut commit: RunCommit) -> Committed {
             Ok(()) => {
                 Counters::bump(&inner.counters.commits);
                 if sets_events {
-                    // No receiver means nobody waits for an event: nothing to do.
-                    let _ = inner.events_set.send(workflow_id);
+                    inner.events_set.tell(&workflow_id);
                 }
                 return Committed::Yes;
             }
@@ -359,7 +359,7 @@ impl Checkpointer for RunCheckpoints {
     }
 
     async fn activity(&self, component: &str) -> Result<Prepared, ActivityUnavailable> {
-        let record = match self.inner.store.component(component).await {
+        let record = match self.inner.components.resolve(component).await {
             Ok(Some(record)) => record,
             Ok(None) => {
                 return Err(ActivityUnavailable::Unrunnable(format!(
@@ -445,6 +445,11 @@ pub(super) async fn load_journal(
     inner: &Inner,
     workflow: &WorkflowRecord,
 ) -> Result<Result<Vec<Entry>, String>, Error> {
+    if workflow.state.next_seq == 0 {
+        // A workflow's first run: nothing to read (commits are
+        // compare-and-set on `next_seq`, so none can have been written).
+        return Ok(Ok(Vec::new()));
+    }
     let recorded = match inner.store.journal(&workflow.id, None, u32::MAX, u64::MAX).await {
         Ok(stored) => match StoredEntry::decode_all(&stored) {
             Ok(recorded) => recorded,

@@ -28,6 +28,7 @@ use tokio::time::Instant;
 use super::{Error, Inner, lease, run};
 use crate::clock;
 use crate::ids::WorkflowId;
+use crate::store::WorkflowRecord;
 
 /// Longest the loop sleeps without looking at the store: the fallback for
 /// wake-ups it was not told about (another host's start, a lost
@@ -75,29 +76,28 @@ async fn dispatch_due(inner: &Arc<Inner>) -> Result<Duration, Error> {
         return Ok(SWEEP_INTERVAL);
     }
     let now_ms = clock::now_ms();
-    let free = inner.run_slots.available_permits().min(CLAIM_BATCH);
+    // The slots are taken before the claim: starts run at once in a free
+    // slot too (see `Runtime::start_workflow`).
+    let mut slots: Vec<OwnedSemaphorePermit> =
+        (0..CLAIM_BATCH).map_while(|_| inner.run_slots.clone().try_acquire_owned().ok()).collect();
+    let free = slots.len();
     let mut claimed = 0;
     if free > 0 {
         let host = inner.lease.host();
         let limit = u32::try_from(free).unwrap_or(u32::MAX);
         for workflow in inner.store.claim_due(&host, now_ms, limit).await? {
             claimed += 1;
-            let Ok(slot) = inner.run_slots.clone().try_acquire_owned() else {
-                // Only this loop takes slots, so this cannot happen; give
-                // the workflow back rather than hold it without a run.
-                inner.store.release(&host, &workflow.id, now_ms, None).await?;
-                continue;
-            };
-            if !inner.lock_active().insert(workflow.id.clone()) {
+            let id = workflow.id.clone();
+            let spawned = slots.pop().is_some_and(|slot| spawn_run(inner, workflow, slot));
+            if !spawned {
                 // Its previous run here has committed its end or suspension
                 // but not yet left: give it back, to be claimed once it has.
-                inner.store.release(&host, &workflow.id, now_ms, None).await?;
-                continue;
+                inner.store.release(&host, &id, now_ms, None).await?;
+                inner.redispatch.store(true, Ordering::Relaxed);
             }
-            let guard = ActiveRun { inner: inner.clone(), id: workflow.id.clone(), _slot: slot };
-            inner.tasks.spawn(async move { run::run_workflow(&guard.inner, workflow).await });
         }
     }
+    drop(slots);
     if free > 0 && claimed == free {
         // The batch was full: more may be due.
         return Ok(MIN_DELAY);
@@ -145,8 +145,27 @@ async fn expire_due(inner: &Inner) -> Result<(), Error> {
     Ok(())
 }
 
+/// Starts a run of `workflow`, which this host owns, holding `slot`;
+/// `false` (and nothing started) if a run of it is still here.
+fn spawn_run(inner: &Arc<Inner>, workflow: WorkflowRecord, slot: OwnedSemaphorePermit) -> bool {
+    if !inner.lock_active().insert(workflow.id.clone()) {
+        return false;
+    }
+    spawn_reserved(inner, workflow, slot);
+    true
+}
+
+/// Starts a run of `workflow`, which this host owns and has already added
+/// to its runs in flight, holding `slot`.
+pub(super) fn spawn_reserved(inner: &Arc<Inner>, workflow: WorkflowRecord, slot: OwnedSemaphorePermit) {
+    let guard = ActiveRun { inner: inner.clone(), id: workflow.id.clone(), _slot: slot };
+    inner.tasks.spawn(async move { run::run_workflow(&guard.inner, workflow).await });
+}
+
 /// A run in flight: holds its slot, and on drop (also when the run panics)
-/// leaves the in-flight set and nudges the scheduler.
+/// leaves the in-flight set, and nudges the scheduler if due work waits
+/// for the slot or for this run to leave. (A run that suspended nudged it
+/// already, for its timer.)
 struct ActiveRun {
     inner: Arc<Inner>,
     id: WorkflowId,
@@ -156,6 +175,9 @@ struct ActiveRun {
 impl Drop for ActiveRun {
     fn drop(&mut self) {
         self.inner.lock_active().remove(&self.id);
-        self.inner.arrivals.scheduler.notify_one();
+        let waited = self.inner.redispatch.swap(false, Ordering::Relaxed);
+        if waited || self.inner.slots_contended.load(Ordering::Relaxed) {
+            self.inner.arrivals.scheduler.notify_one();
+        }
     }
 }

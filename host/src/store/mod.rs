@@ -27,8 +27,8 @@ use crate::ids::{ComponentDigest, HostId, WorkflowId};
 
 pub use model::{
     CancelOutcome, CommitEffects, ComponentKind, ComponentRecord, ComponentVersion, Created, EventRecord,
-    HostRecord, LogRecord, NewWorkflow, RunCommit, SignalRecord, SignalSent, StatusUpdate, StoredEntry,
-    WaitSet, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
+    HostRecord, LogRecord, NewStart, NewWorkflow, RunCommit, SignalRecord, SignalSent, StatusUpdate,
+    StoredEntry, WaitSet, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus, Written,
 };
 pub use sql::{ArrivalListener, QueryPlan, SqlStore};
 
@@ -162,6 +162,14 @@ pub trait Store: Send + Sync + 'static {
     /// to a process known dead.
     fn single_host(&self) -> bool;
 
+    /// How many [`Store::write`] transactions are worth having in flight at
+    /// once: 1 on SQLite, which writes one transaction at a time; 2 on
+    /// PostgreSQL, so one batch is written while the previous one waits for
+    /// its flush (PostgreSQL flushes concurrent commits together).
+    fn writers(&self) -> usize {
+        1
+    }
+
     /// Stores a component of `kind` under `digest` (idempotent) and, if
     /// `name` is given, points that name at it.
     ///
@@ -188,9 +196,14 @@ pub trait Store: Send + Sync + 'static {
     /// name.
     async fn component_versions(&self, name: &str) -> Result<Vec<ComponentVersion>>;
 
-    /// Creates a workflow with status `running`, or returns the existing one
-    /// with the same id untouched.
-    async fn create_workflow(&self, new: &NewWorkflow) -> Result<Created<WorkflowRecord>>;
+    /// Creates a workflow with status `running`, due now, or returns the
+    /// existing one with the same id untouched: [`Store::write`] with one
+    /// start.
+    async fn create_workflow(&self, new: &NewWorkflow) -> Result<Created<WorkflowRecord>> {
+        let start = NewStart { workflow: new.clone(), owner: None };
+        let mut written = self.write(std::slice::from_ref(&start), &[]).await?;
+        written.started.pop().ok_or_else(|| Error::Corrupt("a start wrote no workflow".to_owned()))
+    }
 
     /// One workflow.
     async fn workflow(&self, id: &WorkflowId) -> Result<Option<WorkflowRecord>>;
@@ -365,7 +378,19 @@ pub trait Store: Send + Sync + 'static {
     /// ([`Error::Stale`]), and so is an
     /// entry whose `(workflow, seq)` already exists: a journal is never
     /// written twice and a final status never changes.
-    async fn commit(&self, batch: &[RunCommit]) -> Result<Vec<WorkflowId>>;
+    async fn commit(&self, batch: &[RunCommit]) -> Result<Vec<WorkflowId>> {
+        Ok(self.write(&[], batch).await?.arrived)
+    }
+
+    /// Creates `starts` (each `running`, or the existing workflow with the
+    /// same id returned untouched) and applies `commits` as
+    /// [`Store::commit`] does, all in one transaction: starts that arrive
+    /// together share one flush with each other and with the runs'
+    /// commits.
+    ///
+    /// # Errors
+    /// As [`Store::commit`]; nothing is written.
+    async fn write(&self, starts: &[NewStart], commits: &[RunCommit]) -> Result<Written>;
 }
 
 /// The lock a `duro serve` holds for its whole life on a single-host

@@ -244,6 +244,26 @@ pub struct NewWorkflow {
     pub deadline_ms: Option<i64>,
 }
 
+/// A workflow to create in a [`Store::write`](super::Store::write).
+#[derive(Debug, Clone)]
+pub struct NewStart {
+    /// The workflow.
+    pub workflow: NewWorkflow,
+    /// The host that runs it at once, without a claim: it is created owned
+    /// by that host and not due. `None`: due now, for any host to claim.
+    pub owner: Option<HostId>,
+}
+
+/// What a [`Store::write`](super::Store::write) did.
+#[derive(Debug, Clone, Default)]
+pub struct Written {
+    /// One per start, in order: the workflow created, or the one that
+    /// already had its id, untouched.
+    pub started: Vec<Created<WorkflowRecord>>,
+    /// The workflows something arrived for, as [`Store::commit`](super::Store::commit) returns.
+    pub arrived: Vec<WorkflowId>,
+}
+
 /// Which workflows [`Store::list_workflows`](super::Store::list_workflows) returns.
 #[derive(Debug, Clone, Default)]
 pub struct WorkflowFilter {

@@ -10,8 +10,8 @@ use sqlx::{AnyPool, Row};
 use super::model::{parse_level, parse_stream};
 use super::{
     CancelOutcome, ComponentKind, ComponentRecord, ComponentVersion, Created, Error, EventRecord, HostRecord,
-    LogRecord, NewWorkflow, Result, RunCommit, SignalRecord, SignalSent, StatusUpdate, Store, StoredEntry,
-    WaitSet, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
+    LogRecord, NewStart, NewWorkflow, Result, RunCommit, SignalRecord, SignalSent, StatusUpdate, Store,
+    StoredEntry, WaitSet, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus, Written,
 };
 use crate::clock;
 use crate::ids::{ComponentDigest, HostId, WorkflowId};
@@ -44,8 +44,8 @@ type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 const COMPONENT_COLUMNS: &str = "digest, kind, size_bytes, created_at_ms,
     (SELECT MIN(n.name) FROM component_names n WHERE n.digest = components.digest) AS name";
 
-/// Most rows one multi-row `INSERT` writes.
-const INSERT_CHUNK_ROWS: usize = 200;
+/// Most rows one multi-row `INSERT` writes (a power of two: see [`padded`]).
+const INSERT_CHUNK_ROWS: usize = 256;
 /// Payload bytes past which a multi-row `INSERT` is sent without waiting for
 /// more rows, so one statement stays a few MiB at most.
 const INSERT_CHUNK_BYTES: usize = 1 << 20;
@@ -69,6 +69,10 @@ pub struct SqlStore {
     claim: String,
     /// The URL, for the arrivals listener's own connection (PostgreSQL).
     url: String,
+    /// Tags the announcements of this store's commits, whose arrivals,
+    /// ends and events its own process handles in memory: its listener
+    /// skips them.
+    origin: String,
 }
 
 /// The PostgreSQL channel on which arrivals are announced: the payload
@@ -76,8 +80,13 @@ pub struct SqlStore {
 const ARRIVALS_CHANNEL: &str = "duro_arrivals";
 
 /// Arrivals announced by any process on a PostgreSQL database
-/// ([`Store::arrivals`]).
-pub struct ArrivalListener(sqlx::postgres::PgListener);
+/// ([`Store::arrivals`]), but those of this store's own commits, which its
+/// process has handled already.
+pub struct ArrivalListener {
+    listener: sqlx::postgres::PgListener,
+    /// The tag of this store's commit announcements.
+    origin: String,
+}
 
 impl std::fmt::Debug for ArrivalListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -93,8 +102,15 @@ impl ArrivalListener {
     /// # Errors
     /// [`Error::Database`] if the connection failed.
     pub async fn next(&mut self) -> Result<WorkflowId> {
-        let notification = self.0.recv().await?;
-        Ok(WorkflowId::from_stored(notification.payload().to_owned()))
+        loop {
+            let notification = self.listener.recv().await?;
+            // A payload is `<id>` or, from a commit, `<id> <origin>` (no id
+            // holds a space).
+            let (id, origin) = notification.payload().split_once(' ').unwrap_or((notification.payload(), ""));
+            if origin != self.origin {
+                return Ok(WorkflowId::from_stored(id.to_owned()));
+            }
+        }
     }
 }
 
@@ -111,10 +127,21 @@ impl SqlStore {
     /// here is only logged) costs latency, since the scheduler sweeps the
     /// store.
     async fn announce(&self, ids: &[WorkflowId]) {
+        self.announce_from(ids, None).await;
+    }
+
+    /// [`Self::announce`], each payload tagged with `origin` if given.
+    async fn announce_from(&self, ids: &[WorkflowId], origin: Option<&str>) {
         if !self.postgres || ids.is_empty() {
             return;
         }
-        let mut unique: Vec<&str> = ids.iter().map(WorkflowId::as_str).collect();
+        let mut unique: Vec<String> = ids
+            .iter()
+            .map(|id| match origin {
+                Some(origin) => format!("{id} {origin}"),
+                None => id.as_str().to_owned(),
+            })
+            .collect();
         unique.sort_unstable();
         unique.dedup();
         let sql = format!(
@@ -124,8 +151,9 @@ impl SqlStore {
         let notify = async {
             let mut tx = self.write.begin().await?;
             sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-            let query =
-                unique.iter().fold(sqlx::query(&sql).bind(ARRIVALS_CHANNEL), |query, id| query.bind(*id));
+            let query = unique
+                .iter()
+                .fold(sqlx::query(&sql).bind(ARRIVALS_CHANNEL), |query, id| query.bind(id.as_str()));
             query.execute(&mut *tx).await?;
             tx.commit().await
         };
@@ -158,7 +186,7 @@ impl SqlStore {
             };
             (url, &SQLITE_MIGRATOR, if path == ":memory:" { None } else { Some((4, 2)) })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            (url.to_owned(), &POSTGRES_MIGRATOR, Some((8, 4)))
+            (url.to_owned(), &POSTGRES_MIGRATOR, Some((8, 6)))
         } else {
             return Err(Error::UnsupportedUrl(url.to_owned()));
         };
@@ -199,7 +227,8 @@ impl SqlStore {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&write).await?;
         }
         migrator.run(&write).await?;
-        Ok(Self { read, write, lease, postgres, claim: claim_sql(postgres), url })
+        let origin = uuid::Uuid::now_v7().simple().to_string();
+        Ok(Self { read, write, lease, postgres, claim: claim_sql(postgres), url, origin })
     }
 }
 
@@ -208,6 +237,10 @@ impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
+    }
+
+    fn writers(&self) -> usize {
+        if self.postgres { 2 } else { 1 }
     }
 
     fn single_host(&self) -> bool {
@@ -312,19 +345,6 @@ impl Store for SqlStore {
                 Ok(ComponentVersion { component, pushed_at_ms: row.try_get("pushed_at_ms")? })
             })
             .collect()
-    }
-
-    async fn create_workflow(&self, new: &NewWorkflow) -> Result<Created<WorkflowRecord>> {
-        let now = clock::now_ms();
-        let mut tx = self.write.begin().await?;
-        let inserted = insert_workflow(&mut tx, new, now).await?;
-        let row = sqlx::query(&format!("SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = $1"))
-            .bind(new.id.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        let record = workflow_from_row(&row)?;
-        Ok(if inserted { Created::New(record) } else { Created::Existing(record) })
     }
 
     async fn workflow(&self, id: &WorkflowId) -> Result<Option<WorkflowRecord>> {
@@ -654,7 +674,7 @@ impl Store for SqlStore {
         }
         let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
         listener.listen(ARRIVALS_CHANNEL).await?;
-        Ok(Some(ArrivalListener(listener)))
+        Ok(Some(ArrivalListener { listener, origin: self.origin.clone() }))
     }
 
     async fn status(&self, id: &WorkflowId) -> Result<Option<(WorkflowStatus, Option<i64>)>> {
@@ -755,12 +775,13 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn commit(&self, batch: &[RunCommit]) -> Result<Vec<WorkflowId>> {
+    async fn write(&self, starts: &[NewStart], batch: &[RunCommit]) -> Result<Written> {
         let now = clock::now_ms();
         let mut tx = self.write.begin().await?;
+        let started = insert_starts(&mut tx, starts, now).await?;
         let mut arrived = Vec::new();
-        for run in batch {
-            commit_run(&mut tx, run, now, &mut arrived).await?;
+        for group in distinct_groups(batch) {
+            commit_group(&mut tx, group, now, &mut arrived).await?;
         }
         tx.commit().await?;
         // Other hosts' result and event waiters hear of ends and events too.
@@ -768,92 +789,320 @@ impl Store for SqlStore {
             .iter()
             .filter(|run| run.update.status().is_final() || !run.effects.events.is_empty())
             .map(|run| run.workflow_id.clone());
-        self.announce(&arrived.iter().cloned().chain(told).collect::<Vec<_>>()).await;
-        Ok(arrived)
+        // Off the writer's path: the next batch need not wait for it.
+        let ids: Vec<WorkflowId> = arrived.iter().cloned().chain(told).collect();
+        if self.postgres && !ids.is_empty() {
+            let store = self.clone();
+            tokio::spawn(async move { store.announce_from(&ids, Some(&store.origin)).await });
+        }
+        Ok(Written { started, arrived })
     }
 }
 
-/// One run's commit inside the group's transaction; see [`Store::commit`].
-async fn commit_run(tx: &mut Tx<'_>, run: &RunCommit, now: i64, arrived: &mut Vec<WorkflowId>) -> Result<()> {
-    // A final status never changes.
-    if run.expected.status.is_final() {
-        return Err(Error::Stale { workflow: run.workflow_id.clone(), expected: run.expected });
+/// The columns of one start in [`insert_starts`]' statement.
+const START_COLUMNS: [&str; 10] = [
+    "id",
+    "component",
+    "input",
+    "parent_id",
+    "deadline_ms",
+    "owner_host",
+    "due_at_ms",
+    "status",
+    "created_at_ms",
+    "updated_at_ms",
+];
+
+/// Inserts `starts` (see [`Store::write`]) in one statement, and reads the
+/// workflows that already had their ids.
+async fn insert_starts(
+    tx: &mut Tx<'_>,
+    starts: &[NewStart],
+    now: i64,
+) -> Result<Vec<Created<WorkflowRecord>>> {
+    if starts.is_empty() {
+        return Ok(Vec::new());
     }
-    // Compare and set first: a stale run writes nothing.
-    let (output, error, wake_at_ms, waiting_on) = match &run.update {
-        StatusUpdate::Running => (None, None, None, None),
-        StatusUpdate::Sleeping { wake_at_ms, cancellable } => {
-            let on = WaitSet { cancellable: *cancellable, ..WaitSet::default() };
-            (None, None, Some(*wake_at_ms), Some(on))
-        }
-        StatusUpdate::Waiting { wake_at_ms, on } => (None, None, *wake_at_ms, Some(on.clone())),
-        StatusUpdate::Completed { output } | StatusUpdate::Cancelled { returned: Ok(output) } => {
-            (Some(storable(output)), None, None, None)
-        }
-        StatusUpdate::Failed { error }
-        | StatusUpdate::Stuck { error }
-        | StatusUpdate::Cancelled { returned: Err(error) } => (None, Some(storable(error)), None, None),
-    };
-    let waiting_json = waiting_on.as_ref().map(wait_set_json).transpose()?;
-    let log_bytes: u64 = run.logs.iter().map(|line| storable(&line.message).len() as u64).sum();
-    let next = run.next_state();
-    let updated = sqlx::query(
-        "UPDATE workflows SET status = $1, output = $2, error = $3, wake_at_ms = $4, updated_at_ms = $5,
-             next_seq = $6, revision = $7, log_bytes = log_bytes + $8, waiting_on = $13,
-             deadline_ms = CASE WHEN $14 = 1 THEN NULL ELSE deadline_ms END,
-             owner_host = CASE WHEN $15 = 1 THEN owner_host ELSE NULL END, due_at_ms = $16
-         WHERE id = $9 AND status = $10 AND next_seq = $11 AND revision = $12
-         RETURNING parent_id, cancel_requested_ms",
-    )
-    .bind(next.status.as_str())
-    .bind(output.as_deref())
-    .bind(error.as_deref())
-    .bind(wake_at_ms)
-    .bind(now)
-    .bind(to_i64(next.next_seq))
-    .bind(to_i64(next.revision))
-    .bind(to_i64(log_bytes))
-    .bind(run.workflow_id.as_str())
-    .bind(run.expected.status.as_str())
-    .bind(to_i64(run.expected.next_seq))
-    .bind(to_i64(run.expected.revision))
-    .bind(waiting_json)
-    .bind(i64::from(next.status.is_final()))
-    // A checkpoint keeps the run's ownership; a suspension or an end gives
-    // it up, the suspension due at its timer, if any.
-    .bind(i64::from(next.status == WorkflowStatus::Running))
-    .bind(wake_at_ms)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(updated) = updated else {
-        return Err(Error::Stale { workflow: run.workflow_id.clone(), expected: run.expected });
-    };
-    let parent: Option<String> = updated.try_get("parent_id")?;
-    let cancel_requested: Option<i64> = updated.try_get("cancel_requested_ms")?;
-    insert_entries(tx, &run.workflow_id, &run.entries).await?;
-    insert_logs(tx, &run.workflow_id, &run.logs).await?;
-    apply_effects(tx, run, now, arrived).await?;
-    if let Some(on) = &waiting_on {
-        // Something it waits for may have arrived since the run last looked:
-        // arrivals take this row's lock, so they are either seen here or see
-        // the suspension.
-        if arrived_for(tx, &run.workflow_id, on, cancel_requested.is_some()).await? {
-            sqlx::query(
-                "UPDATE workflows SET status = $1, wake_at_ms = NULL, waiting_on = NULL, due_at_ms = $3
-                 WHERE id = $2",
-            )
+    let sql = format!(
+        "{} ON CONFLICT (id) DO NOTHING RETURNING {WORKFLOW_COLUMNS}",
+        bulk_insert_sql("workflows", &START_COLUMNS, starts.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for start in starts {
+        let new = &start.workflow;
+        query = query
+            .bind(new.id.as_str())
+            .bind(new.component.as_str())
+            .bind(storable(&new.input).into_owned())
+            .bind(new.parent.as_ref().map(WorkflowId::as_str))
+            .bind(new.deadline_ms)
+            .bind(start.owner.as_ref().map(HostId::as_str))
+            .bind(if start.owner.is_some() { None } else { Some(now) })
             .bind(WorkflowStatus::Running.as_str())
-            .bind(run.workflow_id.as_str())
             .bind(now)
-            .execute(&mut **tx)
-            .await?;
-            arrived.push(run.workflow_id.clone());
+            .bind(now);
+    }
+    for _ in starts.len()..padded(starts.len()) {
+        query = query
+            .bind(None::<&str>)
+            .bind(None::<&str>)
+            .bind(None::<&str>)
+            .bind(None::<&str>)
+            .bind(None::<i64>)
+            .bind(None::<&str>)
+            .bind(None::<i64>)
+            .bind(None::<&str>)
+            .bind(None::<i64>)
+            .bind(None::<i64>);
+    }
+    let mut inserted = std::collections::HashMap::new();
+    for row in query.fetch_all(&mut **tx).await? {
+        let record = workflow_from_row(&row)?;
+        inserted.insert(record.id.clone(), record);
+    }
+    let mut started = Vec::with_capacity(starts.len());
+    for start in starts {
+        let id = &start.workflow.id;
+        started.push(match inserted.remove(id) {
+            Some(record) => Created::New(record),
+            None => {
+                let row = sqlx::query(&format!("SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = $1"))
+                    .bind(id.as_str())
+                    .fetch_one(&mut **tx)
+                    .await?;
+                Created::Existing(workflow_from_row(&row)?)
+            }
+        });
+    }
+    Ok(started)
+}
+
+/// Splits `batch` into slices of consecutive commits of distinct workflows,
+/// in order: two commits of one workflow apply one after the other.
+fn distinct_groups(batch: &[RunCommit]) -> Vec<&[RunCommit]> {
+    let mut groups = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut start = 0;
+    for (i, run) in batch.iter().enumerate() {
+        if !seen.insert(&run.workflow_id) {
+            groups.push(&batch[start..i]);
+            seen.clear();
+            seen.insert(&run.workflow_id);
+            start = i;
         }
     }
-    if next.status.is_final() {
-        ended_in(tx, &run.workflow_id, parent.map(WorkflowId::from_stored), now, arrived).await?;
+    if start < batch.len() {
+        groups.push(&batch[start..]);
     }
-    Ok(())
+    groups
+}
+
+/// What a run's commit writes into its workflow row.
+struct RowUpdate<'a> {
+    run: &'a RunCommit,
+    output: Option<std::borrow::Cow<'a, str>>,
+    error: Option<std::borrow::Cow<'a, str>>,
+    wake_at_ms: Option<i64>,
+    waiting_on: Option<WaitSet>,
+    waiting_json: Option<String>,
+    log_bytes: i64,
+}
+
+impl<'a> RowUpdate<'a> {
+    fn of(run: &'a RunCommit) -> Result<Self> {
+        let (output, error, wake_at_ms, waiting_on) = match &run.update {
+            StatusUpdate::Running => (None, None, None, None),
+            StatusUpdate::Sleeping { wake_at_ms, cancellable } => {
+                let on = WaitSet { cancellable: *cancellable, ..WaitSet::default() };
+                (None, None, Some(*wake_at_ms), Some(on))
+            }
+            StatusUpdate::Waiting { wake_at_ms, on } => (None, None, *wake_at_ms, Some(on.clone())),
+            StatusUpdate::Completed { output } | StatusUpdate::Cancelled { returned: Ok(output) } => {
+                (Some(storable(output)), None, None, None)
+            }
+            StatusUpdate::Failed { error }
+            | StatusUpdate::Stuck { error }
+            | StatusUpdate::Cancelled { returned: Err(error) } => (None, Some(storable(error)), None, None),
+        };
+        let waiting_json = waiting_on.as_ref().map(wait_set_json).transpose()?;
+        let log_bytes: u64 = run.logs.iter().map(|line| storable(&line.message).len() as u64).sum();
+        Ok(Self { run, output, error, wake_at_ms, waiting_on, waiting_json, log_bytes: to_i64(log_bytes) })
+    }
+}
+
+/// The columns of one run's row in [`update_sql`]'s `VALUES`: the new
+/// state, then the state the run continues from.
+const UPDATE_COLUMNS: [&str; 14] = [
+    "v_id",
+    "v_status",
+    "v_output",
+    "v_error",
+    "v_wake_at_ms",
+    "v_next_seq",
+    "v_revision",
+    "v_log_bytes",
+    "v_waiting_on",
+    "v_ended",
+    "v_keep_owner",
+    "v_expected_status",
+    "v_expected_seq",
+    "v_expected_revision",
+];
+
+/// The compare-and-set of `rows` workflow rows in one statement (`$1` the
+/// time, then [`UPDATE_COLUMNS`] per row): a row is updated only if it
+/// still holds the state its run continues from. A run's final status
+/// clears the execution deadline; a checkpoint keeps the run's ownership, a
+/// suspension or an end gives it up, the suspension due at its timer, if
+/// any. Rows whose id is NULL (padding) match nothing.
+fn update_sql(rows: usize) -> String {
+    format!(
+        "WITH v ({}) AS (VALUES {})
+         UPDATE workflows SET status = v_status, output = v_output, error = v_error, wake_at_ms = v_wake_at_ms,
+             updated_at_ms = $1, next_seq = v_next_seq, revision = v_revision,
+             log_bytes = log_bytes + v_log_bytes, waiting_on = v_waiting_on,
+             deadline_ms = CASE WHEN v_ended = 1 THEN NULL ELSE deadline_ms END,
+             owner_host = CASE WHEN v_keep_owner = 1 THEN owner_host ELSE NULL END, due_at_ms = v_wake_at_ms
+         FROM v
+         WHERE id = v_id AND status = v_expected_status AND next_seq = v_expected_seq
+             AND revision = v_expected_revision
+         RETURNING id, parent_id, cancel_requested_ms",
+        UPDATE_COLUMNS.join(", "),
+        values_rows(2, UPDATE_COLUMNS.len(), rows),
+    )
+}
+
+/// `rows` rows of `columns` placeholders each, numbered from `first`:
+/// `($2, $3), ($4, $5)`.
+fn values_rows(first: usize, columns: usize, rows: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        sql.push_str(&placeholders(first + row * columns, columns));
+        sql.push(')');
+    }
+    sql
+}
+
+/// The number of rows a bulk statement of `rows` rows is written for: the
+/// next power of two, the rest padding. So a host prepares at most nine
+/// texts of each bulk statement (1 to 256 rows) whatever its batch sizes,
+/// and the connections' statement caches keep them all.
+fn padded(rows: usize) -> usize {
+    rows.next_power_of_two()
+}
+
+/// Commits `runs`, each of a different workflow, with one statement per
+/// table for all of them (rows, journal entries, log lines), then what each
+/// one's effects and end do to other rows.
+async fn commit_group(
+    tx: &mut Tx<'_>,
+    runs: &[RunCommit],
+    now: i64,
+    arrived: &mut Vec<WorkflowId>,
+) -> Result<()> {
+    // A final status never changes.
+    if let Some(run) = runs.iter().find(|run| run.expected.status.is_final()) {
+        return Err(Error::Stale { workflow: run.workflow_id.clone(), expected: run.expected });
+    }
+    let updates = runs.iter().map(RowUpdate::of).collect::<Result<Vec<_>>>()?;
+    // Compare and set first: a stale run makes the whole transaction fail,
+    // so it writes nothing.
+    let mut updated = update_rows(tx, &updates, now).await?;
+    if let Some(run) = runs.iter().find(|run| !updated.contains_key(run.workflow_id.as_str())) {
+        return Err(Error::Stale { workflow: run.workflow_id.clone(), expected: run.expected });
+    }
+    let entries: Vec<_> =
+        runs.iter().flat_map(|run| run.entries.iter().map(move |entry| (&run.workflow_id, entry))).collect();
+    insert_entries(tx, &entries).await?;
+    let logs: Vec<_> =
+        runs.iter().flat_map(|run| run.logs.iter().map(move |line| (&run.workflow_id, line))).collect();
+    insert_logs(tx, &logs).await?;
+    let mut ended = Vec::new();
+    for update in &updates {
+        let run = update.run;
+        let (parent, cancel_requested) = updated.remove(run.workflow_id.as_str()).unwrap_or_default();
+        apply_effects(tx, run, now, arrived).await?;
+        if let Some(on) = &update.waiting_on {
+            // Something it waits for may have arrived since the run last
+            // looked: arrivals take this row's lock, so they are either seen
+            // here or see the suspension.
+            if arrived_for(tx, &run.workflow_id, on, cancel_requested.is_some()).await? {
+                sqlx::query(
+                    "UPDATE workflows SET status = $1, wake_at_ms = NULL, waiting_on = NULL, due_at_ms = $3
+                     WHERE id = $2",
+                )
+                .bind(WorkflowStatus::Running.as_str())
+                .bind(run.workflow_id.as_str())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                arrived.push(run.workflow_id.clone());
+            }
+        }
+        if run.next_state().status.is_final() {
+            ended.push((run.workflow_id.clone(), parent));
+        }
+    }
+    ended_in(tx, &ended, now, arrived).await
+}
+
+/// The compare-and-set of every row of `updates` (see [`update_sql`]);
+/// returns the rows updated, by id, with their parent and when
+/// cancellation was requested.
+async fn update_rows(
+    tx: &mut Tx<'_>,
+    updates: &[RowUpdate<'_>],
+    now: i64,
+) -> Result<std::collections::HashMap<String, (Option<WorkflowId>, Option<i64>)>> {
+    let sql = update_sql(padded(updates.len()));
+    let mut query = sqlx::query(&sql).bind(now);
+    for update in updates {
+        let run = update.run;
+        let next = run.next_state();
+        query = query
+            .bind(run.workflow_id.as_str())
+            .bind(next.status.as_str())
+            .bind(update.output.as_deref())
+            .bind(update.error.as_deref())
+            .bind(update.wake_at_ms)
+            .bind(to_i64(next.next_seq))
+            .bind(to_i64(next.revision))
+            .bind(update.log_bytes)
+            .bind(update.waiting_json.as_deref())
+            .bind(i64::from(next.status.is_final()))
+            .bind(i64::from(next.status == WorkflowStatus::Running))
+            .bind(run.expected.status.as_str())
+            .bind(to_i64(run.expected.next_seq))
+            .bind(to_i64(run.expected.revision));
+    }
+    for _ in updates.len()..padded(updates.len()) {
+        query = query
+            .bind(None::<&str>)
+            .bind(None::<&str>)
+            .bind(None::<&str>)
+            .bind(None::<&str>)
+            .bind(None::<i64>)
+            .bind(None::<i64>)
+            .bind(None::<i64>)
+            .bind(None::<i64>)
+            .bind(None::<&str>)
+            .bind(None::<i64>)
+            .bind(None::<i64>)
+            .bind(None::<&str>)
+            .bind(None::<i64>)
+            .bind(None::<i64>);
+    }
+    let rows = query.fetch_all(&mut **tx).await?;
+    let mut updated = std::collections::HashMap::with_capacity(rows.len());
+    for row in rows {
+        let parent = row.try_get::<Option<String>, _>("parent_id")?.map(WorkflowId::from_stored);
+        updated.insert(row.try_get("id")?, (parent, row.try_get("cancel_requested_ms")?));
+    }
+    Ok(updated)
 }
 
 /// Creates children, marks signals consumed, sets events and asks children
@@ -1046,7 +1295,7 @@ async fn request_cancel_in(
                     wake(tx, &next, now).await?;
                 }
                 arrived.push(next.clone());
-                queue.extend(live_children(tx, &next).await?);
+                queue.extend(live_children(tx, &[&next]).await?);
             }
             CancelOutcome::Done
         };
@@ -1081,42 +1330,55 @@ async fn terminate_in(
     .execute(&mut **tx)
     .await?;
     arrived.push(id.clone());
-    ended_in(tx, id, row.parent, now, arrived).await?;
+    ended_in(tx, &[(id.clone(), row.parent)], now, arrived).await?;
     Ok(CancelOutcome::Done)
 }
 
-/// What a workflow's end does to others: a parent waiting for it wakes,
-/// and its children still running are asked to cancel.
+/// What the end of each workflow of `ended` (with its parent) does to
+/// others: a parent waiting for it wakes, and its children still running
+/// are asked to cancel (one statement finds them for all).
 async fn ended_in(
     tx: &mut Tx<'_>,
-    id: &WorkflowId,
-    parent: Option<WorkflowId>,
+    ended: &[(WorkflowId, Option<WorkflowId>)],
     now: i64,
     arrived: &mut Vec<WorkflowId>,
 ) -> Result<()> {
-    if let Some(parent) = parent
-        && let Some(row) = lock_row(tx, &parent).await?
-    {
-        let wanted = row.waiting_on.as_ref().is_some_and(|on| on.children.contains(id));
-        if row.status == WorkflowStatus::Waiting && wanted {
-            wake(tx, &parent, now).await?;
+    for (id, parent) in ended {
+        if let Some(parent) = parent
+            && let Some(row) = lock_row(tx, parent).await?
+        {
+            let wanted = row.waiting_on.as_ref().is_some_and(|on| on.children.contains(id));
+            if row.status == WorkflowStatus::Waiting && wanted {
+                wake(tx, parent, now).await?;
+            }
+            arrived.push(parent.clone());
         }
-        arrived.push(parent);
     }
-    for child in live_children(tx, id).await? {
+    let ids: Vec<&WorkflowId> = ended.iter().map(|(id, _)| id).collect();
+    for child in live_children(tx, &ids).await? {
         request_cancel_in(tx, &child, now, arrived).await?;
     }
     Ok(())
 }
 
-/// The children of `id` that have not ended.
-async fn live_children(tx: &mut Tx<'_>, id: &WorkflowId) -> Result<Vec<WorkflowId>> {
-    let rows = sqlx::query("SELECT id, status FROM workflows WHERE parent_id = $1 ORDER BY ordinal")
-        .bind(id.as_str())
-        .fetch_all(&mut **tx)
-        .await?;
+/// The children of `parents` that have not ended, oldest first.
+async fn live_children(tx: &mut Tx<'_>, parents: &[&WorkflowId]) -> Result<Vec<WorkflowId>> {
+    if parents.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id, status FROM workflows WHERE parent_id IN ({}) ORDER BY ordinal",
+        placeholders(1, padded(parents.len()))
+    );
+    let mut query = sqlx::query(&sql);
+    for parent in parents {
+        query = query.bind(parent.as_str());
+    }
+    for _ in parents.len()..padded(parents.len()) {
+        query = query.bind(None::<&str>);
+    }
     let mut live = Vec::new();
-    for row in rows {
+    for row in query.fetch_all(&mut **tx).await? {
         if !parse_status(row.try_get("status")?)?.is_final() {
             live.push(WorkflowId::from_stored(row.try_get("id")?));
         }
@@ -1334,23 +1596,18 @@ impl SqlStore {
     }
 }
 
-/// `INSERT INTO table (columns) VALUES ($1, …), (…)` for `rows` rows.
-fn multi_row_insert(table: &str, columns: &[&str], rows: usize) -> String {
-    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-    for row in 0..rows {
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for column in 0..columns.len() {
-            if column > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", row * columns.len() + column + 1));
-        }
-        sql.push(')');
-    }
-    sql
+/// `INSERT INTO table (columns)` of up to `rows` rows, written for
+/// [`padded`]`(rows)` rows of placeholders: rows whose first column is
+/// NULL (padding) are left out.
+fn bulk_insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
+    let names: Vec<String> = (0..columns.len()).map(|column| format!("c{column}")).collect();
+    format!(
+        "WITH v ({names}) AS (VALUES {values}) INSERT INTO {table} ({columns}) SELECT {names} FROM v
+         WHERE c0 IS NOT NULL",
+        names = names.join(", "),
+        values = values_rows(1, columns.len(), padded(rows)),
+        columns = columns.join(", "),
+    )
 }
 
 /// Splits `items` into chunks of at most [`INSERT_CHUNK_ROWS`] rows and about
@@ -1371,12 +1628,14 @@ fn insert_chunks<T>(items: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
     chunks
 }
 
-async fn insert_entries(tx: &mut Tx<'_>, workflow: &WorkflowId, entries: &[StoredEntry]) -> Result<()> {
+/// Inserts journal entries, of any workflows, in as few statements as
+/// their sizes allow.
+async fn insert_entries(tx: &mut Tx<'_>, entries: &[(&WorkflowId, &StoredEntry)]) -> Result<()> {
     const COLUMNS: [&str; 5] = ["workflow_id", "seq", "kind", "payload", "recorded_at_ns"];
-    for chunk in insert_chunks(entries, |entry| entry.payload.len()) {
-        let sql = multi_row_insert("journal", &COLUMNS, chunk.len());
+    for chunk in insert_chunks(entries, |(_, entry)| entry.payload.len()) {
+        let sql = bulk_insert_sql("journal", &COLUMNS, chunk.len());
         let mut query = sqlx::query(&sql);
-        for entry in chunk {
+        for (workflow, entry) in chunk {
             query = query
                 .bind(workflow.as_str())
                 .bind(to_i64(entry.seq))
@@ -1384,23 +1643,41 @@ async fn insert_entries(tx: &mut Tx<'_>, workflow: &WorkflowId, entries: &[Store
                 .bind(entry.payload.as_slice())
                 .bind(to_i64(entry.recorded_at_ns));
         }
+        for _ in chunk.len()..padded(chunk.len()) {
+            query = query
+                .bind(None::<&str>)
+                .bind(None::<i64>)
+                .bind(None::<&str>)
+                .bind(None::<&[u8]>)
+                .bind(None::<i64>);
+        }
         query.execute(&mut **tx).await?;
     }
     Ok(())
 }
 
-async fn insert_logs(tx: &mut Tx<'_>, workflow: &WorkflowId, logs: &[LogLine]) -> Result<()> {
+/// Inserts log lines, of any workflows, in as few statements as their
+/// sizes allow.
+async fn insert_logs(tx: &mut Tx<'_>, logs: &[(&WorkflowId, &LogLine)]) -> Result<()> {
     const COLUMNS: [&str; 5] = ["workflow_id", "at_ns", "level", "stream", "message"];
-    for chunk in insert_chunks(logs, |line| line.message.len()) {
-        let sql = multi_row_insert("logs", &COLUMNS, chunk.len());
+    for chunk in insert_chunks(logs, |(_, line)| line.message.len()) {
+        let sql = bulk_insert_sql("logs", &COLUMNS, chunk.len());
         let mut query = sqlx::query(&sql);
-        for line in chunk {
+        for (workflow, line) in chunk {
             query = query
                 .bind(workflow.as_str())
                 .bind(to_i64(line.at_ns))
                 .bind(line.level.as_str())
                 .bind(line.stream.as_str())
                 .bind(storable(&line.message).into_owned());
+        }
+        for _ in chunk.len()..padded(chunk.len()) {
+            query = query
+                .bind(None::<&str>)
+                .bind(None::<i64>)
+                .bind(None::<&str>)
+                .bind(None::<&str>)
+                .bind(None::<&str>);
         }
         query.execute(&mut **tx).await?;
     }
