@@ -443,7 +443,9 @@ async fn generic_plan(conn: &mut AnyConnection, sql: &str, params: &[&str]) -> a
         .execute(&mut *tx)
         .await
         .with_context(|| format!("cannot prepare {sql}"))?;
-    let rows = sqlx::raw_sql(&format!("EXPLAIN EXECUTE duro_bench_plan({})", params.join(", ")))
+    // `EXECUTE name()` with no arguments is a syntax error.
+    let arguments = if params.is_empty() { String::new() } else { format!("({})", params.join(", ")) };
+    let rows = sqlx::raw_sql(&format!("EXPLAIN EXECUTE duro_bench_plan{arguments}"))
         .fetch_all(&mut *tx)
         .await
         .with_context(|| format!("cannot explain the generic plan of {sql}"))?;

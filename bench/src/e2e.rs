@@ -1,9 +1,13 @@
-//! `duro-bench e2e`: `hello` workflows through real `duro serve` processes.
+//! `duro-bench e2e`: workflows through real `duro serve` processes: `hello`
+//! (one journaled clock call), or with `--steps K` the `steps` workflow,
+//! K durable steps each a call of the `echo` activity (the workload of
+//! issue 10 and of the DBOS comparison: a step's outcome is committed
+//! before the workflow goes on).
 //!
 //! `--hosts` processes (one by default) are started one after the other on
 //! one database, each with `--listen 127.0.0.1:0` on a port of its own. More
 //! than one is refused on SQLite, which allows one host per database file.
-//! `hello` is uploaded through each host's API, so that every host has
+//! The components are uploaded through each host's API, so that every host has
 //! compiled it before the clock starts, and the bench waits until `GET
 //! /v1/hosts` lists them all. Then `--workflows` workflows, `--concurrency`
 //! in flight over all hosts: workflow n is started through host n mod N
@@ -18,6 +22,7 @@
 //! everything else, with how many of the machine's cores were busy on
 //! average (see [`cpu`](super::cpu)).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -29,16 +34,44 @@ use super::{Scratch, ServerProcess, run_workflows, start_server};
 /// Longest wait for every host to be listed by `GET /v1/hosts`.
 const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Runs the benchmark on `database` (a fresh SQLite file when `None`) with
-/// `hosts` servers and prints one table row.
-pub(super) async fn e2e(
-    examples: &std::path::Path,
-    duro: &std::path::Path,
+/// Options of `duro-bench e2e`.
+#[derive(clap::Args)]
+pub(super) struct Options {
+    /// The `duro` binary.
+    #[arg(long, default_value = "target/release/duro")]
+    duro: PathBuf,
+    /// Database URL; a fresh SQLite file when absent.
+    #[arg(long)]
     database: Option<String>,
+    /// Workflows to run.
+    #[arg(long, default_value_t = 2000)]
     workflows: usize,
+    /// Workflows started and awaited at once, over all hosts.
+    #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// `duro serve` processes on the one database, each on a port of its
+    /// own: starts go round robin across their APIs, and each result is
+    /// awaited on the host that started it. More than one needs
+    /// PostgreSQL (SQLite allows one host).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
     hosts: u16,
-) -> anyhow::Result<()> {
+    /// Runs the `steps` workflow with this many durable steps (calls of
+    /// the `echo` activity) instead of `hello`.
+    #[arg(long)]
+    steps: Option<u32>,
+    /// Also appends the row as one line of JSON to this file (created if
+    /// missing): backend, hosts, steps (0 for `hello`), workflows,
+    /// concurrency, seconds, workflows_per_s, steps_per_s, p50_ms, p99_ms
+    /// (latencies in ms); what `duro-bench compare` reads.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// Runs the benchmark as `options` say, on `--database` (a fresh SQLite
+/// file when absent) with `--hosts` servers, and prints one table row.
+pub(super) async fn e2e(examples: &std::path::Path, options: Options) -> anyhow::Result<()> {
+    let Options { duro, database, workflows, concurrency, hosts, steps, json: json_file } = options;
+    let duro = duro.as_path();
     let scratch = Scratch::new("e2e", database)?;
     let database = &scratch.url;
     if hosts > 1 && database.starts_with("sqlite:") {
@@ -51,21 +84,27 @@ pub(super) async fn e2e(
     let servers = start_hosts(duro, database, hosts, &http).await?;
     let bases: Vec<String> = servers.iter().map(|(_, base)| base.clone()).collect();
     let pids: Vec<u32> = servers.iter().map(|(server, _)| server.0.id()).collect();
-    let bytes = std::fs::read(examples.join("hello.wasm")).context("hello.wasm")?;
-    for base in &bases {
-        http.post(format!("{base}/v1/components?name=hello"))
-            .body(bytes.clone())
-            .send()
-            .await?
-            .error_for_status()?;
+    let (components, workflow, input): (&[&str], _, _) = match steps {
+        Some(steps) => (&["echo", "steps"], "steps", json!({ "steps": steps })),
+        None => (&["hello"], "hello", json!({ "name": "Ada" })),
+    };
+    for name in components {
+        let bytes =
+            std::fs::read(examples.join(format!("{name}.wasm"))).with_context(|| format!("{name}.wasm"))?;
+        for base in &bases {
+            http.post(format!("{base}/v1/components?name={name}"))
+                .body(bytes.clone())
+                .send()
+                .await?
+                .error_for_status()?;
+        }
     }
     wait_until_registered(&http, &bases).await?;
 
     let postgres = if database.starts_with("sqlite:") { None } else { cpu::database_name(database) };
     let counters_before = counters(&http, &bases).await?;
     let cpu_before = Snapshot::take(&pids, postgres)?;
-    let input = json!({ "name": "Ada" });
-    let (elapsed, latencies) = run_workflows(&http, &bases, "hello", &input, workflows, concurrency).await?;
+    let (elapsed, latencies) = run_workflows(&http, &bases, workflow, &input, workflows, concurrency).await?;
     let cpu_used = Snapshot::take(&pids, postgres)?.since(&cpu_before);
     let counters_after = counters(&http, &bases).await?;
 
@@ -81,8 +120,14 @@ pub(super) async fn e2e(
     let backend = database.split(':').next().unwrap_or("?");
     let seconds = elapsed.as_secs_f64();
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let steps_per_s = match steps {
+        Some(steps) => format!("{:.0} /s", f64::from(steps) * workflows as f64 / seconds),
+        None => "-".to_owned(),
+    };
     println!(
-        "| {backend} | {hosts} | {workflows} | {concurrency} | {:.0} /s | {:.1} ms | {:.1} ms | {} | {} | {:.2} of {cores} |",
+        "| {backend} | {hosts} | {} | {workflows} | {concurrency} | {:.0} /s | {steps_per_s} | {:.1} ms | {:.1} ms | {} | {} | {:.2} of {cores} |",
+        steps
+            .map_or("hello".to_owned(), |steps| format!("{steps} step{}", if steps == 1 { "" } else { "s" })),
         workflows as f64 / seconds,
         percentile(0.5),
         percentile(0.99),
@@ -90,7 +135,27 @@ pub(super) async fn e2e(
         cpu_per_workflow(&cpu_used, workflows),
         cpu_used.machine / seconds,
     );
+    if let Some(path) = json_file {
+        let record = json!({
+            "backend": backend, "hosts": hosts, "steps": steps.unwrap_or(0), "workflows": workflows,
+            "concurrency": concurrency, "seconds": seconds, "workflows_per_s": workflows as f64 / seconds,
+            "steps_per_s": f64::from(steps.unwrap_or(0)) * workflows as f64 / seconds,
+            "p50_ms": percentile(0.5), "p99_ms": percentile(0.99),
+        });
+        append_line(&path, &record.to_string())?;
+    }
     Ok(())
+}
+
+/// Appends `line` and a newline to the file at `path`, created if missing.
+fn append_line(path: &std::path::Path, line: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    writeln!(file, "{line}").with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Starts `hosts` servers on `database`, one after the other; each process

@@ -5,6 +5,7 @@
 //!   in-process, no database.
 //! - `e2e`: `--hosts` real `duro serve` processes (one by default; more only
 //!   on PostgreSQL) on one database; starts `--workflows` `hello` workflows
+//!   (or `steps` workflows of `--steps` durable steps)
 //!   with `--concurrency` in flight over HTTP, round robin across the hosts,
 //!   and waits for each result: workflows per second, start-to-result
 //!   latency, and CPU time per workflow of each process; see [`e2e`].
@@ -13,6 +14,17 @@
 //!   journaled HTTP calls each, every answer committed before the workflow
 //!   sees it) with `--concurrency` in flight: sagas and effects per second,
 //!   latency, and how many commits shared each transaction.
+//! - `replay` and `instantiate` (in process, no database): replaying a
+//!   journal of 10,000 entries, and one run of a workflow that returns at
+//!   once, Rust and Python; see [`inproc`].
+//! - `resume`: a workflow with a 10,000-entry journal waiting for a signal,
+//!   its host killed and restarted: signal to result, against a short
+//!   journal; see [`resume`].
+//! - `memory`: a `duro serve`'s VmRSS with 10,000 sleeping workflows, and
+//!   per workflow running; see [`memory`].
+//! - `cold-start`: a component's upload and first run in a fresh process,
+//!   compiled, and after a restart, from the disk cache; see [`cold_start`].
+//! - `compare`: duro's and DBOS's figures side by side; see [`compare`].
 //! - `dispatch`: a store of `--workflows` (100,000) workflows on SQLite and,
 //!   with `--postgres`, on PostgreSQL: the cost of the scheduler's reads and
 //!   of listings, the plans of the scheduler's queries, and the memory of a
@@ -33,9 +45,14 @@ use duro_host::ids::ComponentDigest;
 use duro_host::journal::Usage;
 use serde_json::json;
 
+mod cold_start;
+mod compare;
 mod cpu;
 mod dispatch;
 mod e2e;
+mod inproc;
+mod memory;
+mod resume;
 mod waits;
 
 #[derive(Parser)]
@@ -56,26 +73,7 @@ enum Bench {
         runs: u32,
     },
     /// Workflow throughput through a real server.
-    E2e {
-        /// The `duro` binary.
-        #[arg(long, default_value = "target/release/duro")]
-        duro: PathBuf,
-        /// Database URL; a fresh SQLite file when absent.
-        #[arg(long)]
-        database: Option<String>,
-        /// Workflows to run.
-        #[arg(long, default_value_t = 2000)]
-        workflows: usize,
-        /// Workflows started and awaited at once, over all hosts.
-        #[arg(long, default_value_t = 32)]
-        concurrency: usize,
-        /// `duro serve` processes on the one database, each on a port of its
-        /// own: starts go round robin across their APIs, and each result is
-        /// awaited on the host that started it. More than one needs
-        /// PostgreSQL (SQLite allows one host).
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
-        hosts: u16,
-    },
+    E2e(e2e::Options),
     /// Effect throughput: order sagas against the shop service.
     Effects {
         /// The `duro` binary.
@@ -93,6 +91,82 @@ enum Bench {
         /// Sagas started and awaited at once.
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+    },
+    /// In process: replay speed of a long journal.
+    Replay {
+        /// Journal entries (journaled clock reads) to record, then replay.
+        #[arg(long, default_value_t = 10_000)]
+        entries: u32,
+        /// Replays to time.
+        #[arg(long, default_value_t = 20)]
+        replays: u32,
+    },
+    /// In process: the time of one run of a workflow that returns at once
+    /// (instantiation plus the run's calls), Rust and Python.
+    Instantiate {
+        /// The Python component (tests/workflows/std-clock-py); its row is
+        /// skipped when the file is missing.
+        #[arg(long, default_value = "target/wasm32-wasip2/release/std_clock_py.wasm")]
+        python: PathBuf,
+        /// Runs of the Rust workflow to time.
+        #[arg(long, default_value_t = 2000)]
+        runs: u32,
+        /// Runs of the Python workflow to time.
+        #[arg(long, default_value_t = 200)]
+        python_runs: u32,
+    },
+    /// Resuming a workflow with a long journal after its host was killed.
+    Resume {
+        /// The `duro` binary.
+        #[arg(long, default_value = "target/release/duro")]
+        duro: PathBuf,
+        /// Database URL; a fresh SQLite file when absent.
+        #[arg(long)]
+        database: Option<String>,
+        /// Entries (journaled clock reads) in the long journal.
+        #[arg(long, default_value_t = 10_000)]
+        entries: u32,
+        /// Workflows of each journal length, each resumed once.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
+    /// Resident memory with sleeping workflows, and per running workflow.
+    Memory {
+        /// The `duro` binary.
+        #[arg(long, default_value = "target/release/duro")]
+        duro: PathBuf,
+        /// Database URL; a fresh SQLite file when absent.
+        #[arg(long)]
+        database: Option<String>,
+        /// Workflows left sleeping.
+        #[arg(long, default_value_t = 10_000)]
+        sleeping: usize,
+        /// Workflows running at once, each in inline sleeps of 500 ms.
+        #[arg(long, default_value_t = 256)]
+        running: usize,
+        /// Inline sleeps of 500 ms each running workflow makes.
+        #[arg(long, default_value_t = 20)]
+        running_sleeps: u32,
+    },
+    /// A new component's first run in a fresh process (compiled) and after a
+    /// restart (from the disk cache of compiled code), Rust and Python.
+    ColdStart {
+        /// The `duro` binary.
+        #[arg(long, default_value = "target/release/duro")]
+        duro: PathBuf,
+        /// The Python component (tests/workflows/std-clock-py); skipped when
+        /// the file is missing.
+        #[arg(long, default_value = "target/wasm32-wasip2/release/std_clock_py.wasm")]
+        python: PathBuf,
+    },
+    /// The table of duro against DBOS, from the JSON lines of both.
+    Compare {
+        /// JSON lines of `duro-bench e2e --json`.
+        #[arg(long)]
+        duro: PathBuf,
+        /// JSON lines of `bench/dbos/run.sh`.
+        #[arg(long)]
+        dbos: PathBuf,
     },
     /// Signal wake-up latency and the memory of waiting workflows.
     Waits {
@@ -134,12 +208,22 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     match args.bench {
         Bench::Executor { runs } => executor(&args.examples, runs).await,
-        Bench::E2e { duro, database, workflows, concurrency, hosts } => {
-            e2e::e2e(&args.examples, &duro, database, workflows, concurrency, hosts).await
-        }
+        Bench::E2e(options) => e2e::e2e(&args.examples, options).await,
         Bench::Effects { duro, shop, database, workflows, concurrency } => {
             effects(&args.examples, &duro, &shop, database, workflows, concurrency).await
         }
+        Bench::Replay { entries, replays } => inproc::replay(&args.examples, entries, replays).await,
+        Bench::Instantiate { python, runs, python_runs } => {
+            inproc::instantiate(&args.examples, &python, runs, python_runs).await
+        }
+        Bench::Resume { duro, database, entries, rounds } => {
+            resume::resume(&args.examples, &duro, database, entries, rounds).await
+        }
+        Bench::Memory { duro, database, sleeping, running, running_sleeps } => {
+            memory::memory(&args.examples, &duro, database, sleeping, running, running_sleeps).await
+        }
+        Bench::ColdStart { duro, python } => cold_start::cold_start(&args.examples, &duro, &python).await,
+        Bench::Compare { duro, dbos } => compare::compare(&duro, &dbos),
         Bench::Waits { duro, database, signals, waiting } => {
             waits::waits(&args.examples, &duro, database, signals, waiting).await
         }
@@ -288,6 +372,12 @@ async fn run_workflows(
     let elapsed = started.elapsed();
     latencies.sort();
     Ok((elapsed, latencies))
+}
+
+/// The `p` quantile (0 to 1) of `sorted` latencies, in ms; 0 when empty.
+fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    let Some(last) = sorted.len().checked_sub(1) else { return 0.0 };
+    sorted[(last as f64 * p) as usize].as_secs_f64() * 1e3
 }
 
 /// Starts `shop-service` on a free port; the process and its base URL.
