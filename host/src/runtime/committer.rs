@@ -55,18 +55,12 @@ pub(super) struct Committer {
 impl Committer {
     /// Starts the writer task; what arrives for workflows through the
     /// commits (a parent's child ended, say) is told to `arrivals`.
-    /// The store's [`Store::writers`] writer tasks share the queue, each
-    /// writing the batch it took.
     pub(super) fn spawn(store: Arc<dyn Store>, arrivals: Arc<Arrivals>) -> Self {
         let (queue, requests) = mpsc::channel(MAX_BATCH * 4);
-        let requests = Arc::new(tokio::sync::Mutex::new(requests));
         let stop = CancellationToken::new();
         let writer = TaskTracker::new();
         let transactions = Arc::new(AtomicU64::new(0));
-        for _ in 0..store.writers().max(1) {
-            let (store, requests, stop) = (store.clone(), requests.clone(), stop.clone());
-            writer.spawn(write_batches(store, requests, stop, transactions.clone(), arrivals.clone()));
-        }
+        writer.spawn(write_batches(store, requests, stop.clone(), transactions.clone(), arrivals));
         writer.close();
         Self { queue, transactions, stop, writer }
     }
@@ -142,31 +136,30 @@ impl Batch {
     }
 }
 
-/// One writer: takes what has queued up (waiting for the first request)
-/// and writes it, until the queue is closed, or drained after `stop`.
+/// The writer: takes what has queued up (waiting for the first request)
+/// and writes it, until the queue is closed, or drained after `stop`. One
+/// transaction at a time: measured on PostgreSQL (`bench/README.md`), a
+/// second writer only split the batches, for more transactions and more
+/// of the database's CPU per step.
 async fn write_batches(
     store: Arc<dyn Store>,
-    requests: Arc<tokio::sync::Mutex<mpsc::Receiver<Request>>>,
+    mut requests: mpsc::Receiver<Request>,
     stop: CancellationToken,
     transactions: Arc<AtomicU64>,
     arrivals: Arc<Arrivals>,
 ) {
     loop {
-        let batch = {
-            let mut requests = requests.lock().await;
-            let first = tokio::select! {
-                request = requests.recv() => request,
-                () = stop.cancelled() => requests.try_recv().ok(),
-            };
-            let Some(first) = first else { break };
-            let mut batch = Batch::default();
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                let Ok(request) = requests.try_recv() else { break };
-                batch.push(request);
-            }
-            batch
+        let first = tokio::select! {
+            request = requests.recv() => request,
+            () = stop.cancelled() => requests.try_recv().ok(),
         };
+        let Some(first) = first else { break };
+        let mut batch = Batch::default();
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            let Ok(request) = requests.try_recv() else { break };
+            batch.push(request);
+        }
         write_batch(store.as_ref(), batch, &transactions, &arrivals).await;
     }
 }

@@ -162,14 +162,6 @@ pub trait Store: Send + Sync + 'static {
     /// to a process known dead.
     fn single_host(&self) -> bool;
 
-    /// How many [`Store::write`] transactions are worth having in flight at
-    /// once: 1 on SQLite, which writes one transaction at a time; 2 on
-    /// PostgreSQL, so one batch is written while the previous one waits for
-    /// its flush (PostgreSQL flushes concurrent commits together).
-    fn writers(&self) -> usize {
-        1
-    }
-
     /// Stores a component of `kind` under `digest` (idempotent) and, if
     /// `name` is given, points that name at it.
     ///
