@@ -84,10 +84,13 @@ async fn one_write_holds_starts_and_the_commits_of_many_runs(database: Database)
 
     let (owned, owned_new) = new_workflow(store.as_ref(), "owned").await;
     let (due, due_new) = new_workflow(store.as_ref(), "due").await;
+    let (unleased, unleased_new) = new_workflow(store.as_ref(), "unleased").await;
     let starts = [
         NewStart { workflow: owned_new.clone(), owner: Some(host.clone()) },
         NewStart { workflow: due_new, owner: None },
         NewStart { workflow: owned_new, owner: None },
+        // A host without a valid lease does not get the workflow: it is due.
+        NewStart { workflow: unleased_new, owner: Some(HostId::generate()) },
     ];
     let (w1, s1) = &running[0];
     let first = commit(w1, *s1, 0..2, StatusUpdate::Running);
@@ -106,8 +109,9 @@ async fn one_write_holds_starts_and_the_commits_of_many_runs(database: Database)
     let written = store.write(&starts, &commits).await.unwrap();
     assert_eq!(
         written.started.iter().map(|created| created.is_new()).collect::<Vec<_>>(),
-        [true, true, false]
+        [true, true, false, true]
     );
+    assert_eq!(written.started[3].clone().into_inner().owner, None);
     let owned_record = written.started[0].clone().into_inner();
     assert_eq!(owned_record.owner.as_ref(), Some(&host));
     assert_eq!(
@@ -127,7 +131,7 @@ async fn one_write_holds_starts_and_the_commits_of_many_runs(database: Database)
             (0..next_seq).collect::<Vec<_>>()
         );
     }
-    // The sleeper (due at once) and the due start are claimed; the owned
+    // The sleeper (due at once) and the due starts are claimed; the owned
     // start is not: its host runs it.
     let mut claimed: Vec<WorkflowId> = store
         .claim_due(&host, clock::now_ms(), 10)
@@ -137,7 +141,7 @@ async fn one_write_holds_starts_and_the_commits_of_many_runs(database: Database)
         .map(|record| record.id)
         .collect();
     claimed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    assert_eq!(claimed, [due, running[2].0.clone()]);
+    assert_eq!(claimed, [due, unleased, running[2].0.clone()]);
 }
 
 /// The two orders of a signal and the commit of a run that looked, found

@@ -405,9 +405,11 @@ impl Runtime {
         .flatten()
         .filter(|_| self.inner.lock_active().insert(new.id.clone()));
         let owner = slot.as_ref().map(|_| self.inner.lease.host());
-        let started = self.inner.committer.start(NewStart { workflow: new.clone(), owner }).await;
+        let started =
+            self.inner.committer.start(NewStart { workflow: new.clone(), owner: owner.clone() }).await;
         let created = match (started, slot) {
-            (Ok(Created::New(record)), Some(slot)) => {
+            // Owned here unless the lease lapsed meanwhile (then it is due).
+            (Ok(Created::New(record)), Some(slot)) if record.owner.is_some() && record.owner == owner => {
                 scheduler::spawn_reserved(&self.inner, record.clone(), slot);
                 return Ok(Created::New(record));
             }

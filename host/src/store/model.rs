@@ -250,7 +250,8 @@ pub struct NewStart {
     /// The workflow.
     pub workflow: NewWorkflow,
     /// The host that runs it at once, without a claim: it is created owned
-    /// by that host and not due. `None`: due now, for any host to claim.
+    /// by that host and not due, if that host's lease is valid. `None`, or
+    /// a lease not valid: due now, for any host to claim.
     pub owner: Option<HostId>,
 }
 

@@ -770,7 +770,7 @@ impl Store for SqlStore {
     async fn write(&self, starts: &[NewStart], batch: &[RunCommit]) -> Result<Written> {
         let now = clock::now_ms();
         let mut tx = self.write.begin().await?;
-        let (started, arrived) = write::in_transaction(&mut tx, starts, batch, now).await?;
+        let (started, arrived) = write::in_transaction(&mut tx, starts, batch, now, self.db_now()).await?;
         tx.commit().await?;
         // Other hosts' result and event waiters hear of ends and events too.
         let told = batch

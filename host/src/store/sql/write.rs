@@ -29,6 +29,7 @@ const INSERT_CHUNK_BYTES: usize = 1 << 20;
 
 /// Writes `starts` and the commits of `batch` in `tx`; returns each start's
 /// workflow (created or found) and the workflows something arrived for.
+/// `db_now` is the database's clock as an SQL expression.
 ///
 /// # Errors
 /// As [`Store::write`](crate::store::Store::write): the caller rolls back.
@@ -37,8 +38,9 @@ pub(super) async fn in_transaction(
     starts: &[NewStart],
     batch: &[RunCommit],
     now: i64,
+    db_now: &str,
 ) -> Result<(Vec<Created<WorkflowRecord>>, Vec<WorkflowId>)> {
-    let started = insert_starts(tx, starts, now).await?;
+    let started = insert_starts(tx, starts, now, db_now).await?;
     let mut arrived = Vec::new();
     for group in distinct_groups(batch) {
         commit_group(tx, group, now, &mut arrived).await?;
@@ -60,19 +62,29 @@ const START_COLUMNS: [&str; 10] = [
     "updated_at_ms",
 ];
 
-/// Inserts `starts` (see [`Store::write`](crate::store::Store::write)) in one statement, and reads the
-/// workflows that already had their ids.
+/// Inserts `starts` (see [`Store::write`](crate::store::Store::write)) in
+/// one statement, and reads the workflows that already had their ids. A
+/// start is created owned by its host only if that host's lease is valid by
+/// the database's clock (`db_now`, an SQL expression), as a claim is;
+/// otherwise it is created due now, for any host to claim.
 async fn insert_starts(
     tx: &mut Tx<'_>,
     starts: &[NewStart],
     now: i64,
+    db_now: &str,
 ) -> Result<Vec<Created<WorkflowRecord>>> {
     if starts.is_empty() {
         return Ok(Vec::new());
     }
+    let leased = format!(
+        "c5 IS NOT NULL AND EXISTS (SELECT 1 FROM hosts WHERE hosts.id = c5 AND hosts.lease_expires_at_ms > {db_now})"
+    );
+    let select = format!(
+        "c0, c1, c2, c3, c4, CASE WHEN {leased} THEN c5 END, CASE WHEN {leased} THEN NULL ELSE c6 END, c7, c8, c9"
+    );
     let sql = format!(
         "{} ON CONFLICT (id) DO NOTHING RETURNING {WORKFLOW_COLUMNS}",
-        bulk_insert_sql("workflows", &START_COLUMNS, starts.len())
+        bulk_insert_select_sql("workflows", &START_COLUMNS, &select, starts.len())
     );
     let mut query = sqlx::query(&sql);
     for start in starts {
@@ -84,7 +96,7 @@ async fn insert_starts(
             .bind(new.parent.as_ref().map(WorkflowId::as_str))
             .bind(new.deadline_ms)
             .bind(start.owner.as_ref().map(HostId::as_str))
-            .bind(if start.owner.is_some() { None } else { Some(now) })
+            .bind(now)
             .bind(WorkflowStatus::Running.as_str())
             .bind(now)
             .bind(now);
@@ -334,8 +346,15 @@ async fn update_rows(
 /// NULL (padding) are left out.
 fn bulk_insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
     let names: Vec<String> = (0..columns.len()).map(|column| format!("c{column}")).collect();
+    bulk_insert_select_sql(table, columns, &names.join(", "), rows)
+}
+
+/// [`bulk_insert_sql`] with `select`, over the `VALUES` columns `c0`, `c1`,
+/// …, as the inserted row.
+fn bulk_insert_select_sql(table: &str, columns: &[&str], select: &str, rows: usize) -> String {
+    let names: Vec<String> = (0..columns.len()).map(|column| format!("c{column}")).collect();
     format!(
-        "WITH v ({names}) AS (VALUES {values}) INSERT INTO {table} ({columns}) SELECT {names} FROM v
+        "WITH v ({names}) AS (VALUES {values}) INSERT INTO {table} ({columns}) SELECT {select} FROM v
          WHERE c0 IS NOT NULL",
         names = names.join(", "),
         values = values_rows(1, columns.len(), padded(rows)),
