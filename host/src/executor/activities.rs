@@ -237,7 +237,8 @@ impl RunState {
     /// Records attempt `attempt` of `call`, found started in the journal
     /// but never finished (the host stopped while it ran), as failed with
     /// type `host-lost`: the retry policy decides what follows, so an
-    /// activity that brings its host down is not run forever. Without a
+    /// activity that brings its host down (after [`IN_FLIGHT_AFTER`], when
+    /// its attempt was journaled) is not run forever. Without a
     /// policy it is run again at once, as it was before: the host's
     /// failure is not the activity's.
     ///

@@ -9,6 +9,7 @@
 //! component not found is never cached, so a push is seen at once.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,11 +25,14 @@ const CAPACITY: usize = 1024;
 pub(super) struct ComponentLookup {
     store: Arc<dyn Store>,
     cached: Mutex<HashMap<String, (Instant, ComponentRecord)>>,
+    /// Bumped by [`Self::forget`]: an answer read from the store before a
+    /// push is not cached after it.
+    generation: AtomicU64,
 }
 
 impl ComponentLookup {
     pub(super) fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, cached: Mutex::new(HashMap::new()) }
+        Self { store, cached: Mutex::new(HashMap::new()), generation: AtomicU64::new(0) }
     }
 
     /// The component a digest or name refers to, `None` if none does.
@@ -41,9 +45,13 @@ impl ComponentLookup {
         {
             return Ok(Some(record.clone()));
         }
+        let generation = self.generation.load(Ordering::Acquire);
         let record = self.store.component(key).await?;
         if let Some(record) = &record {
             let mut cached = lock(&self.cached);
+            if self.generation.load(Ordering::Acquire) != generation {
+                return Ok(Some(record.clone()));
+            }
             if cached.len() >= CAPACITY {
                 cached.clear();
             }
@@ -54,6 +62,8 @@ impl ComponentLookup {
 
     /// Forgets every answer: a push may have re-pointed a name.
     pub(super) fn forget(&self) {
-        lock(&self.cached).clear();
+        let mut cached = lock(&self.cached);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        cached.clear();
     }
 }

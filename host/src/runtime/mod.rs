@@ -244,8 +244,10 @@ struct Inner {
     /// Set by the scheduler when due workflows wait for an instance slot:
     /// runs then give up their slot at their next inline wait.
     slots_contended: AtomicBool,
-    /// Set by the scheduler when it gave back a claimed workflow whose
-    /// previous run here had not left yet: the next run to leave nudges it.
+    /// Set by the scheduler when it needs a run to end before it can go on
+    /// (every slot was busy, or it gave back a claimed workflow whose
+    /// previous run here had not left yet): the next run to leave, any
+    /// run, nudges it.
     redispatch: AtomicBool,
     /// Serialises preparing one component (fetching its bytes, compiling):
     /// runs of a component not yet compiled, say at recovery, fetch and
@@ -405,21 +407,32 @@ impl Runtime {
         .flatten()
         .filter(|_| self.inner.lock_active().insert(new.id.clone()));
         let owner = slot.as_ref().map(|_| self.inner.lease.host());
-        let started =
-            self.inner.committer.start(NewStart { workflow: new.clone(), owner: owner.clone() }).await;
-        let created = match (started, slot) {
-            // Owned here unless the lease lapsed meanwhile (then it is due).
-            (Ok(Created::New(record)), Some(slot)) if record.owner.is_some() && record.owner == owner => {
-                scheduler::spawn_reserved(&self.inner, record.clone(), slot);
-                return Ok(Created::New(record));
-            }
-            (started, slot) => {
-                if slot.is_some() {
-                    self.inner.lock_active().remove(&new.id);
+        // In a task of its own, so a request dropped meanwhile (a client
+        // gone, the API's timeout) still runs the workflow it created, or
+        // gives its place among the runs in flight back.
+        let inner = self.inner.clone();
+        let start = NewStart { workflow: new.clone(), owner: owner.clone() };
+        let started = self.inner.tasks.spawn(async move {
+            let id = start.workflow.id.clone();
+            match (inner.committer.start(start).await, slot) {
+                // Owned here unless the lease lapsed meanwhile (then it is due).
+                (Ok(Created::New(record)), Some(slot)) if record.owner.is_some() && record.owner == owner => {
+                    scheduler::spawn_reserved(&inner, record.clone(), slot);
+                    Ok((Created::New(record), true))
                 }
-                started?
+                (started, slot) => {
+                    if slot.is_some() {
+                        inner.lock_active().remove(&id);
+                    }
+                    started.map(|created| (created, false))
+                }
             }
-        };
+        });
+        let (created, running) =
+            started.await.map_err(|error| Error::HostSide(format!("the start failed: {error}")))??;
+        if running {
+            return Ok(created);
+        }
         match &created {
             Created::New(_) => self.inner.arrivals.scheduler.notify_one(),
             Created::Existing(existing) => {

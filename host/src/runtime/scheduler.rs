@@ -15,8 +15,10 @@
 //! request, then after the grace period a termination), and every few
 //! seconds releases the workflows this host owns without a run (see
 //! [`lease::release_orphans`]). The loop then waits for the earliest due
-//! time or deadline, a nudge (a start, a run ending, an arrival here or
-//! announced by another host) or the sweep interval, whichever comes first.
+//! time or deadline, a nudge (a start that found no free slot, a
+//! suspension, a run ending while due work waited for a slot, an arrival
+//! here or announced by another host) or the sweep interval, whichever
+//! comes first.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -106,7 +108,8 @@ async fn dispatch_due(inner: &Arc<Inner>) -> Result<Duration, Error> {
     let waiting_for_slot = free == 0 && next_due.is_some_and(|due| due <= now_ms);
     inner.slots_contended.store(waiting_for_slot, Ordering::Relaxed);
     if free == 0 {
-        // A run ending nudges the loop.
+        // The next run to end nudges the loop.
+        inner.redispatch.store(true, Ordering::Relaxed);
         return Ok(SWEEP_INTERVAL);
     }
     let until = next_due

@@ -69,11 +69,17 @@ pub struct SqlStore {
     /// ends and events its own process handles in memory: its listener
     /// skips them.
     origin: String,
+    /// Bounds the tasks that announce commits, sent after each commit off
+    /// the writer's path.
+    announcers: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// The PostgreSQL channel on which arrivals are announced: the payload
 /// is the id of a workflow something arrived for.
 const ARRIVALS_CHANNEL: &str = "duro_arrivals";
+/// Most commit announcements in flight at once, each on a connection of
+/// the write pool.
+const ANNOUNCERS: usize = 2;
 
 /// Arrivals announced by any process on a PostgreSQL database
 /// ([`Store::arrivals`]), but those of this store's own commits, which its
@@ -224,7 +230,8 @@ impl SqlStore {
         }
         migrator.run(&write).await?;
         let origin = uuid::Uuid::now_v7().simple().to_string();
-        Ok(Self { read, write, lease, postgres, claim: claim_sql(postgres), url, origin })
+        let announcers = std::sync::Arc::new(tokio::sync::Semaphore::new(ANNOUNCERS));
+        Ok(Self { read, write, lease, postgres, claim: claim_sql(postgres), url, origin, announcers })
     }
 }
 
@@ -781,7 +788,11 @@ impl Store for SqlStore {
         let ids: Vec<WorkflowId> = arrived.iter().cloned().chain(told).collect();
         if self.postgres && !ids.is_empty() {
             let store = self.clone();
-            tokio::spawn(async move { store.announce_from(&ids, Some(&store.origin)).await });
+            tokio::spawn(async move {
+                // At most two connections of the write pool announce at once.
+                let Ok(_permit) = store.announcers.acquire().await else { return };
+                store.announce_from(&ids, Some(&store.origin)).await;
+            });
         }
         Ok(Written { started, arrived })
     }

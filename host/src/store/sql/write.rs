@@ -76,15 +76,12 @@ async fn insert_starts(
     if starts.is_empty() {
         return Ok(Vec::new());
     }
-    let leased = format!(
-        "c5 IS NOT NULL AND EXISTS (SELECT 1 FROM hosts WHERE hosts.id = c5 AND hosts.lease_expires_at_ms > {db_now})"
-    );
-    let select = format!(
-        "c0, c1, c2, c3, c4, CASE WHEN {leased} THEN c5 END, CASE WHEN {leased} THEN NULL ELSE c6 END, c7, c8, c9"
-    );
+    // The lease is judged once per row: owned and not due, or due.
+    let join = format!(" LEFT JOIN hosts ON hosts.id = c5 AND hosts.lease_expires_at_ms > {db_now}");
+    let select = "c0, c1, c2, c3, c4, hosts.id, CASE WHEN hosts.id IS NULL THEN c6 END, c7, c8, c9";
     let sql = format!(
         "{} ON CONFLICT (id) DO NOTHING RETURNING {WORKFLOW_COLUMNS}",
-        bulk_insert_select_sql("workflows", &START_COLUMNS, &select, starts.len())
+        bulk_insert_select_sql("workflows", &START_COLUMNS, select, &join, starts.len())
     );
     let mut query = sqlx::query(&sql);
     for start in starts {
@@ -346,15 +343,15 @@ async fn update_rows(
 /// NULL (padding) are left out.
 fn bulk_insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
     let names: Vec<String> = (0..columns.len()).map(|column| format!("c{column}")).collect();
-    bulk_insert_select_sql(table, columns, &names.join(", "), rows)
+    bulk_insert_select_sql(table, columns, &names.join(", "), "", rows)
 }
 
 /// [`bulk_insert_sql`] with `select`, over the `VALUES` columns `c0`, `c1`,
-/// …, as the inserted row.
-fn bulk_insert_select_sql(table: &str, columns: &[&str], select: &str, rows: usize) -> String {
+/// … and what `join` joins to them, as the inserted row.
+fn bulk_insert_select_sql(table: &str, columns: &[&str], select: &str, join: &str, rows: usize) -> String {
     let names: Vec<String> = (0..columns.len()).map(|column| format!("c{column}")).collect();
     format!(
-        "WITH v ({names}) AS (VALUES {values}) INSERT INTO {table} ({columns}) SELECT {select} FROM v
+        "WITH v ({names}) AS (VALUES {values}) INSERT INTO {table} ({columns}) SELECT {select} FROM v{join}
          WHERE c0 IS NOT NULL",
         names = names.join(", "),
         values = values_rows(1, columns.len(), padded(rows)),
