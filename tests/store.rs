@@ -141,7 +141,23 @@ async fn one_write_holds_starts_and_the_commits_of_many_runs(database: Database)
         .map(|record| record.id)
         .collect();
     claimed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    assert_eq!(claimed, [due, unleased, running[2].0.clone()]);
+    assert_eq!(claimed, [due.clone(), unleased.clone(), running[2].0.clone()]);
+
+    // A reclaim that deleted the host's row just before a start or claim of
+    // it committed (simulated: the row deleted behind its back) leaves
+    // workflows owned by a host that is gone: the next reclaim releases them.
+    let mut connection = database.connect().await;
+    sqlx::query("DELETE FROM hosts WHERE id = $1")
+        .bind(host.as_str())
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let mut released = store.reclaim(None).await.unwrap();
+    released.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(released, [due, owned, unleased, running[2].0.clone()]);
+    let other = HostId::generate();
+    store.register_host(&other, "other", 60_000).await.unwrap();
+    assert_eq!(store.claim_due(&other, clock::now_ms(), 10).await.unwrap().len(), 4);
 }
 
 /// The two orders of a signal and the commit of a run that looked, found

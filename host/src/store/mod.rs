@@ -234,8 +234,10 @@ pub trait Store: Send + Sync + 'static {
     /// `sole`: a store only one host can open, whose previous process is
     /// known dead) and releases the workflows they owned: unowned, due now,
     /// a new revision, so a run of a host that lost its lease can commit
-    /// nothing more. Returns the released workflows. On PostgreSQL it gives
-    /// up (an error) after waiting 2 s for a row lock.
+    /// nothing more. Workflows owned by a host whose row is gone (a start
+    /// or claim that committed just after its host was reclaimed) are
+    /// released the same way. Returns the released workflows. On
+    /// PostgreSQL it gives up (an error) after waiting 2 s for a row lock.
     async fn reclaim(&self, sole: Option<&HostId>) -> Result<Vec<WorkflowId>>;
 
     /// Claims for `host` up to `limit` workflows that are due (`due_at_ms <=

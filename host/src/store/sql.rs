@@ -443,8 +443,21 @@ impl Store for SqlStore {
             .await?;
             released.extend(ids_from_rows(&rows)?);
         }
+        // A start or a claim that checked its host's lease before a reclaim
+        // deleted the host's row, and committed after it, left a workflow
+        // owned by a host that is gone: released too (a range of the owner
+        // index: the workflows owned now).
+        let strays = sqlx::query(&format!(
+            "UPDATE workflows SET owner_host = NULL, due_at_ms = {now}, revision = revision + 1
+             WHERE owner_host IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM hosts WHERE hosts.id = workflows.owner_host)
+             RETURNING id"
+        ))
+        .fetch_all(&mut *tx)
+        .await?;
+        released.extend(ids_from_rows(&strays)?);
         tx.commit().await?;
-        if !dead.is_empty() {
+        if !dead.is_empty() || !strays.is_empty() {
             tracing::info!(
                 hosts = dead.len(),
                 workflows = released.len(),
