@@ -29,7 +29,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use super::cpu::{self, Snapshot};
-use super::{Scratch, ServerProcess, run_workflows, start_server};
+use super::{Scratch, ServerProcess, push_component, run_workflows, start_server};
 
 /// Longest wait for every host to be listed by `GET /v1/hosts`.
 const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -92,11 +92,7 @@ pub(super) async fn e2e(examples: &std::path::Path, options: Options) -> anyhow:
         let bytes =
             std::fs::read(examples.join(format!("{name}.wasm"))).with_context(|| format!("{name}.wasm"))?;
         for base in &bases {
-            http.post(format!("{base}/v1/components?name={name}"))
-                .body(bytes.clone())
-                .send()
-                .await?
-                .error_for_status()?;
+            push_component(&http, base, name, bytes.clone()).await?;
         }
     }
     wait_until_registered(&http, &bases).await?;
@@ -117,7 +113,7 @@ pub(super) async fn e2e(examples: &std::path::Path, options: Options) -> anyhow:
         .map(|(before, after)| runs_between(before, after).to_string())
         .collect();
     let percentile = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e3;
-    let backend = database.split(':').next().unwrap_or("?");
+    let backend = scratch.backend();
     let seconds = elapsed.as_secs_f64();
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let steps_per_s = match steps {

@@ -296,11 +296,7 @@ async fn effects(
     let authority = shop_base.trim_start_matches("http://").to_owned();
     let (mut server, base) = start_server(duro, database, &["--allow-http", &authority], &http).await?;
     let bytes = std::fs::read(examples.join("order_saga.wasm"))?;
-    http.post(format!("{base}/v1/components?name=order-saga"))
-        .body(bytes)
-        .send()
-        .await?
-        .error_for_status()?;
+    push_component(&http, &base, "order-saga", bytes).await?;
     let input = json!({
         "shop": shop_base, "sku": "sku-1", "quantity": 1, "amount_cents": 1299,
         "card": "4242", "address": "1 Main St",
@@ -312,7 +308,7 @@ async fn effects(
     let commits = stats["runtime"]["commits"].as_f64().unwrap_or(0.0);
     let transactions = stats["runtime"]["transactions"].as_f64().unwrap_or(1.0).max(1.0);
     let percentile = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e3;
-    let backend = database.split(':').next().unwrap_or("?");
+    let backend = scratch.backend();
     let seconds = elapsed.as_secs_f64();
     println!(
         "| {backend} | {workflows} | {concurrency} | {:.0} /s | {:.0} /s | {:.1} ms | {:.1} ms | {:.1} |",
@@ -489,6 +485,22 @@ impl Scratch {
         let url = database.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
         Ok(Self { dir, url })
     }
+
+    /// The kind of store, as the tables name it: `sqlite` or `postgres`.
+    fn backend(&self) -> &str {
+        self.url.split(':').next().unwrap_or("?")
+    }
+}
+
+/// Pushes `bytes` to the `duro serve` at `base` under `name`.
+async fn push_component(
+    http: &reqwest::Client,
+    base: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> anyhow::Result<()> {
+    http.post(format!("{base}/v1/components?name={name}")).body(bytes).send().await?.error_for_status()?;
+    Ok(())
 }
 
 impl Drop for Scratch {

@@ -18,7 +18,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use super::waits::rss_mib;
-use super::{Scratch, start_server};
+use super::{Scratch, push_component, start_server};
 
 /// Longest wait for started workflows to settle (sleeping, or ended).
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(900);
@@ -43,7 +43,7 @@ pub(super) async fn memory(
     let scratch = Scratch::new("memory", database)?;
     let database = &scratch.url;
     let http = reqwest::Client::new();
-    let backend = database.split(':').next().unwrap_or("?").to_owned();
+    let backend = scratch.backend().to_owned();
     let bytes = std::fs::read(examples.join("shapes.wasm")).context("shapes.wasm")?;
 
     let (server, base) = start_server(duro, database, &[], &http).await?;
@@ -84,12 +84,7 @@ pub(super) async fn memory(
 
 /// Uploads `shapes`.
 async fn upload(http: &reqwest::Client, base: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    http.post(format!("{base}/v1/components?name=shapes"))
-        .body(bytes.to_vec())
-        .send()
-        .await?
-        .error_for_status()?;
-    Ok(())
+    push_component(http, base, "shapes", bytes.to_vec()).await
 }
 
 /// Starts `count` `shapes` workflows `{prefix}-{n}` on `input`,

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use super::{Scratch, percentile_ms, start_server};
+use super::{Scratch, percentile_ms, push_component, start_server};
 
 /// Longest wait for a workflow to be left `waiting`.
 const WAITING_TIMEOUT: Duration = Duration::from_secs(300);
@@ -41,11 +41,11 @@ pub(super) async fn resume(
     let cache_arg = cache.to_str().context("the compile cache path is not UTF-8")?;
     let server_args = ["--compile-cache-dir", cache_arg];
     let http = reqwest::Client::new();
-    let backend = database.split(':').next().unwrap_or("?").to_owned();
+    let backend = scratch.backend().to_owned();
 
     let (mut first, base) = start_server(duro, database, &server_args, &http).await?;
     let bytes = std::fs::read(examples.join("shapes.wasm")).context("shapes.wasm")?;
-    http.post(format!("{base}/v1/components?name=shapes")).body(bytes).send().await?.error_for_status()?;
+    push_component(&http, &base, "shapes", bytes).await?;
     let long_input = json!({ "now_calls": entries, "signal": true });
     let short_input = json!({ "signal": true });
     let recording = Instant::now();

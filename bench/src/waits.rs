@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use super::{Scratch, start_server};
+use super::{Scratch, push_component, start_server};
 
 /// Runs both measurements on `database` (a fresh SQLite file when `None`)
 /// and prints one table row each.
@@ -34,8 +34,8 @@ pub(super) async fn waits(
     let (server, base) = start_server(duro, database, &[], &http).await?;
     let bytes =
         std::fs::read(examples.join("waiter.wasm")).context("waiter.wasm: build tests/workflows/waiter")?;
-    http.post(format!("{base}/v1/components?name=waiter")).body(bytes).send().await?.error_for_status()?;
-    let backend = database.split(':').next().unwrap_or("?").to_owned();
+    push_component(&http, &base, "waiter", bytes).await?;
+    let backend = scratch.backend().to_owned();
 
     let mut to_guest = Vec::with_capacity(signals);
     let mut to_result = Vec::with_capacity(signals);

@@ -198,13 +198,12 @@ async fn write_batch(store: &dyn Store, batch: Batch, transactions: &AtomicU64, 
         return;
     }
     for (start, ack) in batch.starts.into_iter().zip(batch.start_acks) {
-        let result = store.write(std::slice::from_ref(&start), &[]).await;
-        let result = result.and_then(|mut written| {
-            transactions.fetch_add(1, Ordering::Relaxed);
-            written.started.pop().ok_or_else(|| store::Error::Corrupt("a start wrote no workflow".to_owned()))
-        });
-        if let Err(error) = &result {
-            tracing::warn!(%error, workflow = %start.workflow.id, "start failed");
+        let result = store.start(&start).await;
+        match &result {
+            Ok(_) => {
+                transactions.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => tracing::warn!(%error, workflow = %start.workflow.id, "start failed"),
         }
         let _ = ack.send(result);
     }

@@ -32,7 +32,7 @@ mod watchers;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -53,8 +53,8 @@ use crate::executor::{self, Executor, ExecutorConfig};
 use crate::ids::{ComponentDigest, HostId, WorkflowId};
 use crate::journal::{Call, Entry, Outcome};
 use crate::store::{
-    self, CancelOutcome, ComponentKind, ComponentRecord, Created, EventRecord, HostRecord, NewStart,
-    NewWorkflow, SignalSent, Store, StoredEntry, WorkflowRecord, WorkflowStatus,
+    self, CancelOutcome, ComponentKind, ComponentRecord, Created, EventRecord, HostRecord, NewWorkflow,
+    SignalSent, Store, StoredEntry, WorkflowRecord, WorkflowStatus,
 };
 
 /// How long [`Runtime::shutdown`] waits for runs to stop.
@@ -395,52 +395,12 @@ impl Runtime {
             parent: None,
             deadline_ms,
         };
-        // With a slot free and nothing due waiting for one, this host runs
-        // the workflow at once: it is created owned by this host, with no
-        // claim and no scheduler round between the start and its run.
-        // The id joins the runs in flight before the start commits, so the
-        // orphan sweep never finds the workflow owned here without a run.
-        let slot = (self.inner.lease.held()
-            && !self.inner.shutdown.is_cancelled()
-            && !self.inner.slots_contended.load(Ordering::Relaxed))
-        .then(|| self.inner.run_slots.clone().try_acquire_owned().ok())
-        .flatten()
-        .filter(|_| self.inner.lock_active().insert(new.id.clone()));
-        let owner = slot.as_ref().map(|_| self.inner.lease.host());
-        // In a task of its own, so a request dropped meanwhile (a client
-        // gone, the API's timeout) still runs the workflow it created, or
-        // gives its place among the runs in flight back.
-        let inner = self.inner.clone();
-        let start = NewStart { workflow: new.clone(), owner: owner.clone() };
-        let started = self.inner.tasks.spawn(async move {
-            let id = start.workflow.id.clone();
-            match (inner.committer.start(start).await, slot) {
-                // Owned here unless the lease lapsed meanwhile (then it is due).
-                (Ok(Created::New(record)), Some(slot)) if record.owner.is_some() && record.owner == owner => {
-                    scheduler::spawn_reserved(&inner, record.clone(), slot);
-                    Ok((Created::New(record), true))
-                }
-                (started, slot) => {
-                    if slot.is_some() {
-                        inner.lock_active().remove(&id);
-                    }
-                    started.map(|created| (created, false))
-                }
-            }
-        });
-        let (created, running) =
-            started.await.map_err(|error| Error::HostSide(format!("the start failed: {error}")))??;
-        if running {
-            return Ok(created);
-        }
-        match &created {
-            Created::New(_) => self.inner.arrivals.scheduler.notify_one(),
-            Created::Existing(existing) => {
-                let same_input =
-                    serde_json::from_str::<serde_json::Value>(&existing.input).ok().as_ref() == Some(input);
-                if existing.component != new.component || !same_input {
-                    return Err(Error::WorkflowIdConflict(new.id));
-                }
+        let created = scheduler::start(&self.inner, &new).await?;
+        if let Created::Existing(existing) = &created {
+            let same_input =
+                serde_json::from_str::<serde_json::Value>(&existing.input).ok().as_ref() == Some(input);
+            if existing.component != new.component || !same_input {
+                return Err(Error::WorkflowIdConflict(new.id));
             }
         }
         Ok(created)

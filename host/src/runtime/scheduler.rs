@@ -1,4 +1,6 @@
-//! The scheduler loop: which due workflow runs next, on this host.
+//! The scheduler loop: which due workflow runs next, on this host; and
+//! [`start`], which runs a workflow started through this host at once when
+//! a slot is free, without a claim.
 //!
 //! Each round claims up to the free instance slots' worth of due workflows
 //! owned by nobody ([`Store::claim_due`](crate::store::Store::claim_due)):
@@ -30,7 +32,7 @@ use tokio::time::Instant;
 use super::{Error, Inner, lease, run};
 use crate::clock;
 use crate::ids::WorkflowId;
-use crate::store::WorkflowRecord;
+use crate::store::{Created, NewStart, NewWorkflow, WorkflowRecord};
 
 /// Longest the loop sleeps without looking at the store: the fallback for
 /// wake-ups it was not told about (another host's start, a lost
@@ -79,7 +81,7 @@ async fn dispatch_due(inner: &Arc<Inner>) -> Result<Duration, Error> {
     }
     let now_ms = clock::now_ms();
     // The slots are taken before the claim: starts run at once in a free
-    // slot too (see `Runtime::start_workflow`).
+    // slot too (see `start` below).
     let mut slots: Vec<OwnedSemaphorePermit> =
         (0..CLAIM_BATCH).map_while(|_| inner.run_slots.clone().try_acquire_owned().ok()).collect();
     let free = slots.len();
@@ -148,6 +150,51 @@ async fn expire_due(inner: &Inner) -> Result<(), Error> {
     Ok(())
 }
 
+/// Creates workflow `new` through the group commit. With a slot free and
+/// nothing due waiting for one, it is created owned by this host and runs
+/// at once: no claim and no scheduler round between the start and its run.
+/// Otherwise (or if the lease lapsed meanwhile, judged by the store) it is
+/// due now, and the loop is nudged. The id joins the runs in flight before
+/// the start commits, so the orphan sweep never finds the workflow owned
+/// here without a run; and the start runs in a task of its own, so a
+/// caller dropped meanwhile (a client gone, the API's timeout) still runs
+/// what it created, or gives its place back.
+///
+/// # Errors
+/// [`Error::Store`], [`Error::ShuttingDown`]; [`Error::HostSide`] if the
+/// task failed.
+pub(super) async fn start(inner: &Arc<Inner>, new: &NewWorkflow) -> Result<Created<WorkflowRecord>, Error> {
+    let slot = (inner.lease.held()
+        && !inner.shutdown.is_cancelled()
+        && !inner.slots_contended.load(Ordering::Relaxed))
+    .then(|| inner.run_slots.clone().try_acquire_owned().ok())
+    .flatten()
+    .filter(|_| inner.lock_active().insert(new.id.clone()));
+    let owner = slot.as_ref().map(|_| inner.lease.host());
+    let start = NewStart { workflow: new.clone(), owner: owner.clone() };
+    let task_inner = inner.clone();
+    let started = inner.tasks.spawn(async move {
+        let inner = task_inner;
+        let id = start.workflow.id.clone();
+        match (inner.committer.start(start).await, slot) {
+            (Ok(Created::New(record)), Some(slot)) if record.owner.is_some() && record.owner == owner => {
+                spawn_reserved(&inner, record.clone(), slot);
+                Ok(Created::New(record))
+            }
+            (started, slot) => {
+                if slot.is_some() {
+                    inner.lock_active().remove(&id);
+                }
+                if matches!(started, Ok(Created::New(_))) {
+                    inner.arrivals.scheduler.notify_one();
+                }
+                started
+            }
+        }
+    });
+    started.await.map_err(|error| Error::HostSide(format!("the start failed: {error}")))?
+}
+
 /// Starts a run of `workflow`, which this host owns, holding `slot`;
 /// `false` (and nothing started) if a run of it is still here.
 fn spawn_run(inner: &Arc<Inner>, workflow: WorkflowRecord, slot: OwnedSemaphorePermit) -> bool {
@@ -160,7 +207,7 @@ fn spawn_run(inner: &Arc<Inner>, workflow: WorkflowRecord, slot: OwnedSemaphoreP
 
 /// Starts a run of `workflow`, which this host owns and has already added
 /// to its runs in flight, holding `slot`.
-pub(super) fn spawn_reserved(inner: &Arc<Inner>, workflow: WorkflowRecord, slot: OwnedSemaphorePermit) {
+fn spawn_reserved(inner: &Arc<Inner>, workflow: WorkflowRecord, slot: OwnedSemaphorePermit) {
     let guard = ActiveRun { inner: inner.clone(), id: workflow.id.clone(), _slot: slot };
     inner.tasks.spawn(async move { run::run_workflow(&guard.inner, workflow).await });
 }

@@ -189,11 +189,19 @@ pub trait Store: Send + Sync + 'static {
     async fn component_versions(&self, name: &str) -> Result<Vec<ComponentVersion>>;
 
     /// Creates a workflow with status `running`, due now, or returns the
-    /// existing one with the same id untouched: [`Store::write`] with one
-    /// start.
+    /// existing one with the same id untouched: [`Store::start`] with no
+    /// owner.
     async fn create_workflow(&self, new: &NewWorkflow) -> Result<Created<WorkflowRecord>> {
-        let start = NewStart { workflow: new.clone(), owner: None };
-        let mut written = self.write(std::slice::from_ref(&start), &[]).await?;
+        self.start(&NewStart { workflow: new.clone(), owner: None }).await
+    }
+
+    /// [`Store::write`] of one start, in a transaction of its own: the
+    /// workflow created, or the one that already had its id.
+    ///
+    /// # Errors
+    /// As [`Store::write`].
+    async fn start(&self, start: &NewStart) -> Result<Created<WorkflowRecord>> {
+        let mut written = self.write(std::slice::from_ref(start), &[]).await?;
         written.started.pop().ok_or_else(|| Error::Corrupt("a start wrote no workflow".to_owned()))
     }
 

@@ -68,10 +68,42 @@ pub struct SqlStore {
     /// Tags the announcements of this store's commits, whose arrivals,
     /// ends and events its own process handles in memory: its listener
     /// skips them.
-    origin: String,
+    origin: std::sync::Arc<str>,
     /// Bounds the tasks that announce commits, sent after each commit off
     /// the writer's path.
     announcers: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// [`SqlStore::announce`] on PostgreSQL through `write`, each payload
+/// tagged with `origin` if given.
+async fn announce_on(write: &AnyPool, ids: &[WorkflowId], origin: Option<&str>) {
+    if ids.is_empty() {
+        return;
+    }
+    let mut unique: Vec<String> = ids
+        .iter()
+        .map(|id| match origin {
+            Some(origin) => format!("{id} {origin}"),
+            None => id.as_str().to_owned(),
+        })
+        .collect();
+    unique.sort_unstable();
+    unique.dedup();
+    let sql = format!(
+        "SELECT pg_notify($1, id) FROM (VALUES {}) AS ids (id)",
+        (2..unique.len() + 2).map(|n| format!("(${n})")).collect::<Vec<_>>().join(", ")
+    );
+    let notify = async {
+        let mut tx = write.begin().await?;
+        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+        let query =
+            unique.iter().fold(sqlx::query(&sql).bind(ARRIVALS_CHANNEL), |query, id| query.bind(id.as_str()));
+        query.execute(&mut *tx).await?;
+        tx.commit().await
+    };
+    if let Err(error) = notify.await {
+        tracing::warn!(%error, "cannot announce arrivals; other hosts will find them at their next sweep");
+    }
 }
 
 /// The PostgreSQL channel on which arrivals are announced: the payload
@@ -129,38 +161,8 @@ impl SqlStore {
     /// here is only logged) costs latency, since the scheduler sweeps the
     /// store.
     async fn announce(&self, ids: &[WorkflowId]) {
-        self.announce_from(ids, None).await;
-    }
-
-    /// [`Self::announce`], each payload tagged with `origin` if given.
-    async fn announce_from(&self, ids: &[WorkflowId], origin: Option<&str>) {
-        if !self.postgres || ids.is_empty() {
-            return;
-        }
-        let mut unique: Vec<String> = ids
-            .iter()
-            .map(|id| match origin {
-                Some(origin) => format!("{id} {origin}"),
-                None => id.as_str().to_owned(),
-            })
-            .collect();
-        unique.sort_unstable();
-        unique.dedup();
-        let sql = format!(
-            "SELECT pg_notify($1, id) FROM (VALUES {}) AS ids (id)",
-            (2..unique.len() + 2).map(|n| format!("(${n})")).collect::<Vec<_>>().join(", ")
-        );
-        let notify = async {
-            let mut tx = self.write.begin().await?;
-            sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-            let query = unique
-                .iter()
-                .fold(sqlx::query(&sql).bind(ARRIVALS_CHANNEL), |query, id| query.bind(id.as_str()));
-            query.execute(&mut *tx).await?;
-            tx.commit().await
-        };
-        if let Err(error) = notify.await {
-            tracing::warn!(%error, "cannot announce arrivals; other hosts will find them at their next sweep");
+        if self.postgres {
+            announce_on(&self.write, ids, None).await;
         }
     }
 
@@ -229,7 +231,7 @@ impl SqlStore {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&write).await?;
         }
         migrator.run(&write).await?;
-        let origin = uuid::Uuid::now_v7().simple().to_string();
+        let origin = uuid::Uuid::now_v7().simple().to_string().into();
         let announcers = std::sync::Arc::new(tokio::sync::Semaphore::new(ANNOUNCERS));
         Ok(Self { read, write, lease, postgres, claim: claim_sql(postgres), url, origin, announcers })
     }
@@ -686,7 +688,7 @@ impl Store for SqlStore {
         }
         let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
         listener.listen(ARRIVALS_CHANNEL).await?;
-        Ok(Some(ArrivalListener { listener, origin: self.origin.clone() }))
+        Ok(Some(ArrivalListener { listener, origin: self.origin.to_string() }))
     }
 
     async fn status(&self, id: &WorkflowId) -> Result<Option<(WorkflowStatus, Option<i64>)>> {
@@ -800,11 +802,12 @@ impl Store for SqlStore {
         // Off the writer's path: the next batch need not wait for it.
         let ids: Vec<WorkflowId> = arrived.iter().cloned().chain(told).collect();
         if self.postgres && !ids.is_empty() {
-            let store = self.clone();
+            let (write, origin, announcers) =
+                (self.write.clone(), self.origin.clone(), self.announcers.clone());
             tokio::spawn(async move {
                 // At most two connections of the write pool announce at once.
-                let Ok(_permit) = store.announcers.acquire().await else { return };
-                store.announce_from(&ids, Some(&store.origin)).await;
+                let Ok(_permit) = announcers.acquire().await else { return };
+                announce_on(&write, &ids, Some(&origin)).await;
             });
         }
         Ok(Written { started, arrived })
@@ -832,6 +835,34 @@ fn values_rows(first: usize, columns: usize, rows: usize) -> String {
 /// and the connections' statement caches keep them all.
 fn padded(rows: usize) -> usize {
     rows.next_power_of_two()
+}
+
+/// A query on the `Any` driver.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// The SQL type of a column of a bulk statement's rows, for the NULLs of
+/// its padding rows (typed, so every row of a `VALUES` list has one type
+/// per column on PostgreSQL).
+#[derive(Debug, Clone, Copy)]
+enum Null {
+    Text,
+    Int,
+    Bytes,
+}
+
+/// `query`, whose `rows` rows of `columns` (name and type) are bound, with
+/// the padding rows of NULLs up to [`padded`]`(rows)`.
+fn pad<'q>(mut query: AnyQuery<'q>, columns: &[(&str, Null)], rows: usize) -> AnyQuery<'q> {
+    for _ in rows..padded(rows) {
+        for (_, column) in columns {
+            query = match column {
+                Null::Text => query.bind(None::<&str>),
+                Null::Int => query.bind(None::<i64>),
+                Null::Bytes => query.bind(None::<&[u8]>),
+            };
+        }
+    }
+    query
 }
 
 /// Creates children, marks signals consumed, sets events and asks children
@@ -1103,11 +1134,8 @@ async fn live_children(tx: &mut Tx<'_>, parents: &[&WorkflowId]) -> Result<Vec<W
     for parent in parents {
         query = query.bind(parent.as_str());
     }
-    for _ in parents.len()..padded(parents.len()) {
-        query = query.bind(None::<&str>);
-    }
     let mut live = Vec::new();
-    for row in query.fetch_all(&mut **tx).await? {
+    for row in pad(query, &[("parent_id", Null::Text)], parents.len()).fetch_all(&mut **tx).await? {
         if !parse_status(row.try_get("status")?)?.is_final() {
             live.push(WorkflowId::from_stored(row.try_get("id")?));
         }

@@ -11,8 +11,8 @@
 use sqlx::Row;
 
 use super::{
-    Tx, WORKFLOW_COLUMNS, apply_effects, arrived_for, ended_in, padded, storable, to_i64, values_rows,
-    wait_set_json, workflow_from_row,
+    Null, Tx, WORKFLOW_COLUMNS, apply_effects, arrived_for, ended_in, pad, padded, storable, to_i64,
+    values_rows, wait_set_json, workflow_from_row,
 };
 use crate::ids::{HostId, WorkflowId};
 use crate::journal::LogLine;
@@ -49,17 +49,17 @@ pub(super) async fn in_transaction(
 }
 
 /// The columns of one start in [`insert_starts`]' statement.
-const START_COLUMNS: [&str; 10] = [
-    "id",
-    "component",
-    "input",
-    "parent_id",
-    "deadline_ms",
-    "owner_host",
-    "due_at_ms",
-    "status",
-    "created_at_ms",
-    "updated_at_ms",
+const START_COLUMNS: [(&str, Null); 10] = [
+    ("id", Null::Text),
+    ("component", Null::Text),
+    ("input", Null::Text),
+    ("parent_id", Null::Text),
+    ("deadline_ms", Null::Int),
+    ("owner_host", Null::Text),
+    ("due_at_ms", Null::Int),
+    ("status", Null::Text),
+    ("created_at_ms", Null::Int),
+    ("updated_at_ms", Null::Int),
 ];
 
 /// Inserts `starts` (see [`Store::write`](crate::store::Store::write)) in
@@ -98,19 +98,7 @@ async fn insert_starts(
             .bind(now)
             .bind(now);
     }
-    for _ in starts.len()..padded(starts.len()) {
-        query = query
-            .bind(None::<&str>)
-            .bind(None::<&str>)
-            .bind(None::<&str>)
-            .bind(None::<&str>)
-            .bind(None::<i64>)
-            .bind(None::<&str>)
-            .bind(None::<i64>)
-            .bind(None::<&str>)
-            .bind(None::<i64>)
-            .bind(None::<i64>);
-    }
+    let query = pad(query, &START_COLUMNS, starts.len());
     let mut inserted = std::collections::HashMap::new();
     for row in query.fetch_all(&mut **tx).await? {
         let record = workflow_from_row(&row)?;
@@ -188,21 +176,21 @@ impl<'a> RowUpdate<'a> {
 
 /// The columns of one run's row in [`update_sql`]'s `VALUES`: the new
 /// state, then the state the run continues from.
-const UPDATE_COLUMNS: [&str; 14] = [
-    "v_id",
-    "v_status",
-    "v_output",
-    "v_error",
-    "v_wake_at_ms",
-    "v_next_seq",
-    "v_revision",
-    "v_log_bytes",
-    "v_waiting_on",
-    "v_ended",
-    "v_keep_owner",
-    "v_expected_status",
-    "v_expected_seq",
-    "v_expected_revision",
+const UPDATE_COLUMNS: [(&str, Null); 14] = [
+    ("v_id", Null::Text),
+    ("v_status", Null::Text),
+    ("v_output", Null::Text),
+    ("v_error", Null::Text),
+    ("v_wake_at_ms", Null::Int),
+    ("v_next_seq", Null::Int),
+    ("v_revision", Null::Int),
+    ("v_log_bytes", Null::Int),
+    ("v_waiting_on", Null::Text),
+    ("v_ended", Null::Int),
+    ("v_keep_owner", Null::Int),
+    ("v_expected_status", Null::Text),
+    ("v_expected_seq", Null::Int),
+    ("v_expected_revision", Null::Int),
 ];
 
 /// The compare-and-set of `rows` workflow rows in one statement (`$1` the
@@ -223,7 +211,7 @@ fn update_sql(rows: usize) -> String {
          WHERE id = v_id AND status = v_expected_status AND next_seq = v_expected_seq
              AND revision = v_expected_revision
          RETURNING id, parent_id, cancel_requested_ms",
-        UPDATE_COLUMNS.join(", "),
+        column_names(&UPDATE_COLUMNS).join(", "),
         values_rows(2, UPDATE_COLUMNS.len(), rows),
     )
 }
@@ -312,24 +300,7 @@ async fn update_rows(
             .bind(to_i64(run.expected.next_seq))
             .bind(to_i64(run.expected.revision));
     }
-    for _ in updates.len()..padded(updates.len()) {
-        query = query
-            .bind(None::<&str>)
-            .bind(None::<&str>)
-            .bind(None::<&str>)
-            .bind(None::<&str>)
-            .bind(None::<i64>)
-            .bind(None::<i64>)
-            .bind(None::<i64>)
-            .bind(None::<i64>)
-            .bind(None::<&str>)
-            .bind(None::<i64>)
-            .bind(None::<i64>)
-            .bind(None::<&str>)
-            .bind(None::<i64>)
-            .bind(None::<i64>);
-    }
-    let rows = query.fetch_all(&mut **tx).await?;
+    let rows = pad(query, &UPDATE_COLUMNS, updates.len()).fetch_all(&mut **tx).await?;
     let mut updated = std::collections::HashMap::with_capacity(rows.len());
     for row in rows {
         let parent = row.try_get::<Option<String>, _>("parent_id")?.map(WorkflowId::from_stored);
@@ -341,22 +312,33 @@ async fn update_rows(
 /// `INSERT INTO table (columns)` of up to `rows` rows, written for
 /// [`padded`]`(rows)` rows of placeholders: rows whose first column is
 /// NULL (padding) are left out.
-fn bulk_insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
+fn bulk_insert_sql(table: &str, columns: &[(&str, Null)], rows: usize) -> String {
     let names: Vec<String> = (0..columns.len()).map(|column| format!("c{column}")).collect();
     bulk_insert_select_sql(table, columns, &names.join(", "), "", rows)
 }
 
 /// [`bulk_insert_sql`] with `select`, over the `VALUES` columns `c0`, `c1`,
 /// … and what `join` joins to them, as the inserted row.
-fn bulk_insert_select_sql(table: &str, columns: &[&str], select: &str, join: &str, rows: usize) -> String {
+fn bulk_insert_select_sql(
+    table: &str,
+    columns: &[(&str, Null)],
+    select: &str,
+    join: &str,
+    rows: usize,
+) -> String {
     let names: Vec<String> = (0..columns.len()).map(|column| format!("c{column}")).collect();
     format!(
         "WITH v ({names}) AS (VALUES {values}) INSERT INTO {table} ({columns}) SELECT {select} FROM v{join}
          WHERE c0 IS NOT NULL",
         names = names.join(", "),
         values = values_rows(1, columns.len(), padded(rows)),
-        columns = columns.join(", "),
+        columns = column_names(columns).join(", "),
     )
+}
+
+/// The names of `columns`.
+fn column_names<'a>(columns: &[(&'a str, Null)]) -> Vec<&'a str> {
+    columns.iter().map(|(name, _)| *name).collect()
 }
 
 /// Splits `items` into chunks of at most [`INSERT_CHUNK_ROWS`] rows and about
@@ -380,7 +362,13 @@ fn insert_chunks<T>(items: &[T], size: impl Fn(&T) -> usize) -> Vec<&[T]> {
 /// Inserts journal entries, of any workflows, in as few statements as
 /// their sizes allow.
 async fn insert_entries(tx: &mut Tx<'_>, entries: &[(&WorkflowId, &StoredEntry)]) -> Result<()> {
-    const COLUMNS: [&str; 5] = ["workflow_id", "seq", "kind", "payload", "recorded_at_ns"];
+    const COLUMNS: [(&str, Null); 5] = [
+        ("workflow_id", Null::Text),
+        ("seq", Null::Int),
+        ("kind", Null::Text),
+        ("payload", Null::Bytes),
+        ("recorded_at_ns", Null::Int),
+    ];
     for chunk in insert_chunks(entries, |(_, entry)| entry.payload.len()) {
         let sql = bulk_insert_sql("journal", &COLUMNS, chunk.len());
         let mut query = sqlx::query(&sql);
@@ -392,15 +380,7 @@ async fn insert_entries(tx: &mut Tx<'_>, entries: &[(&WorkflowId, &StoredEntry)]
                 .bind(entry.payload.as_slice())
                 .bind(to_i64(entry.recorded_at_ns));
         }
-        for _ in chunk.len()..padded(chunk.len()) {
-            query = query
-                .bind(None::<&str>)
-                .bind(None::<i64>)
-                .bind(None::<&str>)
-                .bind(None::<&[u8]>)
-                .bind(None::<i64>);
-        }
-        query.execute(&mut **tx).await?;
+        pad(query, &COLUMNS, chunk.len()).execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -408,7 +388,13 @@ async fn insert_entries(tx: &mut Tx<'_>, entries: &[(&WorkflowId, &StoredEntry)]
 /// Inserts log lines, of any workflows, in as few statements as their
 /// sizes allow.
 async fn insert_logs(tx: &mut Tx<'_>, logs: &[(&WorkflowId, &LogLine)]) -> Result<()> {
-    const COLUMNS: [&str; 5] = ["workflow_id", "at_ns", "level", "stream", "message"];
+    const COLUMNS: [(&str, Null); 5] = [
+        ("workflow_id", Null::Text),
+        ("at_ns", Null::Int),
+        ("level", Null::Text),
+        ("stream", Null::Text),
+        ("message", Null::Text),
+    ];
     for chunk in insert_chunks(logs, |(_, line)| line.message.len()) {
         let sql = bulk_insert_sql("logs", &COLUMNS, chunk.len());
         let mut query = sqlx::query(&sql);
@@ -420,15 +406,7 @@ async fn insert_logs(tx: &mut Tx<'_>, logs: &[(&WorkflowId, &LogLine)]) -> Resul
                 .bind(line.stream.as_str())
                 .bind(storable(&line.message).into_owned());
         }
-        for _ in chunk.len()..padded(chunk.len()) {
-            query = query
-                .bind(None::<&str>)
-                .bind(None::<i64>)
-                .bind(None::<&str>)
-                .bind(None::<&str>)
-                .bind(None::<&str>);
-        }
-        query.execute(&mut **tx).await?;
+        pad(query, &COLUMNS, chunk.len()).execute(&mut **tx).await?;
     }
     Ok(())
 }
