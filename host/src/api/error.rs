@@ -18,6 +18,13 @@ pub enum Error {
     /// The body is over the size limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// No bearer token, or one the server does not know. 401, with
+    /// `WWW-Authenticate: Bearer` (RFC 6750).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The token's role is below what the route needs. 403.
+    #[error("{0}")]
+    Forbidden(String),
     /// Unknown route.
     #[error("{0}")]
     NotFound(String),
@@ -80,6 +87,8 @@ impl Error {
         let (status, code) = match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::EventNotFound(_) => (StatusCode::NOT_FOUND, "event_not_found"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -134,6 +143,12 @@ impl IntoResponse for Error {
         if let Self::Runtime(runtime::Error::ReplayDiverged { divergence, .. }) = &self {
             error["divergence"] = super::views::divergence(divergence);
         }
-        (status, axum::Json(json!({ "error": error }))).into_response()
+        let mut response = (status, axum::Json(json!({ "error": error }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }

@@ -29,7 +29,12 @@
 //! | `POST /v1/workflows/{id}/upgrade` | move the workflow to a component its journal replays on |
 //! | `GET /v1/hosts` | the live hosts on this database, with their lease counts |
 //! | `GET /healthz` | 200 with the host's id and counters when the database answers, else 503 |
+//!
+//! With API tokens ([`Access`]), every route but `/healthz` (and `/metrics`
+//! unless protected) needs `Authorization: Bearer TOKEN` with a role high
+//! enough for it; see [`auth`].
 
+pub mod auth;
 mod components;
 mod error;
 mod extract;
@@ -46,6 +51,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tower::{BoxError, ServiceBuilder};
 
+pub use auth::Access;
 pub use error::Error;
 
 use crate::runtime::Runtime;
@@ -89,8 +95,8 @@ struct AppState {
     runtime: Runtime,
 }
 
-/// The API's router.
-pub fn app(runtime: Runtime, limits: ApiLimits) -> Router {
+/// The API's router, guarded by `access`.
+pub fn app(runtime: Runtime, limits: ApiLimits, access: Access) -> Router {
     let long_poll_timeout =
         (Duration::from_secs_f64(workflows::MAX_WAIT_SECONDS) + LONG_POLL_MARGIN).max(limits.request_timeout);
     let long_poll = Router::new()
@@ -125,6 +131,7 @@ pub fn app(runtime: Runtime, limits: ApiLimits) -> Router {
             Error::MethodNotAllowed("method not allowed on this route".into())
         })
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
+        .layer(axum::middleware::from_fn_with_state(access, auth::authorize))
         .with_state(AppState { runtime })
 }
 

@@ -25,8 +25,21 @@ pub(super) struct Client {
 }
 
 impl Client {
-    pub(super) fn new(server: &str, json: bool) -> Self {
-        Self { base: server.trim_end_matches('/').to_owned(), http: reqwest::Client::new(), json }
+    /// A client of the server at `server`, sending `token` as a bearer
+    /// token on every request when given.
+    pub(super) fn new(server: &str, token: Option<&str>, json: bool) -> anyhow::Result<Self> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = token {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+                .context("DURO_TOKEN (--token) is not a valid header value")?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .context("cannot set up the HTTP client")?;
+        Ok(Self { base: server.trim_end_matches('/').to_owned(), http, json })
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {

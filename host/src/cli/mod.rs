@@ -17,6 +17,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::api;
+
 /// duro: a durable workflow host for WebAssembly components.
 #[derive(Debug, Parser)]
 #[command(name = "duro", version)]
@@ -24,6 +26,10 @@ struct Cli {
     /// Address of the duro server the client commands talk to.
     #[arg(long, global = true, env = "DURO_SERVER", default_value = "http://127.0.0.1:7070")]
     server: String,
+    /// API token sent as `Authorization: Bearer TOKEN` (needed when the
+    /// server has `--auth-tokens`).
+    #[arg(long, global = true, env = "DURO_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Print the API's JSON instead of human-readable text.
     #[arg(long, global = true)]
     json: bool,
@@ -52,10 +58,27 @@ enum Command {
         #[arg(long)]
         component: String,
     },
+    /// Make API tokens for `duro serve --auth-tokens`.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Create a new project in ./NAME that builds to a component with one
     /// command and has a test: a workflow in Rust, Python or JavaScript, or
     /// an activity in Rust.
     New(scaffold::NewArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print a new random token, and the line that grants it ROLE in a
+    /// token file (holding only its SHA-256 digest).
+    New {
+        /// reader, operator, deployer or admin.
+        #[arg(long)]
+        role: api::auth::Role,
+        /// Name of the token in the server's logs.
+        #[arg(long, default_value = "token")]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -201,6 +224,23 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `duro token new`: a token of 32 random bytes (URL-safe base64, 43
+/// characters) on the first line, then the token file line for it.
+fn new_token(role: api::auth::Role, name: &str) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    anyhow::ensure!(
+        !name.is_empty() && !name.contains(char::is_whitespace),
+        "a token name is one word: {name:?}"
+    );
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|error| anyhow::anyhow!("cannot read random bytes: {error}"))?;
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+    let line = format!("{role} {} {name}", api::auth::token_digest(&token));
+    writeln!(std::io::stdout(), "{token}\n{line}")?;
+    Ok(())
+}
+
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
@@ -208,9 +248,10 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let client = client::Client::new(&cli.server, cli.json);
+    let client = client::Client::new(&cli.server, cli.token.as_deref(), cli.json)?;
     match cli.command {
         Command::Serve(args) => serve::run(*args).await,
+        Command::Token(TokenCommand::New { role, name }) => new_token(role, &name),
         Command::New(args) => scaffold::run(&args),
         Command::Component(ComponentCommand::Push { file, name }) => {
             client.push_component(&file, name.as_deref()).await

@@ -65,6 +65,19 @@ pub(super) struct ServeArgs {
     /// (whatever `--compile-cache-dir` or `DURO_COMPILE_CACHE` say).
     #[arg(long)]
     no_compile_cache: bool,
+    /// File of API tokens, one `ROLE TOKEN [NAME]` per line (ROLE: reader,
+    /// operator, deployer or admin; TOKEN: the token or `sha256:HEX` of it,
+    /// as `duro token new` prints). Every API call then needs
+    /// `Authorization: Bearer TOKEN`. Read again on SIGHUP.
+    #[arg(long, env = "DURO_AUTH_TOKENS")]
+    auth_tokens: Option<PathBuf>,
+    /// Serve the API with no tokens on an address other hosts can reach.
+    /// Anyone who reaches it may then push code and start workflows.
+    #[arg(long)]
+    insecure_open_api: bool,
+    /// With `--auth-tokens`, `/metrics` needs a token too (any role).
+    #[arg(long, requires = "auth_tokens")]
+    protect_metrics: bool,
     /// Limits of workflows and runs.
     #[command(flatten)]
     limits: LimitArgs,
@@ -117,6 +130,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr().context("cannot read the listening address")?;
+    let access = access(&args, address)?;
     let mut config = args.limits.runtime_config()?;
     config.executor.http = args.effects.http_config()?;
     config.lease_ttl = Duration::from_millis(args.lease_ttl_ms);
@@ -131,7 +145,10 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     {
         let drain = CancellationToken::new();
-        let server = axum::serve(listener, api::app(runtime.clone(), limits))
+        if let Some(tokens) = access.tokens.clone() {
+            tokio::spawn(reload_on_sighup(tokens));
+        }
+        let server = axum::serve(listener, api::app(runtime.clone(), limits, access))
             .with_graceful_shutdown(drain.clone().cancelled_owned())
             .into_future();
         tokio::pin!(server);
@@ -156,6 +173,50 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     runtime.shutdown().await;
     tracing::info!("duro stopped");
     Ok(())
+}
+
+/// How the API is guarded, from `args`: with the token file when one is
+/// given. Without one, an address other hosts can reach is refused unless
+/// `--insecure-open-api` says so.
+fn access(args: &ServeArgs, address: std::net::SocketAddr) -> anyhow::Result<api::Access> {
+    let Some(path) = &args.auth_tokens else {
+        if !address.ip().is_loopback() && !args.insecure_open_api {
+            anyhow::bail!(
+                "refusing to serve an open API on {address}, which other hosts can reach: anyone could push code \
+                 and start workflows. Give --auth-tokens FILE (see `duro token new`), listen on 127.0.0.1, \
+                 or pass --insecure-open-api if something in front of duro guards it"
+            );
+        }
+        if address.ip().is_loopback() {
+            tracing::info!("the API is open (no --auth-tokens): only this machine can reach it");
+        } else {
+            tracing::warn!(%address, "the API is OPEN to every host that reaches {address} (--insecure-open-api)");
+        }
+        return Ok(api::Access::default());
+    };
+    let tokens = api::auth::TokenFile::open(path).map_err(anyhow::Error::msg)?;
+    tracing::info!(file = %path.display(), "API tokens in force; SIGHUP reads the file again");
+    Ok(api::Access { tokens: Some(tokens), protect_metrics: args.protect_metrics })
+}
+
+/// Reads the token file again on each SIGHUP; a file that does not parse
+/// leaves the tokens in force.
+async fn reload_on_sighup(tokens: api::auth::TokenFile) {
+    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(signal) => signal,
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch SIGHUP; the token file is read only at start");
+            return;
+        }
+    };
+    while hangup.recv().await.is_some() {
+        match tokens.reload() {
+            Ok(count) => tracing::info!(file = %tokens.path().display(), count, "API tokens read again"),
+            Err(error) => {
+                tracing::error!(%error, "API tokens NOT read again; the previous ones stay in force")
+            }
+        }
+    }
 }
 
 /// Resolves on ctrl-c or SIGTERM.
