@@ -21,7 +21,8 @@
 //!   check. Knows nothing of SQL, HTTP or wasm.
 //! - [`store`]: persistence behind the [`store::Store`] trait, on SQLite (the
 //!   embedded default) or PostgreSQL. Knows nothing of wasm.
-//! - [`ids`] and [`clock`]: identifier newtypes and the wall clock every layer shares.
+//! - [`ids`], [`clock`] and [`telemetry`]: identifier newtypes, the wall clock
+//!   and the metrics and log every layer shares.
 #![doc = include_str!("../../docs/journal.md")]
 
 pub mod api;
@@ -34,3 +35,4 @@ pub mod ids;
 pub mod journal;
 pub mod runtime;
 pub mod store;
+pub mod telemetry;

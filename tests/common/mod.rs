@@ -183,10 +183,12 @@ impl Server {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
             let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let address = log
-                .get(log_offset..)
-                .and_then(|new| new.split("address=").nth(1))
-                .and_then(|rest| rest.split_whitespace().next());
+            // `address=…` in the text log, `"address":"…"` in the JSON one.
+            let address = log.get(log_offset..).and_then(|new| {
+                let text = new.split("address=").nth(1).and_then(|rest| rest.split_whitespace().next());
+                let json = new.split("\"address\":\"").nth(1).and_then(|rest| rest.split('"').next());
+                text.or(json)
+            });
             if let Some(address) = address {
                 self.base = format!("http://{address}");
                 let health = self.http.get(format!("{}/healthz", self.base)).send().await;

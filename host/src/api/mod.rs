@@ -29,6 +29,7 @@
 //! | `POST /v1/workflows/{id}/upgrade` | move the workflow to a component its journal replays on |
 //! | `GET /v1/hosts` | the live hosts on this database, with their lease counts |
 //! | `GET /healthz` | 200 with the host's id and counters when the database answers, else 503 |
+//! | `GET /metrics` | Prometheus metrics (text format 0.0.4) |
 //!
 //! With API tokens ([`Access`]), every route but `/healthz` (and `/metrics`
 //! unless protected) needs `Authorization: Bearer TOKEN` with a role high
@@ -38,6 +39,7 @@ pub mod auth;
 mod components;
 mod error;
 mod extract;
+mod metrics;
 mod upgrades;
 mod views;
 mod waits;
@@ -123,6 +125,7 @@ pub fn app(runtime: Runtime, limits: ApiLimits, access: Access) -> Router {
         .route("/v1/workflows/{id}/upgrade", post(upgrades::upgrade))
         .route("/v1/hosts", get(hosts))
         .route("/healthz", get(healthz))
+        .route(auth::METRICS_PATH, get(metrics::scrape))
         .fallback(|| async { Error::NotFound("no such route".into()) });
     with_timeout(bounded, limits.request_timeout)
         .merge(with_timeout(long_poll, long_poll_timeout))
@@ -132,6 +135,7 @@ pub fn app(runtime: Runtime, limits: ApiLimits, access: Access) -> Router {
         })
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
         .layer(axum::middleware::from_fn_with_state(access, auth::authorize))
+        .layer(axum::middleware::from_fn(metrics::count_requests))
         .with_state(AppState { runtime })
 }
 

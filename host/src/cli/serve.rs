@@ -24,7 +24,7 @@ use super::effects::EffectArgs;
 use super::limits::LimitArgs;
 use crate::api::{self, ApiLimits};
 use crate::runtime::{DEFAULT_LEASE_TTL, Runtime};
-use crate::store;
+use crate::{store, telemetry};
 
 /// Options of `duro serve`.
 #[derive(Debug, Args)]
@@ -78,6 +78,10 @@ pub(super) struct ServeArgs {
     /// With `--auth-tokens`, `/metrics` needs a token too (any role).
     #[arg(long, requires = "auth_tokens")]
     protect_metrics: bool,
+    /// Log format on stderr: `text` for people, `json` (one object per
+    /// line) for log pipelines. Filter with `RUST_LOG` (default `info`).
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: telemetry::logs::LogFormat,
     /// Limits of workflows and runs.
     #[command(flatten)]
     limits: LimitArgs,
@@ -113,14 +117,8 @@ const HTTP_DRAIN_GRACE: Duration = Duration::from_secs(5);
 /// Serves until ctrl-c or SIGTERM, then shuts down within about 25 s (see the
 /// module docs).
 pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    telemetry::logs::init(args.log_format).map_err(anyhow::Error::msg)?;
+    telemetry::metrics::install().map_err(anyhow::Error::msg)?;
     // Held until the process exits: one host per SQLite file.
     let _single_host = store::lock_single_host(&args.database)?;
     let store = store::connect(&args.database)

@@ -28,6 +28,7 @@ use crate::clock;
 use crate::effects::HttpClient;
 use crate::engine::Engine;
 use crate::journal::{ActivityAttempt, ActivityCall, ActivityError, Call, InFlight, Outcome, RetryPolicy};
+use crate::telemetry::metrics::{self, AttemptOutcome};
 
 impl activities::Host for RunState {
     async fn call(
@@ -81,7 +82,12 @@ impl activities::Host for RunState {
                     None => {
                         self.attempt_started(&progress, attempt);
                         let context = AttemptContext::new(attempt, last_heartbeat.clone(), key.clone());
-                        self.activity_live(entry, &call, &input, context, first_started_ns).await?
+                        let outcome =
+                            self.activity_live(entry, &call, &input, context, first_started_ns).await?;
+                        let counted =
+                            AttemptOutcome::new(outcome.result.is_err(), outcome.retry_at_ns.is_some());
+                        metrics::effect_attempt("activity", counted);
+                        outcome
                     }
                 },
             };

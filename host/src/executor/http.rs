@@ -30,6 +30,7 @@ use crate::effects::http::{Request, retry_after, retryable_type, without_credent
 use crate::journal::{
     Attempt, Call, HttpAttempt, HttpError, HttpResponse, Outcome, RetryPolicy as RetryPolicyRecord,
 };
+use crate::telemetry::metrics::{self, AttemptOutcome};
 
 /// `duro:workflow/types` has only types.
 impl types::Host for RunState {}
@@ -73,7 +74,10 @@ impl http::Host for RunState {
                 Some(outcome) => return Err(Error::CorruptJournal { call, outcome }.into()),
                 None => {
                     self.attempt_started(&progress, attempt);
-                    self.attempt_live(call, policy.as_ref(), &request, &key, attempt).await?
+                    let outcome = self.attempt_live(call, policy.as_ref(), &request, &key, attempt).await?;
+                    let counted = AttemptOutcome::new(outcome.result.is_err(), outcome.retry_at_ns.is_some());
+                    metrics::effect_attempt("http", counted);
+                    outcome
                 }
             };
             if !self.back_off(&progress, attempt, outcome.retry_at_ns).await? {

@@ -68,6 +68,7 @@ use crate::effects::http::{Request, without_credentials};
 use crate::journal::{
     Attempt, Call, Cursor, HttpAttempt, HttpError, HttpResponse, Outcome, Reservation, codec,
 };
+use crate::telemetry::metrics::{self, AttemptOutcome};
 
 /// The future wasmtime-wasi-http hands to and takes from the hook.
 type IoFuture = Box<dyn Future<Output = Result<(), WasiError>> + Send>;
@@ -278,6 +279,7 @@ impl Exchange {
             Ok(_) => self.send(&call, &request, seq).await,
         };
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        metrics::effect_attempt("http", AttemptOutcome::new(result.is_err(), false));
         let outcome = Attempt { result, retry_at_ns: None, duration_ms };
         let mut cursor = self.journal.lock();
         fill(&mut cursor, seq, call, outcome)

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use super::Error;
 use super::inbox::Arrivals;
 use crate::store::{self, Created, NewStart, RunCommit, Store, WorkflowRecord};
+use crate::telemetry::metrics;
 
 /// Most run commits and starts written in one transaction.
 const MAX_BATCH: usize = 256;
@@ -172,6 +173,8 @@ async fn write_batch(store: &dyn Store, batch: Batch, transactions: &AtomicU64, 
     let error = match store.write(&batch.starts, &batch.commits).await {
         Ok(written) => {
             transactions.fetch_add(1, Ordering::Relaxed);
+            let entries = batch.commits.iter().map(|commit| commit.entries.len()).sum();
+            metrics::group_commit(batch.len(), entries);
             for (created, ack) in written.started.into_iter().zip(batch.start_acks) {
                 // A caller that stopped waiting has nothing left to do with the answer.
                 let _ = ack.send(Ok(created));
@@ -202,6 +205,7 @@ async fn write_batch(store: &dyn Store, batch: Batch, transactions: &AtomicU64, 
         match &result {
             Ok(_) => {
                 transactions.fetch_add(1, Ordering::Relaxed);
+                metrics::group_commit(1, 0);
             }
             Err(error) => tracing::warn!(%error, workflow = %start.workflow.id, "start failed"),
         }
@@ -211,6 +215,7 @@ async fn write_batch(store: &dyn Store, batch: Batch, transactions: &AtomicU64, 
         let result = match store.commit(std::slice::from_ref(&commit)).await {
             Ok(arrived) => {
                 transactions.fetch_add(1, Ordering::Relaxed);
+                metrics::group_commit(1, commit.entries.len());
                 arrivals.poke(&arrived);
                 Ok(())
             }

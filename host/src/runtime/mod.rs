@@ -232,6 +232,8 @@ struct Inner {
     host_name: String,
     /// One permit per workflow allowed to run at once.
     run_slots: Arc<Semaphore>,
+    /// How many permits `run_slots` has in all.
+    run_slot_count: usize,
     /// Workflows with a run in flight in this process.
     active: Mutex<HashSet<WorkflowId>>,
     /// What runs in flight wait on (an effect in flight, a backoff in
@@ -291,6 +293,7 @@ impl Runtime {
             lease: lease::Lease::new(config.lease_ttl),
             host_name: config.host_name,
             run_slots: Arc::new(Semaphore::new(config.limits.max_instances as usize)),
+            run_slot_count: config.limits.max_instances as usize,
             active: Default::default(),
             waiting: Default::default(),
             backoff: Default::default(),
@@ -330,6 +333,32 @@ impl Runtime {
             compile_cache: self.inner.executor.compile_cache_stats(),
             ..counters
         }
+    }
+
+    /// What `/metrics` shows now: the workflows by status (a read of the
+    /// database), the connection pools, and [`Runtime::stats`].
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub async fn metrics_snapshot(&self) -> Result<crate::telemetry::metrics::Snapshot, Error> {
+        let workflows = self.inner.store.count_by_status().await?;
+        let stats = self.stats();
+        Ok(crate::telemetry::metrics::Snapshot {
+            workflows: workflows.into_iter().map(|(status, count)| (status.as_str(), count)).collect(),
+            pools: self.inner.store.pools(),
+            run_slots: self.inner.run_slot_count,
+            runs_in_flight: stats.runs_in_flight,
+            live_instances: stats.live_instances,
+            backing_off: stats.workflows_backing_off,
+            compiled_components: stats.compiled_components,
+            compiled_bytes: stats.compiled_bytes,
+            commits: stats.commits,
+            checkpoints: stats.checkpoints,
+            commit_retries: stats.commit_retries,
+            stale_commits: stats.stale_commits,
+            failed_commits: stats.failed_commits,
+            host_retries: stats.host_retries,
+        })
     }
 
     /// Validates `bytes` as a workflow component, compiles it (so the first run

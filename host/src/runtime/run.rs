@@ -17,6 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::committer::CommitError;
 use super::inbox::{RunInbox, RunLink, commit_effects};
@@ -33,6 +34,7 @@ use crate::store::{
     CommitEffects, ComponentKind, RunCommit, StatusUpdate, StoredEntry, WaitSet, WorkflowRecord,
     WorkflowState, WorkflowStatus,
 };
+use crate::telemetry::metrics;
 
 /// Largest workflow output stored, in bytes (JSON text); larger fails the
 /// workflow. Temporal's payload limit is 2 MB; the input limit is 1 MiB.
@@ -66,8 +68,16 @@ pub(super) fn backing_off(inner: &Inner) -> usize {
 /// release it to run again after a backoff (on any host), with the reason
 /// noted as its error.
 pub(super) async fn run_workflow(inner: &Arc<Inner>, workflow: WorkflowRecord) {
+    let span = tracing::info_span!("run", workflow = %workflow.id, component = %workflow.component);
+    run_in_span(inner, workflow).instrument(span).await;
+}
+
+/// [`run_workflow`], inside the run's span.
+async fn run_in_span(inner: &Arc<Inner>, workflow: WorkflowRecord) {
     let id = &workflow.id.clone();
+    let started = Instant::now();
     let attempted = attempt(inner, workflow).await;
+    metrics::run_finished(started.elapsed());
     lock(&inner.waiting).remove(id);
     match attempted {
         Ok(()) => {
@@ -124,7 +134,7 @@ async fn attempt_linked(
         Run::Reported(report) => report,
         Run::Unrunnable(error) => {
             let commit = failure(checkpoints.state(), &workflow.id, error);
-            return finish(inner, commit).await;
+            return finish(inner, &workflow.component, commit).await;
         }
         Run::Cancelled => return Ok(()),
     };
@@ -137,7 +147,8 @@ async fn attempt_linked(
             return Ok(());
         }
         RunOutcome::CheckpointFailed(error @ CheckpointError::Failed(_)) => {
-            return finish(inner, failure(checkpoints.state(), &workflow.id, error.to_string())).await;
+            let commit = failure(checkpoints.state(), &workflow.id, error.to_string());
+            return finish(inner, &workflow.component, commit).await;
         }
         RunOutcome::Completed(output) => completed(output),
         RunOutcome::Failed(error) => StatusUpdate::Failed { error: truncate(error, MAX_ERROR_BYTES) },
@@ -158,7 +169,8 @@ async fn attempt_linked(
         StatusUpdate::Stuck { .. } => Vec::new(),
         _ => entries,
     };
-    finish(inner, run_commit(&workflow.id, checkpoints.state(), &entries, logs, update)).await
+    let commit = run_commit(&workflow.id, checkpoints.state(), &entries, logs, update);
+    finish(inner, &workflow.component, commit).await
 }
 
 /// The commit of `entries` and `logs` recorded by a run of `workflow_id`
@@ -201,8 +213,9 @@ fn suspended(suspension: Suspension) -> StatusUpdate {
     }
 }
 
-/// Commits a run's last commit; announces a final status.
-async fn finish(inner: &Inner, commit: RunCommit) -> Result<(), Error> {
+/// Commits a run's last commit, of a workflow of `component`; announces
+/// and counts a final status.
+async fn finish(inner: &Inner, component: &ComponentDigest, commit: RunCommit) -> Result<(), Error> {
     let id = commit.workflow_id.clone();
     let status = commit.update.status();
     let new_entries = commit.entries.len();
@@ -224,6 +237,7 @@ async fn finish(inner: &Inner, commit: RunCommit) -> Result<(), Error> {
     let status = if committed { status } else { crate::store::WorkflowStatus::Failed };
     if status.is_final() {
         inner.settled.tell(&id);
+        metrics::workflow_ended(component.as_str(), status.as_str());
         tracing::info!(workflow = %id, status = status.as_str(), new_entries, "workflow ended");
     } else {
         // Its timer may be due before the scheduler looks again.
@@ -249,11 +263,16 @@ async fn commit_durably(inner: &Inner, mut commit: RunCommit) -> Committed {
     let mut pause = COMMIT_RETRY_FIRST;
     let mut retried = false;
     let sets_events = !commit.effects.events.is_empty();
+    let children: Vec<ComponentDigest> =
+        commit.effects.children.iter().map(|child| child.component.clone()).collect();
     let workflow_id = commit.workflow_id.clone();
     loop {
         match inner.committer.commit(commit).await {
             Ok(()) => {
                 Counters::bump(&inner.counters.commits);
+                for child in &children {
+                    metrics::workflow_started(child.as_str());
+                }
                 if sets_events {
                     inner.events_set.tell(&workflow_id);
                 }
@@ -421,6 +440,7 @@ async fn load_and_run(
         Ok(recorded) => recorded,
         Err(unrunnable) => return Ok(Run::Unrunnable(unrunnable)),
     };
+    metrics::run_loaded(recorded.len());
     let usage = Usage { log_bytes: workflow.log_bytes };
     let terminated = inbox.link.terminate.clone();
     let hooks = RunHooks { checkpointer: checkpoints, inbox };

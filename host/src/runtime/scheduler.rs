@@ -33,6 +33,7 @@ use super::{Error, Inner, lease, run};
 use crate::clock;
 use crate::ids::WorkflowId;
 use crate::store::{Created, NewStart, NewWorkflow, WorkflowRecord};
+use crate::telemetry::metrics;
 
 /// Longest the loop sleeps without looking at the store: the fallback for
 /// wake-ups it was not told about (another host's start, a lost
@@ -178,6 +179,7 @@ pub(super) async fn start(inner: &Arc<Inner>, new: &NewWorkflow) -> Result<Creat
         let id = start.workflow.id.clone();
         match (inner.committer.start(start).await, slot) {
             (Ok(Created::New(record)), Some(slot)) if record.owner.is_some() && record.owner == owner => {
+                metrics::workflow_started(record.component.as_str());
                 spawn_reserved(&inner, record.clone(), slot);
                 Ok(Created::New(record))
             }
@@ -187,6 +189,9 @@ pub(super) async fn start(inner: &Arc<Inner>, new: &NewWorkflow) -> Result<Creat
                 }
                 if matches!(started, Ok(Created::New(_))) {
                     inner.arrivals.scheduler.notify_one();
+                }
+                if let Ok(Created::New(record)) = &started {
+                    metrics::workflow_started(record.component.as_str());
                 }
                 started
             }

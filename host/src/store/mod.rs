@@ -157,6 +157,13 @@ pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers (`SELECT 1`).
     async fn ping(&self) -> Result<()>;
 
+    /// How many workflows there are of each status (statuses with none
+    /// left out).
+    async fn count_by_status(&self) -> Result<Vec<(WorkflowStatus, u64)>>;
+
+    /// The connection pools' use now, for metrics.
+    fn pools(&self) -> Vec<crate::telemetry::metrics::PoolUse>;
+
     /// Whether only one host process may use this database (SQLite: `duro
     /// serve` holds [`lock_single_host`]), so every other host row belongs
     /// to a process known dead.

@@ -18,6 +18,7 @@ use super::{
 use crate::clock;
 use crate::ids::{ComponentDigest, HostId, WorkflowId};
 use crate::journal::LogLine;
+use crate::telemetry::metrics::{self, PoolUse};
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -246,6 +247,32 @@ impl Store for SqlStore {
 
     fn single_host(&self) -> bool {
         !self.postgres
+    }
+
+    async fn count_by_status(&self) -> Result<Vec<(WorkflowStatus, u64)>> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM workflows GROUP BY status")
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let status: String = row.try_get("status")?;
+                let status = WorkflowStatus::parse(&status)
+                    .ok_or_else(|| Error::Corrupt(format!("unknown workflow status {status:?}")))?;
+                let count: i64 = row.try_get("n")?;
+                Ok((status, u64::try_from(count).unwrap_or(0)))
+            })
+            .collect()
+    }
+
+    fn pools(&self) -> Vec<PoolUse> {
+        [("read", &self.read), ("write", &self.write), ("lease", &self.lease)]
+            .into_iter()
+            .map(|(pool, connections)| PoolUse {
+                pool,
+                open: connections.size(),
+                idle: u32::try_from(connections.num_idle()).unwrap_or(u32::MAX),
+            })
+            .collect()
     }
 
     async fn put_component(
@@ -791,7 +818,10 @@ impl Store for SqlStore {
 
     async fn write(&self, starts: &[NewStart], batch: &[RunCommit]) -> Result<Written> {
         let now = clock::now_ms();
-        let mut tx = self.write.begin().await?;
+        let waited = std::time::Instant::now();
+        let mut connection = self.write.acquire().await?;
+        metrics::db_acquired(waited.elapsed());
+        let mut tx = sqlx::Connection::begin(&mut *connection).await?;
         let (started, arrived) = write::in_transaction(&mut tx, starts, batch, now, self.db_now()).await?;
         tx.commit().await?;
         // Other hosts' result and event waiters hear of ends and events too.
