@@ -1,8 +1,8 @@
 //! Operating duro against a real `duro serve`: API tokens and roles, the
 //! Prometheus metrics, the JSON log.
 //!
-//! Access control, metrics and logs sit above the store, so these tests
-//! run on SQLite only.
+//! Access control, metrics and logs sit above the store, so those tests
+//! run on SQLite only; deletes and retention run on both stores.
 #![allow(clippy::unwrap_used)]
 
 #[macro_use]
@@ -13,6 +13,11 @@ use std::time::{Duration, Instant};
 
 use common::{Database, Server, ShopService, TempDir};
 use serde_json::{Value, json};
+
+on_sqlite_and_postgres!(
+    ended_workflows_are_deleted_by_hand_and_by_retention_with_all_their_rows,
+    only_unused_components_are_deleted_and_names_move_back,
+);
 
 const READER: &str = "reader-token-0123456789";
 const OPERATOR: &str = "operator-token-0123456789";
@@ -442,4 +447,106 @@ async fn json_logs_name_the_workflow_and_component_of_each_run_line() {
     assert_eq!(ended["span"]["name"], "run", "{ended}");
     assert_eq!(ended["span"]["workflow"], "json-log", "{ended}");
     assert_eq!(ended["span"]["component"], digest.as_str(), "{ended}");
+}
+
+/// Rows left for workflow `id` in each table that holds its rows.
+async fn rows_of(database: &Database, id: &str) -> Vec<(&'static str, i64)> {
+    let mut connection = database.connect().await;
+    let mut counts = Vec::new();
+    for (table, column) in [
+        ("workflows", "id"),
+        ("journal", "workflow_id"),
+        ("logs", "workflow_id"),
+        ("signals", "workflow_id"),
+        ("events", "workflow_id"),
+    ] {
+        let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = '{id}'");
+        let row = sqlx::query(&sql).fetch_one(&mut connection).await.unwrap();
+        counts.push((table, sqlx::Row::get::<i64, _>(&row, "n")));
+    }
+    counts
+}
+
+async fn delete(server: &Server, path: &str) -> (u16, Value) {
+    let response = reqwest::Client::new().delete(server.url(path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+}
+
+async fn ended_workflows_are_deleted_by_hand_and_by_retention_with_all_their_rows(database: Database) {
+    let server = Server::start_with(&database, &["--retention", "3s"]).await;
+    server.push_example("hello").await;
+    server.push_example("countdown").await;
+    server.push_example("approval").await;
+    server.start_workflow("countdown", "alive", json!({ "n": 1, "seconds": 600 })).await;
+    // A workflow with a signal, an event, a journal and logs.
+    server.start_workflow("approval", "signalled", json!({ "request": "r", "timeout_s": 600 })).await;
+    server.wait_for("signalled", "waiting", |w| w["status"] == "waiting").await;
+    let (status, body) = server
+        .post_json("/v1/workflows/signalled/signals/reject", &json!({ "by": "ops", "comment": "no" }))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(server.result("signalled", 60).await["status"], "completed");
+    let before = rows_of(&database, "signalled").await;
+    assert!(before.iter().all(|(_, n)| *n > 0), "every table should hold rows of the workflow: {before:?}");
+
+    // Not ended: refused, nothing lost.
+    let (status, body) = delete(&server, "/v1/workflows/alive").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("workflow_not_final")), "{body}");
+    assert_eq!(server.get("/v1/workflows/alive").await.0, 200);
+
+    let (status, body) = delete(&server, "/v1/workflows/signalled").await;
+    assert_eq!(status, 204, "{body}");
+    assert!(rows_of(&database, "signalled").await.iter().all(|(_, n)| *n == 0));
+    let (status, body) = delete(&server, "/v1/workflows/signalled").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("workflow_not_found")), "{body}");
+
+    // The CLI.
+    server.start_workflow("hello", "by-cli", json!({ "name": "cli" })).await;
+    assert_eq!(server.result("by-cli", 60).await["status"], "completed");
+    let (stdout, stderr, ok) = server.cli(&["workflow", "delete", "by-cli"]);
+    assert!(ok && stdout.contains("deleted workflow by-cli"), "{stdout}{stderr}");
+    assert_eq!(server.get("/v1/workflows/by-cli").await.0, 404);
+
+    // Retention: an ended workflow goes once it is 3 s old; the living one stays.
+    server.start_workflow("hello", "aged", json!({ "name": "old" })).await;
+    assert_eq!(server.result("aged", 60).await["status"], "completed");
+    assert_eq!(server.get("/v1/workflows/aged").await.0, 200, "deleted before its time");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server.get("/v1/workflows/aged").await.0 != 404 {
+        assert!(Instant::now() < deadline, "retention did not delete the workflow: {}", server.log_text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(rows_of(&database, "aged").await.iter().all(|(_, n)| *n == 0));
+    assert_eq!(server.get("/v1/workflows/alive").await.0, 200);
+    assert!(server.log_text().contains("ended workflows deleted"), "{}", server.log_text());
+}
+
+async fn only_unused_components_are_deleted_and_names_move_back(database: Database) {
+    let server = Server::start(&database).await;
+    let hello = server.push_example("hello").await;
+    server.start_workflow("hello", "runs-hello", json!({ "name": "x" })).await;
+    let (status, body) = delete(&server, &format!("/v1/components/{hello}")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("component_in_use")), "{body}");
+
+    // Two versions under one name: deleting the newer moves the name back.
+    let (_, older) = server.post_bytes("/v1/components?name=tool", common::example("fan_out")).await;
+    let (_, newer) = server.post_bytes("/v1/components?name=tool", common::example("countdown")).await;
+    let (older, newer) = (older["digest"].as_str().unwrap(), newer["digest"].as_str().unwrap());
+    assert_eq!(server.get("/v1/components/tool").await.1["digest"], newer);
+    let (status, body) = delete(&server, &format!("/v1/components/{newer}")).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(server.get(&format!("/v1/components/{newer}")).await.0, 404);
+    assert_eq!(server.get("/v1/components/tool").await.1["digest"], older);
+    let (stdout, stderr, ok) = server.cli(&["component", "delete", older]);
+    assert!(ok && stdout.contains("deleted component"), "{stdout}{stderr}");
+    assert_eq!(server.get("/v1/components/tool").await.0, 404);
+
+    // Names and unknown digests are not deleted.
+    let (status, body) = delete(&server, "/v1/components/hello").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("component_not_found")), "{body}");
+    let unknown = format!("sha256:{}", "0".repeat(64));
+    assert_eq!(delete(&server, &format!("/v1/components/{unknown}")).await.0, 404);
+    assert_eq!(server.get(&format!("/v1/components/{hello}")).await.0, 200);
 }

@@ -12,6 +12,17 @@ use super::extract::{ApiPath, ApiQuery};
 use super::{AppState, Error, views};
 use crate::runtime;
 
+/// `DELETE /v1/components/{digest}`: 204 once the component is deleted;
+/// 404 `component_not_found` (also for a name: deletes take digests); 409
+/// `component_in_use` while workflows run it.
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    ApiPath(digest): ApiPath<String>,
+) -> Result<StatusCode, Error> {
+    state.runtime.delete_component(&digest).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Deserialize)]
 pub(super) struct PushQuery {
     name: Option<String>,

@@ -101,6 +101,8 @@ impl Error {
                 R::UnknownWorkflow(_) => (StatusCode::NOT_FOUND, "workflow_not_found"),
                 R::InvalidWorkflowId(_) => (StatusCode::BAD_REQUEST, "invalid_workflow_id"),
                 R::WorkflowIdConflict(_) => (StatusCode::CONFLICT, "workflow_id_conflict"),
+                R::WorkflowNotFinal { .. } => (StatusCode::CONFLICT, "workflow_not_final"),
+                R::ComponentInUse(_) => (StatusCode::CONFLICT, "component_in_use"),
                 R::WorkflowEnded { .. } => (StatusCode::CONFLICT, "workflow_ended"),
                 R::ReplayDiverged { .. } => (StatusCode::CONFLICT, "replay_diverged"),
                 R::ReplayFailed { .. } => (StatusCode::CONFLICT, "replay_failed"),

@@ -16,9 +16,11 @@
 //! | --- | --- |
 //! | `POST /v1/components[?name=N]` | store a component (body: its bytes) |
 //! | `GET /v1/components`, `GET /v1/components/{digest-or-name}` | components; a name's with its versions |
+//! | `DELETE /v1/components/{digest}` | delete a component no workflow runs (409 while one does) |
 //! | `POST /v1/workflows` | start a workflow (idempotent by `id`) |
 //! | `GET /v1/workflows[?status&component&limit&cursor]` | workflows, newest first |
 //! | `GET /v1/workflows/{id}` | one workflow |
+//! | `DELETE /v1/workflows/{id}` | delete an ended workflow (409 before it ends) |
 //! | `GET /v1/workflows/{id}/result[?wait=SECONDS]` | 200 once final, else 202 |
 //! | `GET /v1/workflows/{id}/journal[?after&limit]` | journal entries as JSON |
 //! | `GET /v1/workflows/{id}/logs[?after&limit]` | log lines |
@@ -111,9 +113,9 @@ pub fn app(runtime: Runtime, limits: ApiLimits, access: Access) -> Router {
                 .layer(DefaultBodyLimit::max(limits.max_component_bytes))
                 .get(components::list),
         )
-        .route("/v1/components/{key}", get(components::get))
+        .route("/v1/components/{key}", get(components::get).delete(components::delete))
         .route("/v1/workflows", post(workflows::start).get(workflows::list))
-        .route("/v1/workflows/{id}", get(workflows::get))
+        .route("/v1/workflows/{id}", get(workflows::get).delete(workflows::delete))
         .route("/v1/workflows/{id}/journal", get(workflows::journal))
         .route("/v1/workflows/{id}/logs", get(workflows::logs))
         .route("/v1/workflows/{id}/signals/{name}", post(waits::signal))

@@ -132,6 +132,17 @@ pub(super) async fn get(
     Ok(Json(views::workflow_detail(&record, waiting.as_ref(), &children)))
 }
 
+/// `DELETE /v1/workflows/{id}`: 204 once the workflow, which has ended,
+/// is deleted with its journal, logs, signals and events; 404
+/// `workflow_not_found`; 409 `workflow_not_final` while it has not ended.
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<axum::http::StatusCode, Error> {
+    state.runtime.delete_workflow(&id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 #[derive(Deserialize)]
 pub(super) struct ResultQuery {
     /// Seconds to wait for a final status (fractions allowed, at most 300).

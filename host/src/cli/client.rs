@@ -53,8 +53,13 @@ impl Client {
             request.send().await.with_context(|| format!("cannot reach the duro server at {}", self.base))?;
         let status = response.status();
         let text = response.text().await.context("cannot read the server's answer")?;
-        let body: Value = serde_json::from_str(&text)
-            .with_context(|| format!("the server answered {status} with non-JSON: {text}"))?;
+        // 204 No Content (a delete) has no body.
+        let body: Value = if status == StatusCode::NO_CONTENT {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .with_context(|| format!("the server answered {status} with non-JSON: {text}"))?
+        };
         if !status.is_success() {
             let code = body["error"]["code"].as_str().unwrap_or("unknown");
             let message = body["error"]["message"].as_str().unwrap_or(&text);
@@ -279,6 +284,15 @@ impl Client {
         let (_, body) = self.send(request).await?;
         if !self.print_json(&body)? {
             say!("{}", serde_json::to_string_pretty(&body["value"]).unwrap_or_default());
+        }
+        Ok(())
+    }
+
+    /// `DELETE path`, then prints `deleted WHAT` (or `{}` with `--json`).
+    pub(super) async fn delete(&self, path: &str, what: &str) -> anyhow::Result<()> {
+        self.send(self.request(Method::DELETE, path)).await?;
+        if !self.print_json(&json!({}))? {
+            say!("deleted {what}");
         }
         Ok(())
     }

@@ -93,6 +93,11 @@ enum ComponentCommand {
     },
     /// List stored components.
     List,
+    /// Delete a component no workflow runs.
+    Delete {
+        /// The component's digest (`sha256:…`).
+        digest: String,
+    },
     /// List the versions pushed under a name, current first.
     Versions {
         /// Component name.
@@ -161,6 +166,12 @@ enum WorkflowCommand {
         /// The component: a .wasm file (pushed first, without a name), or a
         /// stored component's digest or name.
         component: String,
+    },
+    /// Delete a workflow that has ended, with its journal, logs, signals
+    /// and events.
+    Delete {
+        /// Workflow id.
+        id: String,
     },
     /// Show one workflow.
     Get {
@@ -271,6 +282,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Workflow(WorkflowCommand::Cancel { id, force }) => client.cancel(&id, force).await,
         Command::Workflow(WorkflowCommand::Event { id, key, wait }) => client.event(&id, &key, wait).await,
         Command::Workflow(WorkflowCommand::Get { id }) => client.get_workflow(&id).await,
+        Command::Workflow(WorkflowCommand::Delete { id }) => {
+            client.delete(&format!("/v1/workflows/{id}"), &format!("workflow {id}")).await
+        }
+        Command::Component(ComponentCommand::Delete { digest }) => {
+            client.delete(&format!("/v1/components/{digest}"), &format!("component {digest}")).await
+        }
         Command::Workflow(WorkflowCommand::List { status, component, limit }) => {
             client.list_workflows(status.as_deref(), component.as_deref(), limit).await
         }

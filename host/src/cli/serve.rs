@@ -78,6 +78,11 @@ pub(super) struct ServeArgs {
     /// With `--auth-tokens`, `/metrics` needs a token too (any role).
     #[arg(long, requires = "auth_tokens")]
     protect_metrics: bool,
+    /// Delete ended workflows (completed, failed, cancelled, terminated;
+    /// not stuck) with their journals, logs, signals and events this long
+    /// after they ended, e.g. `30d`, `12h`. Default: keep them.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    retention: Option<Duration>,
     /// Log format on stderr: `text` for people, `json` (one object per
     /// line) for log pipelines. Filter with `RUST_LOG` (default `info`).
     #[arg(long, value_enum, default_value = "text")]
@@ -134,6 +139,10 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.lease_ttl = Duration::from_millis(args.lease_ttl_ms);
     config.host_name = address.to_string();
     config.compile_cache = compile_cache_dir(&args)?;
+    if let Some(retention) = args.retention {
+        anyhow::ensure!(retention >= Duration::from_secs(1), "--retention must be at least 1s");
+        config.retention = Some(retention);
+    }
     let runtime = Runtime::start(store, config).context("cannot start the runtime")?;
     tracing::info!(%address, database = %redact(&args.database), "duro listening");
     let limits = ApiLimits {

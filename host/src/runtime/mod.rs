@@ -24,6 +24,7 @@ mod committer;
 mod components;
 mod inbox;
 mod lease;
+mod retention;
 mod run;
 mod scheduler;
 mod stats;
@@ -53,8 +54,8 @@ use crate::executor::{self, Executor, ExecutorConfig};
 use crate::ids::{ComponentDigest, HostId, WorkflowId};
 use crate::journal::{Call, Entry, Outcome};
 use crate::store::{
-    self, CancelOutcome, ComponentKind, ComponentRecord, Created, EventRecord, HostRecord, NewWorkflow,
-    SignalSent, Store, StoredEntry, WorkflowRecord, WorkflowStatus,
+    self, CancelOutcome, ComponentKind, ComponentRecord, Created, Deletion, EventRecord, HostRecord,
+    NewWorkflow, SignalSent, Store, StoredEntry, WorkflowRecord, WorkflowStatus,
 };
 
 /// How long [`Runtime::shutdown`] waits for runs to stop.
@@ -82,6 +83,9 @@ pub struct RuntimeConfig {
     /// path), or `None` to compile every component anew in each process
     /// (the default).
     pub compile_cache: Option<PathBuf>,
+    /// How long ended workflows are kept, from when they ended; `None`
+    /// (the default) keeps them for ever. See `retention.rs`.
+    pub retention: Option<Duration>,
 }
 
 /// The default [`RuntimeConfig::timeout_grace`].
@@ -131,6 +135,17 @@ pub enum Error {
     /// upgrade; nothing changed, and the upgrade may be repeated.
     #[error("workflow {0} kept moving on while its journal was checked; try again")]
     WorkflowChanged(WorkflowId),
+    /// The workflow has not ended, so it cannot be deleted.
+    #[error("workflow {id} has not ended (it is {}): cancel or terminate it first", status.as_str())]
+    WorkflowNotFinal {
+        /// The workflow.
+        id: WorkflowId,
+        /// Its status.
+        status: WorkflowStatus,
+    },
+    /// Workflows run this component, so it cannot be deleted.
+    #[error("workflows run component {0}: delete them first")]
+    ComponentInUse(ComponentDigest),
     /// A workflow with this id exists with another component or input.
     #[error("workflow {0} already exists with a different component or input")]
     WorkflowIdConflict(WorkflowId),
@@ -170,6 +185,7 @@ impl Default for RuntimeConfig {
             lease_ttl: DEFAULT_LEASE_TTL,
             host_name: String::new(),
             compile_cache: None,
+            retention: None,
         }
     }
 }
@@ -310,6 +326,9 @@ impl Runtime {
         inner.tasks.spawn(lease::reclaimer(inner.clone()));
         inner.tasks.spawn(scheduler::run(inner.clone()));
         inner.tasks.spawn(inbox::listen(inner.clone()));
+        if let Some(period) = config.retention {
+            inner.tasks.spawn(retention::sweep(inner.clone(), period));
+        }
         Ok(Self { inner })
     }
 
@@ -332,6 +351,52 @@ impl Runtime {
             live_instances: self.inner.executor.live_instances(),
             compile_cache: self.inner.executor.compile_cache_stats(),
             ..counters
+        }
+    }
+
+    /// Deletes workflow `id`, which has ended, with its journal, logs,
+    /// signals and events.
+    ///
+    /// # Errors
+    /// [`Error::UnknownWorkflow`], [`Error::WorkflowNotFinal`],
+    /// [`Error::Store`].
+    pub async fn delete_workflow(&self, id: &str) -> Result<(), Error> {
+        let unknown = || Error::UnknownWorkflow(id.to_owned());
+        let workflow_id = WorkflowId::parse(id).map_err(|_| unknown())?;
+        match self.inner.store.delete_workflow(&workflow_id).await? {
+            Deletion::Deleted => {
+                tracing::info!(workflow = %workflow_id, "workflow deleted");
+                Ok(())
+            }
+            Deletion::NotFound => Err(unknown()),
+            Deletion::InUse(status) => Err(Error::WorkflowNotFinal {
+                id: workflow_id,
+                status: status.unwrap_or(WorkflowStatus::Running),
+            }),
+        }
+    }
+
+    /// Deletes component `digest`, which no workflow runs. (Activities are
+    /// called by name or digest from inside workflows, which the host does
+    /// not track: a workflow that calls a deleted activity gets a
+    /// non-retryable error.)
+    ///
+    /// # Errors
+    /// [`Error::UnknownComponent`] (also for a name: deletes take digests),
+    /// [`Error::ComponentInUse`], [`Error::Store`].
+    pub async fn delete_component(&self, digest: &str) -> Result<(), Error> {
+        let unknown = || Error::UnknownComponent(digest.to_owned());
+        let parsed = ComponentDigest::parse(digest).ok_or_else(unknown)?;
+        let deleted = self.inner.store.delete_component(&parsed).await?;
+        // A name may point elsewhere now, whatever happened.
+        self.inner.components.forget();
+        match deleted {
+            Deletion::Deleted => {
+                tracing::info!(component = %parsed, "component deleted");
+                Ok(())
+            }
+            Deletion::NotFound => Err(unknown()),
+            Deletion::InUse(_) => Err(Error::ComponentInUse(parsed)),
         }
     }
 

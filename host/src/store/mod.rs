@@ -26,9 +26,10 @@ use async_trait::async_trait;
 use crate::ids::{ComponentDigest, HostId, WorkflowId};
 
 pub use model::{
-    CancelOutcome, CommitEffects, ComponentKind, ComponentRecord, ComponentVersion, Created, EventRecord,
-    HostRecord, LogRecord, NewStart, NewWorkflow, RunCommit, SignalRecord, SignalSent, StatusUpdate,
-    StoredEntry, WaitSet, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus, Written,
+    CancelOutcome, CommitEffects, ComponentKind, ComponentRecord, ComponentVersion, Created, Deletion,
+    EventRecord, HostRecord, LogRecord, NewStart, NewWorkflow, RunCommit, SignalRecord, SignalSent,
+    StatusUpdate, StoredEntry, WaitSet, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
+    Written,
 };
 pub use sql::{ArrivalListener, QueryPlan, SqlStore};
 
@@ -156,6 +157,22 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers (`SELECT 1`).
     async fn ping(&self) -> Result<()>;
+
+    /// Deletes workflow `id` with its journal, logs, signals and events, if
+    /// it has ended (any final status, `stuck` included).
+    async fn delete_workflow(&self, id: &WorkflowId) -> Result<Deletion>;
+
+    /// Deletes at most `limit` workflows that ended before `before_ms` (ms
+    /// since the Unix epoch) as `completed`, `failed`, `cancelled` or
+    /// `terminated`, oldest first, each with its journal, logs, signals and
+    /// events, in one short transaction; how many. `stuck` workflows are
+    /// kept: an upgrade can still save them.
+    async fn delete_ended_before(&self, before_ms: i64, limit: u32) -> Result<u64>;
+
+    /// Deletes component `digest`, its bytes and its place in names'
+    /// histories, if no workflow runs it. A name that pointed at it points
+    /// at the latest other version pushed under it, or is removed.
+    async fn delete_component(&self, digest: &ComponentDigest) -> Result<Deletion>;
 
     /// How many workflows there are of each status (statuses with none
     /// left out).

@@ -487,6 +487,19 @@ pub enum CancelOutcome {
     Final(WorkflowStatus),
 }
 
+/// What a delete ([`Store::delete_workflow`](super::Store::delete_workflow),
+/// [`Store::delete_component`](super::Store::delete_component)) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deletion {
+    /// Deleted, with everything that hangs off it.
+    Deleted,
+    /// Nothing has this id or digest.
+    NotFound,
+    /// Kept: the workflow has not ended (its status), or workflows run the
+    /// component (`None`).
+    InUse(Option<WorkflowStatus>),
+}
+
 /// An event a workflow set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRecord {

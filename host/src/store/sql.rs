@@ -7,13 +7,14 @@ use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+mod retention;
 mod write;
 
 use super::model::{parse_level, parse_stream};
 use super::{
-    CancelOutcome, ComponentKind, ComponentRecord, ComponentVersion, Created, Error, EventRecord, HostRecord,
-    LogRecord, NewStart, NewWorkflow, Result, RunCommit, SignalRecord, SignalSent, Store, StoredEntry,
-    WaitSet, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus, Written,
+    CancelOutcome, ComponentKind, ComponentRecord, ComponentVersion, Created, Deletion, Error, EventRecord,
+    HostRecord, LogRecord, NewStart, NewWorkflow, Result, RunCommit, SignalRecord, SignalSent, Store,
+    StoredEntry, WaitSet, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus, Written,
 };
 use crate::clock;
 use crate::ids::{ComponentDigest, HostId, WorkflowId};
@@ -247,6 +248,18 @@ impl Store for SqlStore {
 
     fn single_host(&self) -> bool {
         !self.postgres
+    }
+
+    async fn delete_workflow(&self, id: &WorkflowId) -> Result<Deletion> {
+        self.delete_one_workflow(id).await
+    }
+
+    async fn delete_ended_before(&self, before_ms: i64, limit: u32) -> Result<u64> {
+        self.delete_batch_ended_before(before_ms, limit).await
+    }
+
+    async fn delete_component(&self, digest: &ComponentDigest) -> Result<Deletion> {
+        self.delete_unused_component(digest).await
     }
 
     async fn count_by_status(&self) -> Result<Vec<(WorkflowStatus, u64)>> {
