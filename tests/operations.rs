@@ -550,3 +550,93 @@ async fn only_unused_components_are_deleted_and_names_move_back(database: Databa
     assert_eq!(delete(&server, &format!("/v1/components/{unknown}")).await.0, 404);
     assert_eq!(server.get(&format!("/v1/components/{hello}")).await.0, 200);
 }
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_4xx_that_does_not_echo_it_back() {
+    let database = Database::sqlite();
+    let server = Server::start(&database).await;
+    server.push_example("hello").await;
+    let long = "a".repeat(10_000);
+    let deep = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
+    let http = reqwest::Client::new();
+    let post = |path: String, body: Vec<u8>| {
+        http.post(server.url(&path)).header("content-type", "application/json").body(body).send()
+    };
+    let cases: Vec<(&str, reqwest::Response, u16, &str)> = vec![
+        (
+            "long id in a path",
+            http.get(server.url(&format!("/v1/workflows/{long}"))).send().await.unwrap(),
+            404,
+            "workflow_not_found",
+        ),
+        (
+            "long id in a start",
+            post(
+                "/v1/workflows".into(),
+                json!({ "component": "hello", "id": long }).to_string().into_bytes(),
+            )
+            .await
+            .unwrap(),
+            400,
+            "invalid_workflow_id",
+        ),
+        (
+            "JSON nested 5,000 deep",
+            post("/v1/workflows".into(), format!(r#"{{"component":"hello","input":{deep}}}"#).into_bytes())
+                .await
+                .unwrap(),
+            400,
+            "bad_request",
+        ),
+        (
+            "invalid UTF-8",
+            post("/v1/workflows".into(), b"{\"component\":\"\xff\xfe\"}".to_vec()).await.unwrap(),
+            400,
+            "bad_request",
+        ),
+        (
+            "an unknown field",
+            post("/v1/workflows".into(), br#"{"component":"hello","inptu":1}"#.to_vec()).await.unwrap(),
+            400,
+            "bad_request",
+        ),
+        (
+            "a body over 1 MiB",
+            post(
+                "/v1/workflows".into(),
+                json!({ "component": "hello", "input": "a".repeat(2 << 20) }).to_string().into_bytes(),
+            )
+            .await
+            .unwrap(),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "a long signal name",
+            post(format!("/v1/workflows/x/signals/{long}"), b"{}".to_vec()).await.unwrap(),
+            400,
+            "bad_request",
+        ),
+        (
+            "a long component name",
+            http.post(server.url(&format!("/v1/components?name={long}"))).body("x").send().await.unwrap(),
+            400,
+            "bad_request",
+        ),
+        (
+            "a limit out of range",
+            http.get(server.url("/v1/workflows?limit=99999999999")).send().await.unwrap(),
+            400,
+            "bad_request",
+        ),
+    ];
+    for (case, response, status, code) in cases {
+        assert_eq!(response.status().as_u16(), status, "{case}");
+        let text = response.text().await.unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["error"]["code"], code, "{case}: {body}");
+        assert!(text.len() < 2_000, "{case}: the answer echoes the input ({} bytes)", text.len());
+    }
+    // Nothing was started by any of them.
+    assert_eq!(server.get("/v1/workflows").await.1["workflows"], json!([]));
+}

@@ -131,6 +131,19 @@ impl fmt::Display for HostId {
     }
 }
 
+/// Longest part of a caller's text an error message repeats, in bytes.
+const SHOWN_BYTES: usize = 128;
+
+/// `text`, cut to [`SHOWN_BYTES`] (on a character boundary) with `…` and its
+/// length when longer: an error must not echo a huge input back.
+pub fn shown(text: &str) -> String {
+    if text.len() <= SHOWN_BYTES {
+        return text.to_owned();
+    }
+    let cut = (0..=SHOWN_BYTES).rev().find(|&end| text.is_char_boundary(end)).unwrap_or(0);
+    format!("{}… ({} bytes)", &text[..cut], text.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -93,7 +93,8 @@ fn validate_name(name: &str) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::BadRequest(format!(
-            "invalid component name {name:?}: use 1 to 128 ASCII letters, digits, '-', '_' or '.'"
+            "invalid component name {:?}: use 1 to 128 ASCII letters, digits, '-', '_' or '.'",
+            crate::ids::shown(name)
         )))
     }
 }

@@ -20,7 +20,7 @@ pub const MAX_NAME_BYTES: usize = 256;
 /// A message saying the name is empty or longer than [`MAX_NAME_BYTES`].
 pub fn check_name(what: &str, name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > MAX_NAME_BYTES {
-        return Err(format!("a {what} of {} bytes; it must be 1 to {MAX_NAME_BYTES}", name.len()));
+        return Err(format!("the {what} is {} bytes long; it must be 1 to {MAX_NAME_BYTES}", name.len()));
     }
     Ok(())
 }

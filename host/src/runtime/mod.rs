@@ -96,11 +96,12 @@ pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
 /// Errors of runtime operations, each a distinct answer for the API.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// No component has this digest or name.
-    #[error("no component has digest or name {0:?}")]
+    /// No component has this digest or name (as given: a long one is cut
+    /// in the message).
+    #[error("no component has digest or name {:?}", crate::ids::shown(.0))]
     UnknownComponent(String),
-    /// No workflow has this id.
-    #[error("no workflow has id {0:?}")]
+    /// No workflow has this id (as given: a long one is cut in the message).
+    #[error("no workflow has id {:?}", crate::ids::shown(.0))]
     UnknownWorkflow(String),
     /// A caller-chosen workflow id breaks the id rules.
     #[error("invalid workflow id: {0}")]
