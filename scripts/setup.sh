@@ -98,6 +98,28 @@ build_python() {
     done
 }
 
+# Installs schemathesis, which tests/openapi.rs runs against a live `duro
+# serve` and its OpenAPI document, from PyPI at the versions
+# scripts/schemathesis-requirements.txt pins, into a virtual environment at
+# target/schemathesis-venv; again only when the pins changed. The test finds
+# target/schemathesis-venv/bin/st by itself, or the binary DURO_SCHEMATHESIS
+# names.
+install_schemathesis() {
+    local venv=target/schemathesis-venv
+    local pins=scripts/schemathesis-requirements.txt
+    if cmp -s "$pins" "$venv/installed-requirements.txt"; then
+        return
+    fi
+    if ! command -v python3 >/dev/null; then
+        echo "the OpenAPI test needs Python 3.10 or later for schemathesis" >&2
+        return 1
+    fi
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$pins"
+    cp "$pins" "$venv/installed-requirements.txt"
+}
+
 # Whether OUT is missing or older than any file under the given paths or
 # wit/ (Python's bytecode caches, which componentize-py writes, aside).
 stale() {

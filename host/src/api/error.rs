@@ -5,8 +5,8 @@ use std::time::Duration;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
+use super::views::{Divergence, ErrorBody};
 use crate::{runtime, store};
 
 /// An API failure; see [`IntoResponse`] below for codes and statuses.
@@ -133,19 +133,20 @@ impl Error {
 }
 
 impl IntoResponse for Error {
-    /// `{"error":{"code":"…","message":"…"}}`, with `"divergence"` (see
-    /// [`super::views::divergence`]) for `replay_diverged`. Server-side
+    /// [`ErrorBody`]: `{"error":{"code":"…","message":"…"}}`, with
+    /// `"divergence"` (see [`Divergence`]) for `replay_diverged`. Server-side
     /// failures are logged.
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
         if status.is_server_error() {
             tracing::error!(error = %self, code, "request failed");
         }
-        let mut error = json!({ "code": code, "message": message });
-        if let Self::Runtime(runtime::Error::ReplayDiverged { divergence, .. }) = &self {
-            error["divergence"] = super::views::divergence(divergence);
-        }
-        let mut response = (status, axum::Json(json!({ "error": error }))).into_response();
+        let divergence = if let Self::Runtime(runtime::Error::ReplayDiverged { divergence, .. }) = &self {
+            Some(Divergence::new(divergence))
+        } else {
+            None
+        };
+        let mut response = (status, axum::Json(ErrorBody::new(code, message, divergence))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -30,35 +30,45 @@
 //! | `POST /v1/workflows/{id}/replay` | replay the journal against a component (JSON `{"component"}` or its bytes); changes nothing |
 //! | `POST /v1/workflows/{id}/upgrade` | move the workflow to a component its journal replays on |
 //! | `GET /v1/hosts` | the live hosts on this database, with their lease counts |
+//! | `GET /v1/openapi.json` | the OpenAPI 3.1 document of this API |
 //! | `GET /healthz` | 200 with the host's id and counters when the database answers, else 503 |
 //! | `GET /metrics` | Prometheus metrics (text format 0.0.4) |
 //!
 //! With API tokens ([`Access`]), every route but `/healthz` (and `/metrics`
 //! unless protected) needs `Authorization: Bearer TOKEN` with a role high
 //! enough for it; see [`auth`].
+//!
+//! Each handler carries its `#[utoipa::path]` description, and [`app`]
+//! registers it with utoipa-axum's `routes!`, so a route cannot be served
+//! without being in the OpenAPI document ([`openapi`]).
 
 pub mod auth;
 mod components;
 mod error;
 mod extract;
 mod metrics;
+mod openapi;
 mod upgrades;
 mod views;
 mod waits;
 mod workflows;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::extract::{DefaultBodyLimit, State};
 use tower::{BoxError, ServiceBuilder};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 pub use auth::Access;
 pub use error::Error;
 
 use crate::runtime::Runtime;
+use views::{ErrorBody, Health, HostList};
 
 /// Size and time limits of API requests.
 #[derive(Debug, Clone, Copy)]
@@ -97,40 +107,37 @@ const LONG_POLL_MARGIN: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 struct AppState {
     runtime: Runtime,
+    /// This API's OpenAPI document, served by `GET /v1/openapi.json`.
+    openapi: Arc<utoipa::openapi::OpenApi>,
 }
 
 /// The API's router, guarded by `access`.
 pub fn app(runtime: Runtime, limits: ApiLimits, access: Access) -> Router {
     let long_poll_timeout =
         (Duration::from_secs_f64(workflows::MAX_WAIT_SECONDS) + LONG_POLL_MARGIN).max(limits.request_timeout);
-    let long_poll = Router::new()
-        .route("/v1/workflows/{id}/result", get(workflows::result))
-        .route("/v1/workflows/{id}/events/{key}", get(waits::event));
-    let bounded = Router::new()
-        .route(
-            "/v1/components",
-            post(components::push)
-                .layer(DefaultBodyLimit::max(limits.max_component_bytes))
-                .get(components::list),
-        )
-        .route("/v1/components/{key}", get(components::get).delete(components::delete))
-        .route("/v1/workflows", post(workflows::start).get(workflows::list))
-        .route("/v1/workflows/{id}", get(workflows::get).delete(workflows::delete))
-        .route("/v1/workflows/{id}/journal", get(workflows::journal))
-        .route("/v1/workflows/{id}/logs", get(workflows::logs))
-        .route("/v1/workflows/{id}/signals/{name}", post(waits::signal))
-        .route("/v1/workflows/{id}/cancel", post(waits::cancel))
-        .route(
-            "/v1/workflows/{id}/replay",
-            post(upgrades::replay).layer(DefaultBodyLimit::max(limits.max_component_bytes)),
-        )
-        .route("/v1/workflows/{id}/upgrade", post(upgrades::upgrade))
-        .route("/v1/hosts", get(hosts))
-        .route("/healthz", get(healthz))
-        .route(auth::METRICS_PATH, get(metrics::scrape))
+    let upload_limit = DefaultBodyLimit::max(limits.max_component_bytes);
+    let long_poll = OpenApiRouter::new().routes(routes!(workflows::result)).routes(routes!(waits::event));
+    let bounded = OpenApiRouter::new()
+        .routes(routes!(components::push).layer(upload_limit))
+        .routes(routes!(components::list))
+        .routes(routes!(components::get, components::delete))
+        .routes(routes!(workflows::start, workflows::list))
+        .routes(routes!(workflows::get, workflows::delete))
+        .routes(routes!(workflows::journal))
+        .routes(routes!(workflows::logs))
+        .routes(routes!(waits::signal))
+        .routes(routes!(waits::cancel))
+        .routes(routes!(upgrades::replay).layer(upload_limit))
+        .routes(routes!(upgrades::upgrade))
+        .routes(routes!(hosts))
+        .routes(routes!(openapi::serve))
+        .routes(routes!(healthz))
+        .routes(routes!(metrics::scrape))
         .fallback(|| async { Error::NotFound("no such route".into()) });
-    with_timeout(bounded, limits.request_timeout)
+    let (router, paths) = with_timeout(bounded, limits.request_timeout)
         .merge(with_timeout(long_poll, long_poll_timeout))
+        .split_for_parts();
+    router
         // After the merge, so that it reaches the long poll's route as well.
         .method_not_allowed_fallback(|| async {
             Error::MethodNotAllowed("method not allowed on this route".into())
@@ -138,13 +145,13 @@ pub fn app(runtime: Runtime, limits: ApiLimits, access: Access) -> Router {
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
         .layer(axum::middleware::from_fn_with_state(access, auth::authorize))
         .layer(axum::middleware::from_fn(metrics::count_requests))
-        .with_state(AppState { runtime })
+        .with_state(AppState { runtime, openapi: Arc::new(openapi::document(paths)) })
 }
 
 /// `router` with each request bounded by `limit`: a request still unanswered
 /// then is dropped (its handler future with it) and answered with
 /// [`Error::RequestTimeout`].
-fn with_timeout(router: Router<AppState>, limit: Duration) -> Router<AppState> {
+fn with_timeout(router: OpenApiRouter<AppState>, limit: Duration) -> OpenApiRouter<AppState> {
     router.layer(
         ServiceBuilder::new()
             .layer(HandleErrorLayer::new(move |error: BoxError| async move {
@@ -160,25 +167,36 @@ fn with_timeout(router: Router<AppState>, limit: Duration) -> Router<AppState> {
     )
 }
 
-/// `GET /healthz`: `{"status":"ok","host":ID,"runtime":{…}}` when the
-/// database answers, with the host's id and the runtime's counters
-/// ([`crate::runtime::Stats`]: commits, stale and failed commits, retries,
-/// runs in flight, compiled components); the usual 503
-/// `database_unavailable` error when it does not.
-async fn healthz(
-    axum::extract::State(state): axum::extract::State<AppState>,
-) -> Result<axum::Json<serde_json::Value>, Error> {
+/// Checks that the host can serve.
+///
+/// 200 with the host's id and the runtime's counters (commits, stale and
+/// failed commits, retries, runs in flight, compiled components) when the
+/// database answers; 503 `database_unavailable` when it does not.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    responses(
+        (status = OK, description = "The host and its database answer.", body = Health),
+        (status = SERVICE_UNAVAILABLE, description = "The database does not answer \
+            (`database_unavailable`).", body = ErrorBody),
+    ),
+)]
+async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, Error> {
     state.runtime.store().ping().await?;
-    let (host, stats) = (state.runtime.host(), state.runtime.stats());
-    Ok(axum::Json(serde_json::json!({ "status": "ok", "host": host, "runtime": stats })))
+    Ok(Json(Health::new(state.runtime.host(), state.runtime.stats())))
 }
 
-/// `GET /v1/hosts`: `{"hosts":[…]}`, the live hosts on this host's
-/// database, oldest first, each as [`views::host`].
-async fn hosts(
-    axum::extract::State(state): axum::extract::State<AppState>,
-) -> Result<axum::Json<serde_json::Value>, Error> {
+/// Lists the live hosts on this host's database, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/hosts",
+    operation_id = "list_hosts",
+    tag = "operations",
+    responses((status = OK, description = "The live hosts.", body = HostList)),
+)]
+async fn hosts(State(state): State<AppState>) -> Result<Json<HostList>, Error> {
     let (hosts, this) = state.runtime.hosts().await?;
-    let hosts: Vec<_> = hosts.iter().map(|host| views::host(host, &this)).collect();
-    Ok(axum::Json(serde_json::json!({ "hosts": hosts })))
+    Ok(Json(HostList::new(&hosts, &this)))
 }

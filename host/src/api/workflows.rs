@@ -6,10 +6,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{ApiJson, ApiPath, ApiQuery};
-use super::{AppState, Error, views};
+use super::views::{
+    self, ErrorBody, JournalPage, LogPage, Workflow, WorkflowDetail, WorkflowList, WorkflowResult,
+};
+use super::{AppState, Error};
 use crate::ids::WorkflowId;
 use crate::runtime;
 use crate::store::{WorkflowFilter, WorkflowRecord, WorkflowStatus};
@@ -26,34 +30,87 @@ const JOURNAL_PAGE_BYTES: u64 = 4 << 20;
 const CHILDREN_SHOWN: u32 = 1_000;
 /// Longest long poll of the result endpoint, in seconds.
 pub(super) const MAX_WAIT_SECONDS: f64 = 300.0;
+/// Most digits of a workflow list cursor: any such number fits an `i64`.
+const MAX_CURSOR_DIGITS: usize = 18;
+
+/// The workflow a request is about.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(super) struct WorkflowPath {
+    /// The workflow's id: 1 to 128 ASCII letters, digits, `-`, `_`, `.` and
+    /// `:`, not dots only. An id that breaks these rules names no workflow
+    /// (404 `workflow_not_found`).
+    #[param(pattern = "^[A-Za-z0-9._:-]*[A-Za-z0-9_:-][A-Za-z0-9._:-]*$", min_length = 1, max_length = 128)]
+    pub(super) id: String,
+}
 
 /// Body of `POST /v1/workflows`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StartRequest {
     /// Digest or name of the component to run.
+    #[schema(example = "hello")]
     component: String,
-    /// Any JSON; `null` when absent.
+    /// The workflow's input: any JSON; null when absent.
     #[serde(default)]
+    #[schema(example = json!({ "name": "Ada" }))]
     input: Value,
-    /// Caller-chosen id, doubling as the idempotency key.
+    /// A caller-chosen id, doubling as the idempotency key of the start: 1
+    /// to 128 ASCII letters, digits, `-`, `_`, `.` and `:`, not dots only.
+    /// The host generates one (a UUIDv7) when it is absent or null.
+    #[schema(pattern = "^[A-Za-z0-9._:-]*[A-Za-z0-9_:-][A-Za-z0-9._:-]*$", min_length = 1, max_length = 128)]
     id: Option<String>,
-    /// Execution timeout in seconds: the workflow is cancelled once it
-    /// passes, and terminated if it has not ended after the grace period.
+    /// Execution timeout in seconds (more than 0, at most 10 years): the
+    /// workflow is cancelled once it passes, and terminated if it has not
+    /// ended after the grace period.
+    #[schema(exclusive_minimum = 0.0, maximum = 315_360_000.0)]
     timeout_s: Option<f64>,
 }
 
 /// Longest execution timeout, in seconds (10 years).
 const MAX_TIMEOUT_SECONDS: f64 = 315_360_000.0;
 
-/// `POST /v1/workflows`: 201 with the new workflow, 200 with the existing one
-/// for a repeated start, 409 if the id is taken by another start, 404 for an
-/// unknown component, 400 for malformed JSON or a timeout that is not a
-/// positive number of seconds.
+/// Starts a workflow.
+///
+/// 201 with the new workflow, 200 with the existing one for a repeated start
+/// (same id, component and input), 409 if the id is taken by another start,
+/// 404 for an unknown component, 400 for malformed JSON, an invalid id or a
+/// timeout that is not a positive number of seconds.
+#[utoipa::path(
+    post,
+    path = "/v1/workflows",
+    operation_id = "start_workflow",
+    tag = "workflows",
+    request_body = StartRequest,
+    responses(
+        (
+            status = CREATED,
+            description = "The workflow was started.",
+            body = Workflow,
+            links(
+                ("get" = (operation_id = "get_workflow", parameters(("id" = "$response.body#/id")))),
+                ("result" = (operation_id = "get_workflow_result", parameters(("id" = "$response.body#/id")))),
+                ("journal" = (operation_id = "get_workflow_journal", parameters(("id" = "$response.body#/id")))),
+                ("logs" = (operation_id = "get_workflow_logs", parameters(("id" = "$response.body#/id")))),
+                ("signal" = (operation_id = "send_signal", parameters(("id" = "$response.body#/id")))),
+                ("cancel" = (operation_id = "cancel_workflow", parameters(("id" = "$response.body#/id")))),
+                ("event" = (operation_id = "get_event", parameters(("id" = "$response.body#/id")))),
+                ("replay" = (operation_id = "replay_workflow", parameters(("id" = "$response.body#/id")))),
+                ("upgrade" = (operation_id = "upgrade_workflow", parameters(("id" = "$response.body#/id")))),
+            ),
+        ),
+        (status = OK, description = "A workflow with this id, component and input exists: it.", body = Workflow),
+        (status = BAD_REQUEST, description = "Malformed JSON, an invalid id (`invalid_workflow_id`) or \
+            timeout.", body = ErrorBody),
+        (status = NOT_FOUND, description = "No such component (`component_not_found`).", body = ErrorBody),
+        (status = CONFLICT, description = "Another start took the id (`workflow_id_conflict`).", body = ErrorBody),
+        (status = PAYLOAD_TOO_LARGE, description = "The body is over the JSON size limit.", body = ErrorBody),
+    ),
+)]
 pub(super) async fn start(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<StartRequest>,
-) -> Result<(StatusCode, Json<Value>), Error> {
+) -> Result<(StatusCode, Json<Workflow>), Error> {
     let timeout = request
         .timeout_s
         .map(|seconds| {
@@ -71,23 +128,45 @@ pub(super) async fn start(
         .start_workflow(&request.component, &request.input, request.id.as_deref(), timeout)
         .await?;
     let status = if created.is_new() { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(views::workflow(&created.into_inner()))))
+    Ok((status, Json(Workflow::new(&created.into_inner()))))
 }
 
-#[derive(Deserialize)]
+/// Query of `GET /v1/workflows`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
+    /// Only workflows with this status.
+    #[param(schema_with = views::status_schema)]
     status: Option<String>,
+    /// Only workflows of this component (a digest, or a name's current
+    /// digest); none for an unknown component.
     component: Option<String>,
+    /// Page size (default 50); 0 counts as 1 and more than 500 as 500.
+    #[param(format = Int64, maximum = 4_294_967_295_u32)]
     limit: Option<u32>,
+    /// Where the page starts: a previous page's `next_cursor`.
+    #[param(pattern = "^[0-9]{1,18}$")]
     cursor: Option<String>,
 }
 
-/// `GET /v1/workflows`: `{"workflows":[…],"next_cursor":…}`, newest first;
-/// pass `next_cursor` back as `cursor` for the next page (null on the last).
+/// Lists workflows, newest first.
+///
+/// Pass `next_cursor` back as `cursor` for the next page (null on the last).
+#[utoipa::path(
+    get,
+    path = "/v1/workflows",
+    operation_id = "list_workflows",
+    tag = "workflows",
+    params(ListQuery),
+    responses(
+        (status = OK, description = "A page of workflows.", body = WorkflowList),
+        (status = BAD_REQUEST, description = "An unknown status, or a bad limit or cursor.", body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<WorkflowList>, Error> {
     let status = query
         .status
         .map(|text| {
@@ -97,17 +176,12 @@ pub(super) async fn list(
             })
         })
         .transpose()?;
-    let before = query
-        .cursor
-        .map(|cursor| {
-            cursor.parse::<i64>().map_err(|_| Error::BadRequest(format!("invalid cursor {cursor:?}")))
-        })
-        .transpose()?;
+    let before = query.cursor.map(|cursor| parse_cursor(&cursor)).transpose()?;
     let component = match query.component {
         None => None,
         Some(key) => match state.runtime.store().component(&key).await? {
             Some(record) => Some(record.digest),
-            None => return Ok(Json(json!({ "workflows": [], "next_cursor": null }))),
+            None => return Ok(Json(WorkflowList::new(&[], None))),
         },
     };
     let limit = page_size(query.limit, WORKFLOW_PAGE);
@@ -115,88 +189,168 @@ pub(super) async fn list(
         state.runtime.store().list_workflows(&WorkflowFilter { status, component, before, limit }).await?;
     let next_cursor =
         (records.len() == limit as usize).then(|| records.last().map(|r| r.ordinal.to_string())).flatten();
-    Ok(Json(json!({
-        "workflows": records.iter().map(views::workflow).collect::<Vec<_>>(),
-        "next_cursor": next_cursor,
-    })))
+    Ok(Json(WorkflowList::new(&records, next_cursor)))
 }
 
-/// `GET /v1/workflows/{id}`.
+/// A list cursor: 1 to 18 decimal digits (a previous page's `next_cursor`).
+fn parse_cursor(cursor: &str) -> Result<i64, Error> {
+    let digits =
+        !cursor.is_empty() && cursor.len() <= MAX_CURSOR_DIGITS && cursor.bytes().all(|b| b.is_ascii_digit());
+    digits.then(|| cursor.parse::<i64>().ok()).flatten().ok_or_else(|| {
+        Error::BadRequest(format!("invalid cursor {cursor:?}: pass back a page's next_cursor"))
+    })
+}
+
+/// Shows a workflow with what it waits for and its children.
+#[utoipa::path(
+    get,
+    path = "/v1/workflows/{id}",
+    operation_id = "get_workflow",
+    tag = "workflows",
+    params(WorkflowPath),
+    responses(
+        (status = OK, description = "The workflow.", body = WorkflowDetail),
+        (status = BAD_REQUEST, description = "The path is not valid UTF-8 once decoded.", body = ErrorBody),
+        (status = NOT_FOUND, description = "No such workflow (`workflow_not_found`).", body = ErrorBody),
+    ),
+)]
 pub(super) async fn get(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
-) -> Result<Json<Value>, Error> {
+    ApiPath(WorkflowPath { id }): ApiPath<WorkflowPath>,
+) -> Result<Json<WorkflowDetail>, Error> {
     let record = find(&state, &id).await?;
     let waiting = state.runtime.waiting_on(&record).await?;
     let children = state.runtime.children(&record.id, CHILDREN_SHOWN).await?;
-    Ok(Json(views::workflow_detail(&record, waiting.as_ref(), &children)))
+    Ok(Json(WorkflowDetail::new(&record, waiting.as_ref(), &children)))
 }
 
-/// `DELETE /v1/workflows/{id}`: 204 once the workflow, which has ended,
-/// is deleted with its journal, logs, signals and events; 404
-/// `workflow_not_found`; 409 `workflow_not_final` while it has not ended.
+/// Deletes a workflow that has ended, with its journal, logs, signals and
+/// events.
+#[utoipa::path(
+    delete,
+    path = "/v1/workflows/{id}",
+    operation_id = "delete_workflow",
+    tag = "workflows",
+    params(WorkflowPath),
+    responses(
+        (status = NO_CONTENT, description = "The workflow was deleted."),
+        (status = BAD_REQUEST, description = "The path is not valid UTF-8 once decoded.", body = ErrorBody),
+        (status = NOT_FOUND, description = "No such workflow (`workflow_not_found`).", body = ErrorBody),
+        (status = CONFLICT, description = "The workflow has not ended (`workflow_not_final`).", body = ErrorBody),
+    ),
+)]
 pub(super) async fn delete(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(WorkflowPath { id }): ApiPath<WorkflowPath>,
 ) -> Result<axum::http::StatusCode, Error> {
     state.runtime.delete_workflow(&id).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-pub(super) struct ResultQuery {
-    /// Seconds to wait for a final status (fractions allowed, at most 300).
-    wait: Option<f64>,
+/// Query of the long polls: the result endpoint and the event endpoint.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct WaitQuery {
+    /// Seconds to wait (fractions allowed; default 0, at most 300).
+    #[param(minimum = 0.0, maximum = 300.0)]
+    pub(super) wait: Option<f64>,
 }
 
-/// `GET /v1/workflows/{id}/result[?wait=SECONDS]`: 200 with
-/// `{"id","status","output","error"}` once the status is final (`completed`,
-/// `failed`, `stuck`, `cancelled` or `terminated`), 202 with the same shape
-/// if it is not when the wait ends.
+/// Answers a workflow's result, waiting for it to end if asked to.
+///
+/// 200 once the status is final (`completed`, `failed`, `stuck`,
+/// `cancelled` or `terminated`), 202 with the same shape if it is not when
+/// the wait ends.
+#[utoipa::path(
+    get,
+    path = "/v1/workflows/{id}/result",
+    operation_id = "get_workflow_result",
+    tag = "workflows",
+    params(WorkflowPath, WaitQuery),
+    responses(
+        (status = OK, description = "The workflow has ended.", body = WorkflowResult),
+        (status = ACCEPTED, description = "The workflow had not ended when the wait ended.", body = WorkflowResult),
+        (status = BAD_REQUEST, description = "A wait that is not 0 to 300 seconds.", body = ErrorBody),
+        (status = NOT_FOUND, description = "No such workflow (`workflow_not_found`).", body = ErrorBody),
+    ),
+)]
 pub(super) async fn result(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
-    ApiQuery(query): ApiQuery<ResultQuery>,
-) -> Result<(StatusCode, Json<Value>), Error> {
+    ApiPath(WorkflowPath { id }): ApiPath<WorkflowPath>,
+    ApiQuery(query): ApiQuery<WaitQuery>,
+) -> Result<(StatusCode, Json<WorkflowResult>), Error> {
     let wait = wait_seconds(query.wait)?;
     let id = parse_id(&id)?;
     let record = state.runtime.wait_final(&id, wait).await?;
     let status = if record.state.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED };
-    Ok((status, Json(views::result(&record))))
+    Ok((status, Json(WorkflowResult::new(&record))))
 }
 
-#[derive(Deserialize)]
+/// Query of the journal and log listings.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct PageQuery {
+    /// Start after this position: a journal `seq` or a log line's `cursor`
+    /// (a negative one starts from the beginning).
     after: Option<i64>,
+    /// Page size (default 1,000); 0 counts as 1 and more than 10,000 as
+    /// 10,000.
+    #[param(format = Int64, maximum = 4_294_967_295_u32)]
     limit: Option<u32>,
 }
 
-/// `GET /v1/workflows/{id}/journal[?after=SEQ&limit=N]`: `{"entries":[…]}`,
-/// entries with `seq > after` in order, at most `limit` (default 1,000,
-/// at most 10,000) and about 4 MiB of stored payload.
+/// Reads a workflow's journal.
+///
+/// Entries with `seq > after` in order, at most `limit` and about 4 MiB of
+/// stored payload; go on with `after` set to the last `seq` received.
+#[utoipa::path(
+    get,
+    path = "/v1/workflows/{id}/journal",
+    operation_id = "get_workflow_journal",
+    tag = "workflows",
+    params(WorkflowPath, PageQuery),
+    responses(
+        (status = OK, description = "A page of journal entries.", body = JournalPage),
+        (status = BAD_REQUEST, description = "A bad `after` or `limit`.", body = ErrorBody),
+        (status = NOT_FOUND, description = "No such workflow (`workflow_not_found`).", body = ErrorBody),
+    ),
+)]
 pub(super) async fn journal(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(WorkflowPath { id }): ApiPath<WorkflowPath>,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<JournalPage>, Error> {
     // A negative `after` means "from the start", like no `after` at all.
     let after = query.after.and_then(|seq| u64::try_from(seq).ok());
     let limit = page_size(query.limit, ENTRY_PAGE);
     let entries = state.runtime.journal(&parse_id(&id)?, after, limit, JOURNAL_PAGE_BYTES).await?;
-    Ok(Json(json!({ "entries": entries.iter().map(views::entry).collect::<Vec<_>>() })))
+    Ok(Json(JournalPage::new(&entries)))
 }
 
-/// `GET /v1/workflows/{id}/logs[?after=CURSOR&limit=N]`: `{"lines":[…]}`,
-/// oldest first; each line's `cursor` can be passed back as `after`.
+/// Reads a workflow's log lines, oldest first.
+///
+/// Each line's `cursor` can be passed back as `after`.
+#[utoipa::path(
+    get,
+    path = "/v1/workflows/{id}/logs",
+    operation_id = "get_workflow_logs",
+    tag = "workflows",
+    params(WorkflowPath, PageQuery),
+    responses(
+        (status = OK, description = "A page of log lines.", body = LogPage),
+        (status = BAD_REQUEST, description = "A bad `after` or `limit`.", body = ErrorBody),
+        (status = NOT_FOUND, description = "No such workflow (`workflow_not_found`).", body = ErrorBody),
+    ),
+)]
 pub(super) async fn logs(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(WorkflowPath { id }): ApiPath<WorkflowPath>,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<LogPage>, Error> {
     let workflow = find(&state, &id).await?;
     let records =
         state.runtime.store().logs(&workflow.id, query.after, page_size(query.limit, ENTRY_PAGE)).await?;
-    Ok(Json(json!({ "lines": records.iter().map(views::log).collect::<Vec<_>>() })))
+    Ok(Json(LogPage::new(&records)))
 }
 
 pub(super) fn parse_id(id: &str) -> Result<WorkflowId, Error> {
