@@ -421,11 +421,9 @@ async fn metrics_can_be_closed_behind_a_token() {
     let open = Server::start_with(&database, &["--auth-tokens", tokens.to_str().unwrap()]).await;
     assert_eq!(scrape(&open, None).await.0, 200);
     drop(open);
-    let closed = Server::start_with(
-        &Database::sqlite(),
-        &["--auth-tokens", tokens.to_str().unwrap(), "--protect-metrics"],
-    )
-    .await;
+    let other = Database::sqlite();
+    let closed =
+        Server::start_with(&other, &["--auth-tokens", tokens.to_str().unwrap(), "--protect-metrics"]).await;
     assert_eq!(scrape(&closed, None).await.0, 401);
     assert_eq!(scrape(&closed, Some(READER)).await.0, 200);
 }
