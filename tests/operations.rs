@@ -548,3 +548,135 @@ async fn only_unused_components_are_deleted_and_names_move_back(database: Databa
     assert_eq!(delete(&server, &format!("/v1/components/{unknown}")).await.0, 404);
     assert_eq!(server.get(&format!("/v1/components/{hello}")).await.0, 200);
 }
+
+/// An OTLP/HTTP receiver of traces (JSON protocol) on 127.0.0.1: every
+/// span it was sent, flattened.
+struct Collector {
+    endpoint: String,
+    spans: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl Collector {
+    async fn start() -> Self {
+        let spans = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let received = spans.clone();
+        let app = axum::Router::new().route(
+            "/v1/traces",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let received = received.clone();
+                async move {
+                    let export: Value = serde_json::from_slice(&body).unwrap();
+                    for resource in export["resourceSpans"].as_array().into_iter().flatten() {
+                        for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
+                            received
+                                .lock()
+                                .unwrap()
+                                .extend(scope["spans"].as_array().into_iter().flatten().cloned());
+                        }
+                    }
+                    ([("content-type", "application/json")], "{}")
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { endpoint, spans }
+    }
+
+    /// The spans of trace `trace_id` received so far.
+    fn trace(&self, trace_id: &str) -> Vec<Value> {
+        self.spans.lock().unwrap().iter().filter(|span| span["traceId"] == trace_id).cloned().collect()
+    }
+}
+
+#[tokio::test]
+async fn a_workflow_is_traced_under_its_start_request_with_a_span_per_effect_and_the_context_sent_on() {
+    let collector = Collector::start().await;
+    let shop = ShopService::start();
+    let database = Database::sqlite();
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    let server = Server::start_with_env(&database, &["--allow-http", shop.authority()], &env).await;
+    server.push_example("order_saga").await;
+    let (trace_id, caller) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let order = json!({
+        "shop": shop.base, "sku": "sku-1", "quantity": 2, "amount_cents": 2598, "card": "4242",
+        "address": "1 Main St", "retry_initial_ms": 100, "max_attempts": 5,
+    });
+    // Two starts from the caller's span: the saga (effects) and a countdown
+    // (journaled sleeps).
+    server.push_example("countdown").await;
+    for (id, component, input) in
+        [("traced", "order_saga", order), ("ticks", "countdown", json!({ "n": 2, "seconds": 0 }))]
+    {
+        let started = reqwest::Client::new()
+            .post(server.url("/v1/workflows"))
+            .header("traceparent", format!("00-{trace_id}-{caller}-01"))
+            .json(&json!({ "component": component, "id": id, "input": input }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(started.status().as_u16(), 201);
+        assert_eq!(server.result(id, 60).await["status"], "completed");
+    }
+    let requests = shop.requests(None).await;
+    assert!(requests.len() >= 3, "{requests:?}");
+
+    // One call span per journaled call that is not an effect.
+    let mut calls = 0;
+    for id in ["traced", "ticks"] {
+        let journal = server.journal(id).await;
+        calls += journal
+            .iter()
+            .filter(|entry| !["http", "activity"].contains(&entry["kind"].as_str().unwrap()))
+            .count();
+    }
+    assert!(calls > 0, "the countdown journals its sleeps");
+
+    // Wait until every span has reached the collector.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let spans = loop {
+        let spans = collector.trace(trace_id);
+        let count = |name: &str| spans.iter().filter(|span| span["name"] == name).count();
+        if count("duro.http") >= requests.len() && count("duro.call") >= calls && count("run") >= 2 {
+            break spans;
+        }
+        assert!(Instant::now() < deadline, "spans missing after 30 s: {spans:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let named = |name: &str| spans.iter().filter(|span| span["name"] == name).collect::<Vec<_>>();
+    let ids = |spans: &[&Value]| {
+        spans.iter().map(|span| span["spanId"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+
+    // The start requests are children of the caller's span, and each run a
+    // child of one of them.
+    let starts: Vec<&Value> =
+        named("http.request").into_iter().filter(|span| span["parentSpanId"] == caller).collect();
+    assert_eq!(starts.len(), 2, "{spans:#?}");
+    let start_ids = ids(&starts);
+    let runs = named("run");
+    assert!(runs.len() >= 2, "{spans:#?}");
+    for run in &runs {
+        assert!(start_ids.contains(&run["parentSpanId"].as_str().unwrap().to_owned()), "{run:#}");
+    }
+    // Each effect attempt and each journaled call is a child of a run.
+    let run_ids = ids(&runs);
+    let effects = named("duro.http");
+    for child in effects.iter().chain(named("duro.call").iter()) {
+        assert!(run_ids.contains(&child["parentSpanId"].as_str().unwrap().to_owned()), "{child:#}");
+    }
+    assert_eq!(named("duro.call").len(), calls, "one call span per journaled call that is not an effect");
+    // Each request the shop received carries its attempt's span as parent.
+    let effect_ids = ids(&effects);
+    for request in &requests {
+        let traceparent = request["traceparent"].as_str().unwrap_or_else(|| panic!("{request}"));
+        let parts: Vec<&str> = traceparent.split('-').collect();
+        assert_eq!(parts[1], trace_id, "{traceparent}");
+        assert!(effect_ids.contains(&parts[2].to_owned()), "{traceparent} is no effect span: {effect_ids:?}");
+    }
+}

@@ -61,6 +61,7 @@ async fn new_workflow(store: &dyn Store, id: &str) -> (WorkflowId, NewWorkflow) 
         input: "null".into(),
         parent: None,
         deadline_ms: None,
+        trace_parent: None,
     };
     (id, new)
 }
@@ -242,6 +243,7 @@ async fn stale_commits_are_rejected_and_write_nothing(database: Database) {
         input: "1".into(),
         parent: None,
         deadline_ms: None,
+        trace_parent: None,
     };
     let other_start = store.create_workflow(&other).await.unwrap().into_inner().state;
     let batch = [

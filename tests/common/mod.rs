@@ -149,6 +149,8 @@ pub struct Server {
     pub base: String,
     database_url: String,
     extra_args: Vec<String>,
+    /// Environment variables of the server process.
+    env: Vec<(String, String)>,
     log: PathBuf,
     _log_dir: TempDir,
     http: reqwest::Client,
@@ -160,13 +162,20 @@ impl Server {
     }
 
     pub async fn start_with(database: &Database, extra_args: &[&str]) -> Self {
+        Self::start_with_env(database, extra_args, &[]).await
+    }
+
+    /// Starts a server with `extra_args` and the environment variables `env`.
+    pub async fn start_with_env(database: &Database, extra_args: &[&str], env: &[(&str, &str)]) -> Self {
         let log_dir = TempDir::new();
         let log = log_dir.path().join("serve.log");
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let mut server = Self {
-            child: spawn(&database.url, extra_args, &log),
+            child: spawn(&database.url, extra_args, &env, &log),
             base: String::new(),
             database_url: database.url.clone(),
             extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
+            env,
             log,
             _log_dir: log_dir,
             // No connection reuse: a server may close a connection after
@@ -268,7 +277,7 @@ impl Server {
     pub async fn restart(&mut self) {
         let log_offset = std::fs::metadata(&self.log).map_or(0, |m| m.len() as usize);
         let args: Vec<&str> = self.extra_args.iter().map(String::as_str).collect();
-        self.child = spawn(&self.database_url, &args, &self.log);
+        self.child = spawn(&self.database_url, &args, &self.env, &self.log);
         self.wait_healthy(log_offset).await;
     }
 
@@ -353,12 +362,13 @@ impl Drop for Server {
     }
 }
 
-fn spawn(database_url: &str, extra_args: &[&str], log: &Path) -> Child {
+fn spawn(database_url: &str, extra_args: &[&str], env: &[(String, String)], log: &Path) -> Child {
     let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
     Command::new(env!("CARGO_BIN_EXE_duro"))
         .args(["serve", "--listen", "127.0.0.1:0", "--database", database_url])
         .args(extra_args)
         .env("RUST_LOG", "info")
+        .envs(env.iter().map(|(name, value)| (name, value)))
         // Compiled components are shared by the tests' servers, not by the
         // machine's other users of `~/.cache/duro`.
         .env("DURO_COMPILE_CACHE", Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile-cache"))

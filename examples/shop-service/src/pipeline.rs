@@ -33,7 +33,8 @@ pub(crate) async fn handle(
     let path = uri.path();
     let key = header_text(&headers, &IDEMPOTENCY_KEY);
     let authorization = header_text(&headers, &header::AUTHORIZATION);
-    let (seq, fault) = shop.arrive(method.as_str(), path, key.clone(), authorization);
+    let traceparent = header_text(&headers, &HeaderName::from_static("traceparent"));
+    let (seq, fault) = shop.arrive(method.as_str(), path, key.clone(), authorization, traceparent);
     let reply = respond(&shop, &method, path, key.as_deref(), &body, fault).await;
     shop.finish(seq, reply.status);
     reply

@@ -29,6 +29,8 @@ pub(crate) struct LogEntry {
     pub(crate) idempotency_key: Option<String>,
     /// The `Authorization` header, if any.
     pub(crate) authorization: Option<String>,
+    /// The W3C `traceparent` header, if any.
+    pub(crate) traceparent: Option<String>,
     /// The status answered; `null` while the request is still being served,
     /// or for good if its caller went away first.
     pub(crate) status: Option<u16>,
@@ -115,6 +117,7 @@ impl Shop {
         path: &str,
         idempotency_key: Option<String>,
         authorization: Option<String>,
+        traceparent: Option<String>,
     ) -> (u64, Option<Fault>) {
         let mut inner = self.lock();
         inner.last_seq += 1;
@@ -125,6 +128,7 @@ impl Shop {
             path: path.to_owned(),
             idempotency_key,
             authorization,
+            traceparent,
             status: None,
         });
         (seq, inner.take_fault(path))
@@ -230,10 +234,10 @@ mod tests {
     fn a_fault_hits_the_next_times_requests_to_its_path_only() {
         let shop = Shop::default();
         shop.set_fault("/p".into(), fault(Some(500)), Some(2));
-        assert!(shop.arrive("POST", "/q", None, None).1.is_none());
-        assert!(shop.arrive("POST", "/p", None, None).1.is_some());
-        assert!(shop.arrive("POST", "/p", None, None).1.is_some());
-        assert!(shop.arrive("POST", "/p", None, None).1.is_none());
+        assert!(shop.arrive("POST", "/q", None, None, None).1.is_none());
+        assert!(shop.arrive("POST", "/p", None, None, None).1.is_some());
+        assert!(shop.arrive("POST", "/p", None, None, None).1.is_some());
+        assert!(shop.arrive("POST", "/p", None, None, None).1.is_none());
     }
 
     #[test]
@@ -242,13 +246,13 @@ mod tests {
         shop.set_fault("/p".into(), fault(Some(500)), None);
         for _ in 0..5 {
             assert_eq!(
-                shop.arrive("POST", "/p", None, None).1.unwrap().status,
+                shop.arrive("POST", "/p", None, None, None).1.unwrap().status,
                 Some(StatusCode::from_u16(500).unwrap())
             );
         }
         shop.set_fault("/p".into(), fault(None), Some(1));
-        assert_eq!(shop.arrive("POST", "/p", None, None).1.unwrap().status, None);
-        assert!(shop.arrive("POST", "/p", None, None).1.is_none());
+        assert_eq!(shop.arrive("POST", "/p", None, None, None).1.unwrap().status, None);
+        assert!(shop.arrive("POST", "/p", None, None, None).1.is_none());
     }
 
     #[test]
@@ -266,8 +270,8 @@ mod tests {
     #[test]
     fn the_log_keeps_arrival_order_and_seq_survives_clearing() {
         let shop = Shop::default();
-        let (first, _) = shop.arrive("POST", "/p", Some("k".into()), Some("Bearer t".into()));
-        let (second, _) = shop.arrive("GET", "/q", None, None);
+        let (first, _) = shop.arrive("POST", "/p", Some("k".into()), Some("Bearer t".into()), None);
+        let (second, _) = shop.arrive("GET", "/q", None, None, None);
         shop.finish(second, StatusCode::OK);
         let log = shop.requests(None);
         assert_eq!((log[0].seq, log[0].status), (first, None));
@@ -276,6 +280,6 @@ mod tests {
         shop.clear_requests();
         shop.finish(first, StatusCode::OK);
         assert!(shop.requests(None).is_empty());
-        assert_eq!(shop.arrive("POST", "/p", None, None).0, 3);
+        assert_eq!(shop.arrive("POST", "/p", None, None, None).0, 3);
     }
 }

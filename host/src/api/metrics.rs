@@ -1,10 +1,7 @@
-//! `GET /metrics` and the count of API requests behind it.
+//! `GET /metrics`.
 
-use std::time::Instant;
-
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::header;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::views::ErrorBody;
@@ -37,15 +34,4 @@ pub(super) async fn scrape(State(state): State<AppState>) -> Result<Response, Er
     metrics::observe(&state.runtime.metrics_snapshot().await?);
     let text = metrics::render().unwrap_or_default();
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
-}
-
-/// Middleware: counts each request by method, route pattern (`unmatched`
-/// for no route) and status, and times it.
-pub(super) async fn count_requests(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
-    let response = next.run(request).await;
-    metrics::http_request(&method, &route, response.status().as_u16(), started.elapsed());
-    response
 }

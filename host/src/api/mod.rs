@@ -48,6 +48,7 @@ mod error;
 mod extract;
 mod metrics;
 mod openapi;
+mod requests;
 mod upgrades;
 mod views;
 mod waits;
@@ -144,7 +145,7 @@ pub fn app(runtime: Runtime, limits: ApiLimits, access: Access) -> Router {
         })
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
         .layer(axum::middleware::from_fn_with_state(access, auth::authorize))
-        .layer(axum::middleware::from_fn(metrics::count_requests))
+        .layer(axum::middleware::from_fn(requests::observe))
         .with_state(AppState { runtime, openapi: Arc::new(openapi::document(paths)) })
 }
 

@@ -122,7 +122,7 @@ const HTTP_DRAIN_GRACE: Duration = Duration::from_secs(5);
 /// Serves until ctrl-c or SIGTERM, then shuts down within about 25 s (see the
 /// module docs).
 pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    telemetry::logs::init(args.log_format).map_err(anyhow::Error::msg)?;
+    let traces = telemetry::init(args.log_format).map_err(anyhow::Error::msg)?;
     telemetry::metrics::install().map_err(anyhow::Error::msg)?;
     // Held until the process exits: one host per SQLite file.
     let _single_host = store::lock_single_host(&args.database)?;
@@ -179,6 +179,10 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     runtime.shutdown().await;
     tracing::info!("duro stopped");
+    if let Some(traces) = traces {
+        // The exporter blocks while it flushes: off the async threads.
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
+    }
     Ok(())
 }
 

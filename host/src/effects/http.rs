@@ -232,6 +232,14 @@ impl HttpClient {
         let timeout = request
             .timeout_ms
             .map_or(self.config.max_timeout, |ms| Duration::from_millis(ms).min(self.config.max_timeout));
+        // The attempt's trace context, added here and never journaled, and
+        // never over a `traceparent` the workflow set itself.
+        if let Some((name, value)) = crate::telemetry::traces::inject()
+            && !headers.contains_key(name)
+            && let Ok(value) = reqwest::header::HeaderValue::from_str(&value)
+        {
+            headers.insert(name, value);
+        }
         let mut builder = self.client.request(method, url).headers(headers).timeout(timeout);
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
 use super::activity_host::{AttemptContext, run_attempt};
 use super::bindings::activities;
@@ -82,8 +83,11 @@ impl activities::Host for RunState {
                     None => {
                         self.attempt_started(&progress, attempt);
                         let context = AttemptContext::new(attempt, last_heartbeat.clone(), key.clone());
-                        let outcome =
-                            self.activity_live(entry, &call, &input, context, first_started_ns).await?;
+                        let span = tracing::info_span!("duro.activity", effect = %progress.effect, attempt);
+                        let outcome = self
+                            .activity_live(entry, &call, &input, context, first_started_ns)
+                            .instrument(span)
+                            .await?;
                         let counted =
                             AttemptOutcome::new(outcome.result.is_err(), outcome.retry_at_ns.is_some());
                         metrics::effect_attempt("activity", counted);

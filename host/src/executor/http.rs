@@ -19,6 +19,7 @@
 use std::time::Instant;
 
 use serde_bytes::ByteBuf;
+use tracing::Instrument;
 
 use super::Error;
 use super::bindings::{RetryPolicy, http, types};
@@ -74,7 +75,11 @@ impl http::Host for RunState {
                 Some(outcome) => return Err(Error::CorruptJournal { call, outcome }.into()),
                 None => {
                     self.attempt_started(&progress, attempt);
-                    let outcome = self.attempt_live(call, policy.as_ref(), &request, &key, attempt).await?;
+                    let span = tracing::info_span!("duro.http", effect = %progress.effect, attempt);
+                    let outcome = self
+                        .attempt_live(call, policy.as_ref(), &request, &key, attempt)
+                        .instrument(span)
+                        .await?;
                     let counted = AttemptOutcome::new(outcome.result.is_err(), outcome.retry_at_ns.is_some());
                     metrics::effect_attempt("http", counted);
                     outcome

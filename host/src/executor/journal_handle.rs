@@ -39,6 +39,8 @@ impl JournalHandle {
             return Ok(recorded);
         }
         cursor.admit(&call, payload_bytes).map_err(Error::Budget)?;
+        let _span =
+            tracing::debug_span!("duro.call", kind = call.kind().as_str(), seq = cursor.next_seq()).entered();
         let outcome = live();
         cursor.record(call, outcome.clone(), clock::now_ns()).map_err(Error::Budget)?;
         Ok(outcome)

@@ -48,6 +48,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use tokio::sync::watch;
+use tracing::Instrument;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi_http::p2::bindings::http::outgoing_handler;
@@ -276,7 +277,11 @@ impl Exchange {
             Ok(_) if self.filled.is_closed() => {
                 Err(HttpError::InvalidRequest("the run ended before the request was sent".into()))
             }
-            Ok(_) => self.send(&call, &request, seq).await,
+            Ok(_) => {
+                let effect = format!("{} {}", request.method, without_credentials(&request.url));
+                let span = tracing::info_span!("duro.http", %effect, attempt = 1);
+                self.send(&call, &request, seq).instrument(span).await
+            }
         };
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         metrics::effect_attempt("http", AttemptOutcome::new(result.is_err(), false));

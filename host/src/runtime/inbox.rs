@@ -228,6 +228,7 @@ pub(super) fn commit_effects(id: &WorkflowId, entries: &[Entry]) -> CommitEffect
                         input: call.input.clone(),
                         parent: Some(id.clone()),
                         deadline_ms: None,
+                        trace_parent: crate::telemetry::traces::current_traceparent(),
                     });
                 }
             }

@@ -489,6 +489,7 @@ impl Runtime {
             input: input.to_string(),
             parent: None,
             deadline_ms,
+            trace_parent: crate::telemetry::traces::current_traceparent(),
         };
         let created = scheduler::start(&self.inner, &new).await?;
         if let Created::Existing(existing) = &created {

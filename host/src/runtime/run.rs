@@ -69,6 +69,7 @@ pub(super) fn backing_off(inner: &Inner) -> usize {
 /// noted as its error.
 pub(super) async fn run_workflow(inner: &Arc<Inner>, workflow: WorkflowRecord) {
     let span = tracing::info_span!("run", workflow = %workflow.id, component = %workflow.component);
+    crate::telemetry::traces::set_parent(&span, workflow.trace_parent.as_deref());
     run_in_span(inner, workflow).instrument(span).await;
 }
 

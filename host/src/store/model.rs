@@ -185,6 +185,9 @@ pub struct WorkflowRecord {
     pub deadline_ms: Option<i64>,
     /// The host whose run owns it now, if any.
     pub owner: Option<HostId>,
+    /// The W3C `traceparent` of the span that started it, if traced: its
+    /// runs join that trace.
+    pub trace_parent: Option<String>,
 }
 
 /// What a suspended workflow waits for, besides its earliest timer: any of
@@ -242,6 +245,8 @@ pub struct NewWorkflow {
     pub parent: Option<WorkflowId>,
     /// Execution timeout, ms since the Unix epoch, if any.
     pub deadline_ms: Option<i64>,
+    /// The W3C `traceparent` of the span that started it, if traced.
+    pub trace_parent: Option<String>,
 }
 
 /// A workflow to create in a [`Store::write`](super::Store::write).

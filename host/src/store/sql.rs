@@ -40,7 +40,7 @@ const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 const WORKFLOW_COLUMNS: &str =
     "ordinal, id, component, status, input, output, error, wake_at_ms, created_at_ms,
     updated_at_ms, next_seq, revision, log_bytes, parent_id, waiting_on, cancel_requested_ms, deadline_ms,
-    owner_host";
+    owner_host, trace_parent";
 
 /// A transaction on the write pool.
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
@@ -963,8 +963,8 @@ async fn apply_effects(
 async fn insert_workflow(tx: &mut Tx<'_>, new: &NewWorkflow, now: i64) -> Result<bool> {
     Ok(sqlx::query(
         "INSERT INTO workflows (id, component, input, status, created_at_ms, updated_at_ms, parent_id, deadline_ms,
-             due_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $5) ON CONFLICT (id) DO NOTHING",
+             due_at_ms, trace_parent)
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $5, $8) ON CONFLICT (id) DO NOTHING",
     )
     .bind(new.id.as_str())
     .bind(new.component.as_str())
@@ -973,6 +973,7 @@ async fn insert_workflow(tx: &mut Tx<'_>, new: &NewWorkflow, now: i64) -> Result
     .bind(now)
     .bind(new.parent.as_ref().map(WorkflowId::as_str))
     .bind(new.deadline_ms)
+    .bind(new.trace_parent.as_deref())
     .execute(&mut **tx)
     .await?
     .rows_affected()
@@ -1431,6 +1432,7 @@ fn workflow_from_row(row: &AnyRow) -> Result<WorkflowRecord> {
         cancel_requested_ms: row.try_get("cancel_requested_ms")?,
         deadline_ms: row.try_get("deadline_ms")?,
         owner: row.try_get::<Option<String>, _>("owner_host")?.map(HostId::from_stored),
+        trace_parent: row.try_get("trace_parent")?,
     })
 }
 

@@ -7,7 +7,8 @@
 //! text as `run{workflow=… component=…}:`, in JSON as the `span` object
 //! (and in `spans`, the spans it is nested in).
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -20,22 +21,29 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the process's log subscriber, filtered by `RUST_LOG` when set
+/// The log's layer: `format` on stderr, filtered by `RUST_LOG` when set
 /// (default `info`).
 ///
 /// # Errors
-/// `RUST_LOG` does not parse, or a subscriber is installed already.
-pub fn init(format: LogFormat) -> Result<(), String> {
+/// `RUST_LOG` does not parse.
+pub(super) fn layer<S>(format: LogFormat) -> Result<Box<dyn Layer<S> + Send + Sync>, String>
+where
+    S: tracing::Subscriber + for<'span> LookupSpan<'span>,
+{
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.trim().is_empty() => {
             EnvFilter::try_new(&directives).map_err(|error| format!("RUST_LOG={directives:?}: {error}"))?
         }
         _ => EnvFilter::new("info"),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let installed = match format {
-        LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init(),
-        LogFormat::Json => builder.json().with_current_span(true).with_span_list(true).try_init(),
-    };
-    installed.map_err(|error| format!("cannot install the log subscriber: {error}"))
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    Ok(match format {
+        LogFormat::Text => {
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            layer.with_ansi(ansi).with_filter(filter).boxed()
+        }
+        LogFormat::Json => {
+            layer.json().with_current_span(true).with_span_list(true).with_filter(filter).boxed()
+        }
+    })
 }

@@ -1,10 +1,40 @@
-//! What the host tells its operators: Prometheus metrics ([`metrics`]) and
-//! its log ([`logs`]).
+//! What the host tells its operators: Prometheus metrics ([`metrics`]),
+//! its log ([`logs`]) and OpenTelemetry traces ([`traces`]).
 //!
 //! A leaf, like [`crate::clock`]: every layer records through it, and it
 //! depends on none of them. Recording is a no-op until `duro serve`
-//! installs the process's recorder, so a library user or a test that never
-//! installs one pays nothing.
+//! installs the process's recorder and subscriber ([`init`]), so a library
+//! user or a test that never installs them pays nothing.
 
 pub mod logs;
 pub mod metrics;
+pub mod traces;
+
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Installs the process's `tracing` subscriber: the log in `format`, and
+/// the OTLP exporter of traces if the environment asks for one
+/// ([`traces::wanted`]), which gets the host's spans down to `debug` (the
+/// spans of each journaled call) whatever `RUST_LOG` says.
+///
+/// # Errors
+/// `RUST_LOG` does not parse, the exporter cannot be built, or a
+/// subscriber is installed already.
+pub fn init(format: logs::LogFormat) -> Result<Option<traces::Traces>, String> {
+    let (traces, exporter) = if traces::wanted() {
+        let (traces, layer) = traces::layer()?;
+        let spans = Targets::new().with_target("duro_host", tracing::Level::DEBUG);
+        (Some(traces), Some(layer.with_filter(spans)))
+    } else {
+        (None, None)
+    };
+    tracing_subscriber::registry()
+        .with(exporter)
+        .with(logs::layer(format)?)
+        .try_init()
+        .map_err(|error| format!("cannot install the log subscriber: {error}"))?;
+    Ok(traces)
+}

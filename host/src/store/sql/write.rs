@@ -49,7 +49,7 @@ pub(super) async fn in_transaction(
 }
 
 /// The columns of one start in [`insert_starts`]' statement.
-const START_COLUMNS: [(&str, Null); 10] = [
+const START_COLUMNS: [(&str, Null); 11] = [
     ("id", Null::Text),
     ("component", Null::Text),
     ("input", Null::Text),
@@ -60,6 +60,7 @@ const START_COLUMNS: [(&str, Null); 10] = [
     ("status", Null::Text),
     ("created_at_ms", Null::Int),
     ("updated_at_ms", Null::Int),
+    ("trace_parent", Null::Text),
 ];
 
 /// Inserts `starts` (see [`Store::write`](crate::store::Store::write)) in
@@ -78,7 +79,7 @@ async fn insert_starts(
     }
     // The lease is judged once per row: owned and not due, or due.
     let join = format!(" LEFT JOIN hosts ON hosts.id = c5 AND hosts.lease_expires_at_ms > {db_now}");
-    let select = "c0, c1, c2, c3, c4, hosts.id, CASE WHEN hosts.id IS NULL THEN c6 END, c7, c8, c9";
+    let select = "c0, c1, c2, c3, c4, hosts.id, CASE WHEN hosts.id IS NULL THEN c6 END, c7, c8, c9, c10";
     let sql = format!(
         "{} ON CONFLICT (id) DO NOTHING RETURNING {WORKFLOW_COLUMNS}",
         bulk_insert_select_sql("workflows", &START_COLUMNS, select, &join, starts.len())
@@ -96,7 +97,8 @@ async fn insert_starts(
             .bind(now)
             .bind(WorkflowStatus::Running.as_str())
             .bind(now)
-            .bind(now);
+            .bind(now)
+            .bind(new.trace_parent.as_deref());
     }
     let query = pad(query, &START_COLUMNS, starts.len());
     let mut inserted = std::collections::HashMap::new();
