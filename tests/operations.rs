@@ -607,12 +607,19 @@ async fn a_workflow_is_traced_under_its_start_request_with_a_span_per_effect_and
         "shop": shop.base, "sku": "sku-1", "quantity": 2, "amount_cents": 2598, "card": "4242",
         "address": "1 Main St", "retry_initial_ms": 100, "max_attempts": 5,
     });
-    // Two starts from the caller's span: the saga (effects) and a countdown
-    // (journaled sleeps).
+    // Three starts from the caller's span: the saga (HTTP effects), a
+    // countdown (journaled sleeps) and an activity that fetches from the shop.
     server.push_example("countdown").await;
-    for (id, component, input) in
-        [("traced", "order_saga", order), ("ticks", "countdown", json!({ "n": 2, "seconds": 0 }))]
-    {
+    server.push_example("activity_caller").await;
+    server.post_bytes("/v1/components?name=fetch-json", common::example("fetch_json")).await;
+    let url = format!("{}/catalog/sku-9", shop.base);
+    let fetch = json!({ "component": "fetch-json", "input": { "url": url }, "start_to_close_ms": 10_000 });
+    let starts = [
+        ("traced", "order_saga", order),
+        ("ticks", "countdown", json!({ "n": 2, "seconds": 0 })),
+        ("fetched", "activity_caller", fetch),
+    ];
+    for (id, component, input) in starts {
         let started = reqwest::Client::new()
             .post(server.url("/v1/workflows"))
             .header("traceparent", format!("00-{trace_id}-{caller}-01"))
@@ -628,7 +635,7 @@ async fn a_workflow_is_traced_under_its_start_request_with_a_span_per_effect_and
 
     // One call span per journaled call that is not an effect.
     let mut calls = 0;
-    for id in ["traced", "ticks"] {
+    for id in ["traced", "ticks", "fetched"] {
         let journal = server.journal(id).await;
         calls += journal
             .iter()
@@ -642,7 +649,8 @@ async fn a_workflow_is_traced_under_its_start_request_with_a_span_per_effect_and
     let spans = loop {
         let spans = collector.trace(trace_id);
         let count = |name: &str| spans.iter().filter(|span| span["name"] == name).count();
-        if count("duro.http") >= requests.len() && count("duro.call") >= calls && count("run") >= 2 {
+        let effects = count("duro.http") + count("duro.activity");
+        if effects >= requests.len() && count("duro.call") >= calls && count("run") >= 3 {
             break spans;
         }
         assert!(Instant::now() < deadline, "spans missing after 30 s: {spans:#?}");
@@ -657,16 +665,19 @@ async fn a_workflow_is_traced_under_its_start_request_with_a_span_per_effect_and
     // child of one of them.
     let starts: Vec<&Value> =
         named("http.request").into_iter().filter(|span| span["parentSpanId"] == caller).collect();
-    assert_eq!(starts.len(), 2, "{spans:#?}");
+    assert_eq!(starts.len(), 3, "{spans:#?}");
     let start_ids = ids(&starts);
     let runs = named("run");
-    assert!(runs.len() >= 2, "{spans:#?}");
+    assert!(runs.len() >= 3, "{spans:#?}");
     for run in &runs {
         assert!(start_ids.contains(&run["parentSpanId"].as_str().unwrap().to_owned()), "{run:#}");
     }
     // Each effect attempt and each journaled call is a child of a run.
     let run_ids = ids(&runs);
-    let effects = named("duro.http");
+    let mut effects = named("duro.http");
+    let activities = named("duro.activity");
+    assert_eq!(activities.len(), 1, "{spans:#?}");
+    effects.extend(activities);
     for child in effects.iter().chain(named("duro.call").iter()) {
         assert!(run_ids.contains(&child["parentSpanId"].as_str().unwrap().to_owned()), "{child:#}");
     }

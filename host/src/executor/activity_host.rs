@@ -166,6 +166,7 @@ pub(crate) async fn run_attempt(
     let hooks = ActivityHttpHooks {
         http,
         idempotency_key: context.idempotency_key.clone(),
+        traceparent: crate::telemetry::traces::current_traceparent(),
         in_flight: Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT)),
     };
     let mut table = ResourceTable::new();

@@ -8,7 +8,8 @@
 //! one (the same on every attempt), have their connect, first-byte and
 //! between-bytes timeouts clamped to the host's HTTP timeouts, and at most
 //! [`MAX_REQUESTS_IN_FLIGHT`] are in flight per attempt. The attempt's own
-//! timeouts bound the rest. Connections are direct (no `HTTP(S)_PROXY`),
+//! timeouts bound the rest. With traces on, each carries the attempt's
+//! `traceparent` unless the activity sets one. Connections are direct (no `HTTP(S)_PROXY`),
 //! as workflows' are.
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks, default
 
 use crate::effects::HttpClient;
 use crate::effects::http::IDEMPOTENCY_KEY;
+use crate::telemetry::traces::TRACEPARENT;
 
 /// The future wasmtime-wasi-http hands to and takes from the hook.
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
@@ -32,6 +34,8 @@ pub(crate) const MAX_REQUESTS_IN_FLIGHT: usize = 16;
 pub(crate) struct ActivityHttpHooks {
     pub(crate) http: Arc<HttpClient>,
     pub(crate) idempotency_key: String,
+    /// The W3C `traceparent` of the attempt's span, when traces are on.
+    pub(crate) traceparent: Option<String>,
     /// [`MAX_REQUESTS_IN_FLIGHT`] permits.
     pub(crate) in_flight: Arc<Semaphore>,
 }
@@ -52,6 +56,12 @@ impl WasiHttpHooks for ActivityHttpHooks {
             && let Ok(value) = http::HeaderValue::from_str(&self.idempotency_key)
         {
             request.headers_mut().insert(IDEMPOTENCY_KEY, value);
+        }
+        if let Some(traceparent) = &self.traceparent
+            && !request.headers().contains_key(TRACEPARENT)
+            && let Ok(value) = http::HeaderValue::from_str(traceparent)
+        {
+            request.headers_mut().insert(TRACEPARENT, value);
         }
         let cap = |asked: Option<std::time::Duration>| {
             Some(asked.map_or(config.max_timeout, |t| t.min(config.max_timeout)))
