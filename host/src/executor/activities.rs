@@ -83,7 +83,7 @@ impl activities::Host for RunState {
                     None => {
                         self.attempt_started(&progress, attempt);
                         let context = AttemptContext::new(attempt, last_heartbeat.clone(), key.clone());
-                        let span = tracing::info_span!("duro.activity", effect = %progress.effect, attempt);
+                        let span = tracing::debug_span!("duro.activity", effect = %progress.effect, attempt);
                         let outcome = self
                             .activity_live(entry, &call, &input, context, first_started_ns)
                             .instrument(span)

@@ -75,7 +75,7 @@ impl http::Host for RunState {
                 Some(outcome) => return Err(Error::CorruptJournal { call, outcome }.into()),
                 None => {
                     self.attempt_started(&progress, attempt);
-                    let span = tracing::info_span!("duro.http", effect = %progress.effect, attempt);
+                    let span = tracing::debug_span!("duro.http", effect = %progress.effect, attempt);
                     let outcome = self
                         .attempt_live(call, policy.as_ref(), &request, &key, attempt)
                         .instrument(span)

@@ -278,8 +278,11 @@ impl Exchange {
                 Err(HttpError::InvalidRequest("the run ended before the request was sent".into()))
             }
             Ok(_) => {
-                let effect = format!("{} {}", request.method, without_credentials(&request.url));
-                let span = tracing::info_span!("duro.http", %effect, attempt = 1);
+                let span = tracing::debug_span!(
+                    "duro.http",
+                    effect = %format_args!("{} {}", request.method, without_credentials(&request.url)),
+                    attempt = 1
+                );
                 self.send(&call, &request, seq).instrument(span).await
             }
         };

@@ -3,12 +3,13 @@
 //! namespace retention does.
 //!
 //! Every tenth of the period, at most every [`SWEEP_EVERY`] and at least
-//! every [`SWEEP_MIN`], the sweep deletes, oldest first, the workflows
-//! that ended before now minus the period, in batches of [`BATCH`] with a
-//! pause between them: each batch is one short transaction, so runs and
-//! API calls never wait long behind it. `stuck` workflows are kept (an
-//! upgrade can still save them); delete one by hand. Every host sweeps; on
-//! a shared database they may delete the same rows, which is harmless.
+//! every [`SWEEP_MIN`], the sweep walks the workflows created before now
+//! minus the period, oldest first, [`BATCH`] at a time with a pause
+//! between batches, and deletes those that ended before then: each batch
+//! is one short transaction, so runs and API calls never wait long behind
+//! it. `stuck` workflows are kept (an upgrade can still save them); delete
+//! one by hand. Every host sweeps; on a shared database they may delete the
+//! same rows, which is harmless.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use crate::clock;
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// Shortest time between two sweeps.
 const SWEEP_MIN: Duration = Duration::from_millis(100);
-/// Most workflows deleted in one transaction.
+/// Workflows read, and at most deleted in one transaction, per batch.
 const BATCH: u32 = 500;
 /// Pause between two batches of a sweep.
 const BATCH_PAUSE: Duration = Duration::from_millis(100);
@@ -36,13 +37,14 @@ pub(super) async fn sweep(inner: Arc<Inner>, period: Duration) {
             () = inner.shutdown.cancelled() => return,
         }
         let before_ms = clock::now_ms().saturating_sub(period_ms);
-        let mut deleted = 0;
+        let (mut deleted, mut after) = (0, 0);
         loop {
-            match inner.store.delete_ended_before(before_ms, BATCH).await {
-                Ok(count) => {
-                    deleted += count;
-                    if count < u64::from(BATCH) {
-                        break;
+            match inner.store.delete_ended_before(before_ms, after, BATCH).await {
+                Ok(step) => {
+                    deleted += step.deleted;
+                    match step.next {
+                        Some(next) => after = next,
+                        None => break,
                     }
                 }
                 Err(error) => {

@@ -27,9 +27,9 @@ use crate::ids::{ComponentDigest, HostId, WorkflowId};
 
 pub use model::{
     CancelOutcome, CommitEffects, ComponentKind, ComponentRecord, ComponentVersion, Created, Deletion,
-    EventRecord, HostRecord, LogRecord, NewStart, NewWorkflow, RunCommit, SignalRecord, SignalSent,
-    StatusUpdate, StoredEntry, WaitSet, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus,
-    Written,
+    EventRecord, HostRecord, LogRecord, NewStart, NewWorkflow, RetentionStep, RunCommit, SignalRecord,
+    SignalSent, StatusUpdate, StoredEntry, WaitSet, WorkflowFilter, WorkflowRecord, WorkflowState,
+    WorkflowStatus, Written,
 };
 pub use sql::{ArrivalListener, QueryPlan, SqlStore};
 
@@ -162,12 +162,13 @@ pub trait Store: Send + Sync + 'static {
     /// it has ended (any final status, `stuck` included).
     async fn delete_workflow(&self, id: &WorkflowId) -> Result<Deletion>;
 
-    /// Deletes at most `limit` workflows that ended before `before_ms` (ms
-    /// since the Unix epoch) as `completed`, `failed`, `cancelled` or
-    /// `terminated`, oldest first, each with its journal, logs, signals and
-    /// events, in one short transaction; how many. `stuck` workflows are
-    /// kept: an upgrade can still save them.
-    async fn delete_ended_before(&self, before_ms: i64, limit: u32) -> Result<u64>;
+    /// One step of a retention sweep: reads the next `limit` workflows by
+    /// creation order after `after` (an ordinal; 0 to begin) and deletes,
+    /// in one short transaction, those among them that ended before
+    /// `before_ms` (ms since the Unix epoch) as `completed`, `failed`,
+    /// `cancelled` or `terminated`, each with its journal, logs, signals and
+    /// events. `stuck` workflows are kept: an upgrade can still save them.
+    async fn delete_ended_before(&self, before_ms: i64, after: i64, limit: u32) -> Result<RetentionStep>;
 
     /// Deletes component `digest`, its bytes and its place in names'
     /// histories, if no workflow runs it. A name that pointed at it points

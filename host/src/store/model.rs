@@ -505,6 +505,18 @@ pub enum Deletion {
     InUse(Option<WorkflowStatus>),
 }
 
+/// What one step of a retention sweep
+/// ([`Store::delete_ended_before`](super::Store::delete_ended_before)) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionStep {
+    /// Workflows deleted.
+    pub deleted: u64,
+    /// Where the next step starts (the last ordinal read), or `None` when
+    /// the sweep is over: every later workflow was created after
+    /// `before_ms`, so none of them can have ended before it.
+    pub next: Option<i64>,
+}
+
 /// An event a workflow set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRecord {

@@ -13,8 +13,8 @@ mod write;
 use super::model::{parse_level, parse_stream};
 use super::{
     CancelOutcome, ComponentKind, ComponentRecord, ComponentVersion, Created, Deletion, Error, EventRecord,
-    HostRecord, LogRecord, NewStart, NewWorkflow, Result, RunCommit, SignalRecord, SignalSent, Store,
-    StoredEntry, WaitSet, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus, Written,
+    HostRecord, LogRecord, NewStart, NewWorkflow, Result, RetentionStep, RunCommit, SignalRecord, SignalSent,
+    Store, StoredEntry, WaitSet, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus, Written,
 };
 use crate::clock;
 use crate::ids::{ComponentDigest, HostId, WorkflowId};
@@ -254,8 +254,8 @@ impl Store for SqlStore {
         self.delete_one_workflow(id).await
     }
 
-    async fn delete_ended_before(&self, before_ms: i64, limit: u32) -> Result<u64> {
-        self.delete_batch_ended_before(before_ms, limit).await
+    async fn delete_ended_before(&self, before_ms: i64, after: i64, limit: u32) -> Result<RetentionStep> {
+        self.retention_step(before_ms, after, limit).await
     }
 
     async fn delete_component(&self, digest: &ComponentDigest) -> Result<Deletion> {

@@ -24,17 +24,19 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// `RUST_LOG` does not parse, the exporter cannot be built, or a
 /// subscriber is installed already.
 pub fn init(format: logs::LogFormat) -> Result<Option<traces::Traces>, String> {
-    let (traces, exporter) = if traces::wanted() {
+    // Two stacks rather than an optional layer: with traces off, the log's
+    // filter alone sets the subscriber's maximum level, so `debug` spans
+    // and events are disabled at their call sites and cost nothing.
+    let installed = if traces::wanted() {
         let (traces, layer) = traces::layer()?;
         let spans = Targets::new().with_target("duro_host", tracing::Level::DEBUG);
-        (Some(traces), Some(layer.with_filter(spans)))
+        tracing_subscriber::registry()
+            .with(layer.with_filter(spans))
+            .with(logs::layer(format)?)
+            .try_init()
+            .map(|()| Some(traces))
     } else {
-        (None, None)
+        tracing_subscriber::registry().with(logs::layer(format)?).try_init().map(|()| None)
     };
-    tracing_subscriber::registry()
-        .with(exporter)
-        .with(logs::layer(format)?)
-        .try_init()
-        .map_err(|error| format!("cannot install the log subscriber: {error}"))?;
-    Ok(traces)
+    installed.map_err(|error| format!("cannot install the log subscriber: {error}"))
 }
