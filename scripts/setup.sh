@@ -75,16 +75,7 @@ build_js() {
 build_python() {
     local tools=target/py-toolchain
     local sdk=guest-sdk/python
-    if ! cmp -s "$sdk/requirements.txt" "$tools/installed-requirements.txt"; then
-        if ! command -v python3 >/dev/null; then
-            echo "building the Python workflows needs Python 3.10 or later" >&2
-            return 1
-        fi
-        rm -rf "$tools"
-        python3 -m venv "$tools/venv"
-        "$tools/venv/bin/pip" install --quiet --disable-pip-version-check -r "$sdk/requirements.txt"
-        cp "$sdk/requirements.txt" "$tools/installed-requirements.txt"
-    fi
+    install_venv "$tools/venv" "$sdk/requirements.txt" "building the Python workflows"
     local dir name out
     for dir in examples/*-py tests/workflows/*-py; do
         name=$(basename "$dir" -py)
@@ -100,18 +91,41 @@ build_python() {
 
 # Installs schemathesis, which tests/openapi.rs runs against a live `duro
 # serve` and its OpenAPI document, from PyPI at the versions
-# scripts/schemathesis-requirements.txt pins, into a virtual environment at
-# target/schemathesis-venv; again only when the pins changed. The test finds
-# target/schemathesis-venv/bin/st by itself, or the binary DURO_SCHEMATHESIS
-# names.
+# scripts/schemathesis-requirements.txt pins, into target/schemathesis-venv.
+# The test finds target/schemathesis-venv/bin/st by itself, or the binary
+# DURO_SCHEMATHESIS names.
 install_schemathesis() {
-    local venv=target/schemathesis-venv
-    local pins=scripts/schemathesis-requirements.txt
+    install_venv target/schemathesis-venv scripts/schemathesis-requirements.txt "the OpenAPI test"
+}
+
+# Installs what tests/console.rs drives the web console with: Debian's
+# Chromium (package chromium, unless a `chromium` is on the PATH already)
+# and Playwright for Python, from PyPI at the versions
+# scripts/browser-requirements.txt pins, into target/browser-venv.
+# Playwright drives that Chromium; it downloads no browser of its own.
+install_browser_tests() {
+    if ! command -v chromium >/dev/null; then
+        local sudo=()
+        [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+        export DEBIAN_FRONTEND=noninteractive
+        if ! "${sudo[@]}" apt-get install -y chromium; then
+            "${sudo[@]}" apt-get update
+            "${sudo[@]}" apt-get install -y chromium
+        fi
+    fi
+    install_venv target/browser-venv scripts/browser-requirements.txt "the console's browser test"
+}
+
+# Makes a Python virtual environment at VENV with the packages the file PINS
+# pins, unless one was made from the same pins already (it is made anew
+# when they change). WHAT names what needs it, for the error without Python.
+install_venv() {
+    local venv=$1 pins=$2 what=$3
     if cmp -s "$pins" "$venv/installed-requirements.txt"; then
         return
     fi
     if ! command -v python3 >/dev/null; then
-        echo "the OpenAPI test needs Python 3.10 or later for schemathesis" >&2
+        echo "$what needs Python 3.10 or later" >&2
         return 1
     fi
     rm -rf "$venv"

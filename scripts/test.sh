@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test. Needs no set-up beyond a Rust toolchain (and Python 3 for
-# the Python workflows and schemathesis): installs the wasm target, builds
-# the examples, installs schemathesis, and provides PostgreSQL: DATABASE_URL
+# the Python workflows, schemathesis and Playwright): installs the wasm
+# target, builds the examples, installs schemathesis, Chromium and
+# Playwright, and provides PostgreSQL: DATABASE_URL
 # when set (any database on the server; each test creates its own),
 # otherwise a throwaway cluster started here and removed on exit.
 set -euo pipefail
@@ -11,11 +12,13 @@ source scripts/postgres.sh
 
 build_all
 install_schemathesis
+install_browser_tests
 if [ -z "${DATABASE_URL:-}" ]; then
     start_throwaway_postgres
 fi
 export DURO_EXAMPLES_DIR="$PWD/target/wasm32-wasip2/release"
 export DURO_SCHEMATHESIS="$PWD/target/schemathesis-venv/bin/st"
+export DURO_BROWSER_PYTHON="$PWD/target/browser-venv/bin/python"
 cargo test --locked -p duro-host -p duro-sdk -p approval --features duro-host/postgres-tests
 
 # Standing rules: formatting, lints, and the layering of host/src (only the

@@ -202,6 +202,38 @@ async fn workflow_list_filters_and_paginates(database: Database) {
     let (_, by_component) = server.get("/v1/workflows?component=hello").await;
     assert_eq!(by_component["workflows"].as_array().unwrap().len(), 3);
 
+    // By id prefix: exact, case and all, with the other filters and pages.
+    let ids_of = |page: &Value| -> Vec<String> {
+        page["workflows"].as_array().unwrap().iter().map(|w| w["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let (_, prefixed) = server.get("/v1/workflows?id_prefix=h").await;
+    assert_eq!(ids_of(&prefixed), ["h2", "h1", "h0"]);
+    let (_, prefixed) = server.get("/v1/workflows?id_prefix=h1").await;
+    assert_eq!(ids_of(&prefixed), ["h1"]);
+    let (_, prefixed) = server.get("/v1/workflows?id_prefix=H").await;
+    assert_eq!(ids_of(&prefixed), Vec::<String>::new());
+    let (_, prefixed) = server.get("/v1/workflows?id_prefix=h&status=sleeping").await;
+    assert_eq!(ids_of(&prefixed), Vec::<String>::new());
+    let (_, first) = server.get("/v1/workflows?id_prefix=h&limit=2").await;
+    assert_eq!(ids_of(&first), ["h2", "h1"]);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, rest) = server.get(&format!("/v1/workflows?id_prefix=h&limit=2&cursor={cursor}")).await;
+    assert_eq!(ids_of(&rest), ["h0"]);
+    let (status, body) = server.get(&format!("/v1/workflows?id_prefix={}", "h".repeat(129))).await;
+    assert_eq!(error_code(status, &body, 400), "bad_request");
+
+    // Counts by status, every status present, of all or of one component.
+    let (status, counts) = server.get("/v1/workflow-counts").await;
+    assert_eq!(status, 200, "{counts}");
+    assert_eq!(counts["total"], 4, "{counts}");
+    assert_eq!((&counts["counts"]["completed"], &counts["counts"]["sleeping"]), (&json!(3), &json!(1)));
+    assert_eq!(counts["counts"].as_object().unwrap().len(), 8, "{counts}");
+    assert_eq!(counts["counts"]["failed"], 0, "{counts}");
+    let (_, counts) = server.get("/v1/workflow-counts?component=countdown").await;
+    assert_eq!((&counts["total"], &counts["counts"]["sleeping"]), (&json!(1), &json!(1)), "{counts}");
+    let (status, counts) = server.get("/v1/workflow-counts?component=nothing").await;
+    assert_eq!((status, &counts["total"]), (200, &json!(0)), "{counts}");
+
     // A long poll on a sleeping workflow ends with 202 and the current status.
     let (status, body) = server.get("/v1/workflows/long/result?wait=0.2").await;
     assert_eq!(status, 202, "{body}");

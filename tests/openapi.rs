@@ -63,6 +63,7 @@ async fn document_names_every_route_with_its_errors_and_auth() {
         ("/v1/components/{key}", vec!["get", "delete"]),
         ("/v1/workflows", vec!["get", "post"]),
         ("/v1/workflows/{id}", vec!["get", "delete"]),
+        ("/v1/workflow-counts", vec!["get"]),
         ("/v1/workflows/{id}/result", vec!["get"]),
         ("/v1/workflows/{id}/journal", vec!["get"]),
         ("/v1/workflows/{id}/logs", vec!["get"]),

@@ -171,6 +171,18 @@ async fn a_stuck_workflow_upgraded_to_a_fixed_component_completes(database: Data
     drop(connection);
     let stuck = server.result("broken", 60).await;
     assert_eq!(stuck["status"], "stuck", "{stuck}");
+    // The workflow shows where its replay diverged, read back from its error.
+    let (_, detail) = server.get("/v1/workflows/broken").await;
+    assert_eq!(
+        detail["divergence"],
+        json!({
+            "seq": 0,
+            "recorded": "set-event(\"stage\")",
+            "attempted": null,
+            "message": detail["error"],
+        }),
+        "{detail}"
+    );
 
     let fixed = common::examples_dir().join("waiter_v2.wasm");
     let (stdout, stderr, ok) = server.cli(&["workflow", "upgrade", "broken", fixed.to_str().unwrap()]);

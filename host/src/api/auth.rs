@@ -261,7 +261,8 @@ pub struct Access {
 }
 
 /// The least role that may call `method` on `path`, or `None` for an open
-/// path.
+/// path: [`OPEN_PATHS`], the metrics unless protected, and the web
+/// console's files (`GET /`, `GET /console/…`), which hold no data.
 ///
 /// `GET` and `HEAD` need [`Role::Reader`]. Pushing or deleting a component,
 /// replaying a workflow against a component (which compiles and runs it)
@@ -269,7 +270,9 @@ pub struct Access {
 /// which erases its history, needs [`Role::Admin`]; every other call
 /// (starting, signalling, cancelling) needs [`Role::Operator`].
 pub fn required_role(method: &Method, path: &str, protect_metrics: bool) -> Option<Role> {
-    if OPEN_PATHS.contains(&path) || (path == METRICS_PATH && !protect_metrics) {
+    let console_file =
+        super::console::is_console_file(path) && (method == Method::GET || method == Method::HEAD);
+    if OPEN_PATHS.contains(&path) || (path == METRICS_PATH && !protect_metrics) || console_file {
         return None;
     }
     if method == Method::GET || method == Method::HEAD {
@@ -327,6 +330,9 @@ mod tests {
         let role = |method: Method, path: &str| required_role(&method, path, false);
         assert_eq!(role(Method::GET, "/healthz"), None);
         assert_eq!(role(Method::GET, "/metrics"), None);
+        assert_eq!(role(Method::GET, "/"), None);
+        assert_eq!(role(Method::GET, "/console/app.js"), None);
+        assert_eq!(role(Method::POST, "/console/app.js"), Some(Role::Operator));
         assert_eq!(required_role(&Method::GET, "/metrics", true), Some(Role::Reader));
         assert_eq!(role(Method::GET, "/v1/workflows/x"), Some(Role::Reader));
         assert_eq!(role(Method::POST, "/v1/workflows"), Some(Role::Operator));

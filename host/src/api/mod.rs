@@ -18,7 +18,8 @@
 //! | `GET /v1/components`, `GET /v1/components/{digest-or-name}` | components; a name's with its versions |
 //! | `DELETE /v1/components/{digest}` | delete a component no workflow runs (409 while one does) |
 //! | `POST /v1/workflows` | start a workflow (idempotent by `id`) |
-//! | `GET /v1/workflows[?status&component&limit&cursor]` | workflows, newest first |
+//! | `GET /v1/workflows[?status&component&id_prefix&limit&cursor]` | workflows, newest first |
+//! | `GET /v1/workflow-counts[?component]` | how many workflows there are of each status |
 //! | `GET /v1/workflows/{id}` | one workflow |
 //! | `DELETE /v1/workflows/{id}` | delete an ended workflow (409 before it ends) |
 //! | `GET /v1/workflows/{id}/result[?wait=SECONDS]` | 200 once final, else 202 |
@@ -33,9 +34,10 @@
 //! | `GET /v1/openapi.json` | the OpenAPI 3.1 document of this API |
 //! | `GET /healthz` | 200 with the host's id and counters when the database answers, else 503 |
 //! | `GET /metrics` | Prometheus metrics (text format 0.0.4) |
+//! | `GET /`, `GET /console/{file}` | the web console ([`console`]) |
 //!
-//! With API tokens ([`Access`]), every route but `/healthz` (and `/metrics`
-//! unless protected) needs `Authorization: Bearer TOKEN` with a role high
+//! With API tokens ([`Access`]), every route but `/healthz`, the console's
+//! files (and `/metrics` unless protected) needs `Authorization: Bearer TOKEN` with a role high
 //! enough for it; see [`auth`].
 //!
 //! Each handler carries its `#[utoipa::path]` description, and [`app`]
@@ -44,6 +46,7 @@
 
 pub mod auth;
 mod components;
+pub mod console;
 mod error;
 mod extract;
 mod metrics;
@@ -123,6 +126,7 @@ pub fn app(runtime: Runtime, limits: ApiLimits, access: Access) -> Router {
         .routes(routes!(components::list))
         .routes(routes!(components::get, components::delete))
         .routes(routes!(workflows::start, workflows::list))
+        .routes(routes!(workflows::counts))
         .routes(routes!(workflows::get, workflows::delete))
         .routes(routes!(workflows::journal))
         .routes(routes!(workflows::logs))
@@ -139,6 +143,7 @@ pub fn app(runtime: Runtime, limits: ApiLimits, access: Access) -> Router {
         .merge(with_timeout(long_poll, long_poll_timeout))
         .split_for_parts();
     router
+        .merge(console::router())
         // After the merge, so that it reaches the long poll's route as well.
         .method_not_allowed_fallback(|| async {
             Error::MethodNotAllowed("method not allowed on this route".into())

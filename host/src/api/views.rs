@@ -18,8 +18,8 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use crate::executor::ReplayCheck;
 use crate::ids::{ComponentDigest, HostId, WorkflowId, hex};
 use crate::journal::{
-    Call, ChildStart, Entry, FieldValue, HttpAttempt, HttpCall, LogLevel, LogStream, Nondeterminism, Outcome,
-    RetryPolicy, WaitOutcome,
+    self, Call, ChildStart, Entry, FieldValue, HttpAttempt, HttpCall, LogLevel, LogStream, Nondeterminism,
+    Outcome, RetryPolicy, WaitOutcome,
 };
 use crate::runtime::{ReplayReport, Stats, Waiting};
 use crate::store::{
@@ -171,12 +171,12 @@ pub(super) struct Divergence {
 
 impl Divergence {
     pub(super) fn new(divergence: &Nondeterminism) -> Self {
-        Self {
-            seq: divergence.seq,
-            recorded: divergence.recorded.to_string(),
-            attempted: divergence.attempted.as_ref().map(ToString::to_string),
-            message: divergence.to_string(),
-        }
+        Self::read_back(journal::Divergence::from(divergence), divergence.to_string())
+    }
+
+    /// A divergence `message` read back (a `stuck` workflow's error).
+    pub(super) fn read_back(divergence: journal::Divergence, message: String) -> Self {
+        Self { seq: divergence.seq, recorded: divergence.recorded, attempted: divergence.attempted, message }
     }
 }
 
@@ -314,6 +314,27 @@ impl WorkflowList {
     }
 }
 
+/// `GET /v1/workflow-counts`: how many workflows there are of each status.
+#[derive(Serialize, ToSchema)]
+pub(super) struct WorkflowCounts {
+    /// Every status, with 0 where there are none.
+    #[schema(example = json!({ "pending": 0, "running": 2, "completed": 40 }))]
+    counts: std::collections::BTreeMap<&'static str, u64>,
+    /// All workflows counted.
+    total: u64,
+}
+
+impl WorkflowCounts {
+    pub(super) fn new(counts: &[(WorkflowStatus, u64)]) -> Self {
+        let mut by_status: std::collections::BTreeMap<&'static str, u64> =
+            WorkflowStatus::ALL.iter().map(|status| (status.as_str(), 0)).collect();
+        for (status, count) in counts {
+            by_status.insert(status.as_str(), *count);
+        }
+        Self { total: counts.iter().map(|(_, count)| count).sum(), counts: by_status }
+    }
+}
+
 /// A live host.
 #[derive(Serialize, ToSchema)]
 pub(super) struct Host {
@@ -424,6 +445,8 @@ pub(super) struct WorkflowDetail {
     deadline: Option<Timestamp>,
     /// The effect a running workflow waits on, or null.
     waiting_on: Option<WaitingOn>,
+    /// Where a `stuck` workflow's replay left its journal, or null.
+    divergence: Option<Divergence>,
 }
 
 impl WorkflowDetail {
@@ -431,6 +454,7 @@ impl WorkflowDetail {
         record: &WorkflowRecord,
         waiting: Option<&Waiting>,
         children: &[WorkflowRecord],
+        divergence: Option<journal::Divergence>,
     ) -> Self {
         let waits_for = match (&record.waiting_on, record.state.status.is_suspended()) {
             (Some(on), true) => Some(WaitsFor {
@@ -461,6 +485,9 @@ impl WorkflowDetail {
                 },
                 next_attempt_at: waiting.next_attempt_at_ns.map(Timestamp::from_ns),
             }),
+            divergence: divergence
+                .zip(record.error.clone())
+                .map(|(divergence, message)| Divergence::read_back(divergence, message)),
         }
     }
 }

@@ -11,10 +11,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::views::{
-    self, ErrorBody, JournalPage, LogPage, Workflow, WorkflowDetail, WorkflowList, WorkflowResult,
+    self, ErrorBody, JournalPage, LogPage, Workflow, WorkflowCounts, WorkflowDetail, WorkflowList,
+    WorkflowResult,
 };
 use super::{AppState, Error};
-use crate::ids::WorkflowId;
+use crate::ids::{self, ComponentDigest, WorkflowId};
 use crate::runtime;
 use crate::store::{WorkflowFilter, WorkflowRecord, WorkflowStatus};
 
@@ -141,6 +142,9 @@ pub(super) struct ListQuery {
     /// Only workflows of this component (a digest, or a name's current
     /// digest); none for an unknown component.
     component: Option<String>,
+    /// Only workflows whose id starts with this text (at most 128 bytes).
+    #[param(max_length = 128)]
+    id_prefix: Option<String>,
     /// Page size (default 50); 0 counts as 1 and more than 500 as 500.
     #[param(format = Int64, maximum = 4_294_967_295_u32)]
     limit: Option<u32>,
@@ -148,6 +152,9 @@ pub(super) struct ListQuery {
     #[param(pattern = "^[0-9]{1,18}$")]
     cursor: Option<String>,
 }
+
+/// Longest `id_prefix` of `GET /v1/workflows`, in bytes: the longest id.
+const MAX_ID_PREFIX_BYTES: usize = 128;
 
 /// Lists workflows, newest first.
 ///
@@ -160,36 +167,87 @@ pub(super) struct ListQuery {
     params(ListQuery),
     responses(
         (status = OK, description = "A page of workflows.", body = WorkflowList),
-        (status = BAD_REQUEST, description = "An unknown status, or a bad limit or cursor.", body = ErrorBody),
+        (status = BAD_REQUEST, description = "An unknown status, an id prefix over 128 bytes, or a bad \
+            limit or cursor.", body = ErrorBody),
     ),
 )]
 pub(super) async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<WorkflowList>, Error> {
-    let status = query
-        .status
-        .map(|text| {
-            WorkflowStatus::parse(&text).ok_or_else(|| {
-                let known: Vec<_> = WorkflowStatus::ALL.iter().map(|s| s.as_str()).collect();
-                Error::BadRequest(format!("unknown status {text:?}; use one of {}", known.join(", ")))
-            })
-        })
-        .transpose()?;
+    let status = query.status.map(|text| parse_status(&text)).transpose()?;
     let before = query.cursor.map(|cursor| parse_cursor(&cursor)).transpose()?;
-    let component = match query.component {
-        None => None,
-        Some(key) => match state.runtime.store().component(&key).await? {
-            Some(record) => Some(record.digest),
-            None => return Ok(Json(WorkflowList::new(&[], None))),
-        },
+    if let Some(prefix) = &query.id_prefix
+        && prefix.len() > MAX_ID_PREFIX_BYTES
+    {
+        return Err(Error::BadRequest(format!(
+            "id_prefix is {} bytes; ids are at most {MAX_ID_PREFIX_BYTES}",
+            prefix.len()
+        )));
+    }
+    let Some(component) = resolve_component(&state, query.component).await? else {
+        return Ok(Json(WorkflowList::new(&[], None)));
     };
     let limit = page_size(query.limit, WORKFLOW_PAGE);
-    let records =
-        state.runtime.store().list_workflows(&WorkflowFilter { status, component, before, limit }).await?;
+    let filter = WorkflowFilter { status, component, id_prefix: query.id_prefix, before, limit };
+    let records = state.runtime.store().list_workflows(&filter).await?;
     let next_cursor =
         (records.len() == limit as usize).then(|| records.last().map(|r| r.ordinal.to_string())).flatten();
     Ok(Json(WorkflowList::new(&records, next_cursor)))
+}
+
+/// A status filter: one of [`WorkflowStatus::ALL`]'s names.
+fn parse_status(text: &str) -> Result<WorkflowStatus, Error> {
+    WorkflowStatus::parse(text).ok_or_else(|| {
+        let known: Vec<_> = WorkflowStatus::ALL.iter().map(|s| s.as_str()).collect();
+        Error::BadRequest(format!("unknown status {:?}; use one of {}", ids::shown(text), known.join(", ")))
+    })
+}
+
+/// A component filter (a digest or a name) as the digest it stands for:
+/// `Some(None)` without a filter, `None` for an unknown component, which no
+/// workflow runs.
+async fn resolve_component(
+    state: &AppState,
+    key: Option<String>,
+) -> Result<Option<Option<ComponentDigest>>, Error> {
+    match key {
+        None => Ok(Some(None)),
+        Some(key) => Ok(state.runtime.store().component(&key).await?.map(|record| Some(record.digest))),
+    }
+}
+
+/// Query of `GET /v1/workflow-counts`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct CountsQuery {
+    /// Only workflows of this component (a digest, or a name's current
+    /// digest); all zero for an unknown component.
+    component: Option<String>,
+}
+
+/// Counts workflows by status.
+///
+/// Every status is present, with 0 where there are none. The counts are
+/// read from the database at once (a scan of the workflows or of one
+/// component's), for dashboards and the console, not for every request.
+#[utoipa::path(
+    get,
+    path = "/v1/workflow-counts",
+    operation_id = "count_workflows",
+    tag = "workflows",
+    params(CountsQuery),
+    responses((status = OK, description = "The workflows of each status.", body = WorkflowCounts)),
+)]
+pub(super) async fn counts(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<CountsQuery>,
+) -> Result<Json<WorkflowCounts>, Error> {
+    let counts = match resolve_component(&state, query.component).await? {
+        None => Vec::new(),
+        Some(component) => state.runtime.store().count_by_status(component.as_ref()).await?,
+    };
+    Ok(Json(WorkflowCounts::new(&counts)))
 }
 
 /// A list cursor: 1 to 18 decimal digits (a previous page's `next_cursor`).
@@ -221,7 +279,8 @@ pub(super) async fn get(
     let record = find(&state, &id).await?;
     let waiting = state.runtime.waiting_on(&record).await?;
     let children = state.runtime.children(&record.id, CHILDREN_SHOWN).await?;
-    Ok(Json(WorkflowDetail::new(&record, waiting.as_ref(), &children)))
+    let divergence = state.runtime.divergence(&record).await?;
+    Ok(Json(WorkflowDetail::new(&record, waiting.as_ref(), &children, divergence)))
 }
 
 /// Deletes a workflow that has ended, with its journal, logs, signals and

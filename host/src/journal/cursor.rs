@@ -37,14 +37,65 @@ pub struct Nondeterminism {
 
 impl fmt::Display for Nondeterminism {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "non-determinism at seq {}: the journal recorded {} but the workflow ",
-            self.seq, self.recorded
-        )?;
+        write!(f, "{}", Divergence::head(self.seq, &self.recorded.to_string()))?;
         match &self.attempted {
-            Some(call) => write!(f, "now calls {call}"),
-            None => f.write_str("now returns without making it"),
+            Some(call) => write!(f, "{CALLS}{call}"),
+            None => f.write_str(RETURNS),
+        }
+    }
+}
+
+/// How a divergence message begins, before the seq.
+const LEAD: &str = "non-determinism at seq ";
+/// How it goes on when the workflow made another call.
+const CALLS: &str = "now calls ";
+/// How it ends when the workflow returned instead.
+const RETURNS: &str = "now returns without making it";
+
+/// A [`Nondeterminism`] with its calls as the journal prints them.
+///
+/// A `stuck` workflow keeps only the divergence's message, as its error;
+/// [`Divergence::read`] reads it back, with the call still recorded at its
+/// seq, for those who inspect the workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Divergence {
+    /// The journal position where the calls differ.
+    pub seq: u64,
+    /// The call recorded at `seq`.
+    pub recorded: String,
+    /// The call the workflow made instead, or `None` when it returned.
+    pub attempted: Option<String>,
+}
+
+impl Divergence {
+    fn head(seq: u64, recorded: &str) -> String {
+        format!("{LEAD}{seq}: the journal recorded {recorded} but the workflow ")
+    }
+
+    /// The seq that `message`, a [`Nondeterminism`]'s, names; `None` for
+    /// another message.
+    pub fn seq_in(message: &str) -> Option<u64> {
+        let (digits, _) = message.strip_prefix(LEAD)?.split_once(':')?;
+        digits.parse().ok()
+    }
+
+    /// `message` read back, given `recorded`, the call at the seq it names;
+    /// `None` if it is not that divergence's message.
+    pub fn read(message: &str, recorded: &Call) -> Option<Self> {
+        let seq = Self::seq_in(message)?;
+        let recorded = recorded.to_string();
+        let tail = message.strip_prefix(&Self::head(seq, &recorded))?;
+        let attempted = if tail == RETURNS { None } else { Some(tail.strip_prefix(CALLS)?.to_owned()) };
+        Some(Self { seq, recorded, attempted })
+    }
+}
+
+impl From<&Nondeterminism> for Divergence {
+    fn from(divergence: &Nondeterminism) -> Self {
+        Self {
+            seq: divergence.seq,
+            recorded: divergence.recorded.to_string(),
+            attempted: divergence.attempted.as_ref().map(ToString::to_string),
         }
     }
 }
@@ -600,6 +651,22 @@ mod tests {
         // Sticky: a later call that would match still fails.
         assert_eq!(cursor.replay(&Call::Now), Err(expected.clone().into()));
         assert_eq!(cursor.finish(), Err(expected));
+    }
+
+    #[test]
+    fn a_divergence_message_reads_back() {
+        let recorded = Call::Sleep { duration_ns: 5 };
+        for attempted in [Some(Call::Now), None] {
+            let diverged = Nondeterminism { seq: 7, recorded: recorded.clone(), attempted };
+            let message = diverged.to_string();
+            assert_eq!(Divergence::seq_in(&message), Some(7));
+            assert_eq!(Divergence::read(&message, &recorded), Some(Divergence::from(&diverged)));
+            // Another recorded call, or a message cut short, is not this
+            // divergence.
+            assert_eq!(Divergence::read(&message, &Call::Now), None);
+            assert_eq!(Divergence::read(&message[..40], &recorded), None);
+        }
+        assert_eq!(Divergence::seq_in("wasm trap: unreachable"), None);
     }
 
     #[test]

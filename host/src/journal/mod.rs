@@ -16,7 +16,7 @@ mod wait;
 
 pub use codec::Error;
 pub use cursor::{
-    Budget, BudgetExceeded, Cursor, HistoryEnd, Nondeterminism, ReplayError, Reservation, Usage,
+    Budget, BudgetExceeded, Cursor, Divergence, HistoryEnd, Nondeterminism, ReplayError, Reservation, Usage,
 };
 pub use effect::{
     ActivityAttempt, ActivityCall, ActivityError, Attempt, FieldValue, Fields, HttpAttempt, HttpCall,

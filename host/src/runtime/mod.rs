@@ -52,7 +52,7 @@ use crate::engine::{self, Engine, EngineLimits};
 pub use crate::executor::Waiting;
 use crate::executor::{self, Executor, ExecutorConfig};
 use crate::ids::{ComponentDigest, HostId, WorkflowId};
-use crate::journal::{Call, Entry, Outcome};
+use crate::journal::{Call, Divergence, Entry, Outcome};
 use crate::store::{
     self, CancelOutcome, ComponentKind, ComponentRecord, Created, Deletion, EventRecord, HostRecord,
     NewWorkflow, SignalSent, Store, StoredEntry, WorkflowRecord, WorkflowStatus,
@@ -407,7 +407,7 @@ impl Runtime {
     /// # Errors
     /// [`Error::Store`].
     pub async fn metrics_snapshot(&self) -> Result<crate::telemetry::metrics::Snapshot, Error> {
-        let workflows = self.inner.store.count_by_status().await?;
+        let workflows = self.inner.store.count_by_status(None).await?;
         let stats = self.stats();
         Ok(crate::telemetry::metrics::Snapshot {
             workflows: workflows.into_iter().map(|(status, count)| (status.as_str(), count)).collect(),
@@ -581,6 +581,29 @@ impl Runtime {
         let store = &self.inner.store;
         store.workflow(id).await?.ok_or_else(|| Error::UnknownWorkflow(id.to_string()))?;
         Ok(StoredEntry::decode_all(&store.journal(id, after, limit, max_bytes).await?)?)
+    }
+
+    /// Where a `stuck` workflow's replay diverged, read back from its error
+    /// and the call its journal holds at that seq; `None` for any other
+    /// workflow, or an error that is not a divergence's.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the journal entry cannot be read.
+    pub async fn divergence(&self, record: &WorkflowRecord) -> Result<Option<Divergence>, Error> {
+        let message = match (&record.error, record.state.status) {
+            (Some(message), WorkflowStatus::Stuck) => message,
+            _ => return Ok(None),
+        };
+        let Some(seq) = Divergence::seq_in(message) else {
+            return Ok(None);
+        };
+        let entries = StoredEntry::decode_all(
+            &self.inner.store.journal(&record.id, seq.checked_sub(1), 1, u64::MAX).await?,
+        )?;
+        Ok(entries
+            .first()
+            .filter(|entry| entry.seq == seq)
+            .and_then(|entry| Divergence::read(message, &entry.call)))
     }
 
     /// What workflow `record` waits on, if it is not final and waits on an

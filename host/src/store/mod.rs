@@ -176,8 +176,11 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_component(&self, digest: &ComponentDigest) -> Result<Deletion>;
 
     /// How many workflows there are of each status (statuses with none
-    /// left out).
-    async fn count_by_status(&self) -> Result<Vec<(WorkflowStatus, u64)>>;
+    /// left out), of component `component` alone when given.
+    async fn count_by_status(
+        &self,
+        component: Option<&ComponentDigest>,
+    ) -> Result<Vec<(WorkflowStatus, u64)>>;
 
     /// The connection pools' use now, for metrics.
     fn pools(&self) -> Vec<crate::telemetry::metrics::PoolUse>;

@@ -277,6 +277,10 @@ pub struct WorkflowFilter {
     pub status: Option<WorkflowStatus>,
     /// Only this component.
     pub component: Option<ComponentDigest>,
+    /// Only workflows whose id starts with this text. Matched by reading
+    /// the newest workflows until a page is full, not through an index: for
+    /// people searching, not for programs.
+    pub id_prefix: Option<String>,
     /// Only workflows older than this ordinal (the previous page's cursor).
     pub before: Option<i64>,
     /// Page size.

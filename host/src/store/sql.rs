@@ -262,10 +262,19 @@ impl Store for SqlStore {
         self.delete_unused_component(digest).await
     }
 
-    async fn count_by_status(&self) -> Result<Vec<(WorkflowStatus, u64)>> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM workflows GROUP BY status")
-            .fetch_all(&self.read)
-            .await?;
+    async fn count_by_status(
+        &self,
+        component: Option<&ComponentDigest>,
+    ) -> Result<Vec<(WorkflowStatus, u64)>> {
+        let rows = match component {
+            None => sqlx::query("SELECT status, COUNT(*) AS n FROM workflows GROUP BY status"),
+            Some(digest) => sqlx::query(
+                "SELECT status, COUNT(*) AS n FROM workflows WHERE component = $1 GROUP BY status",
+            )
+            .bind(digest.as_str()),
+        }
+        .fetch_all(&self.read)
+        .await?;
         rows.iter()
             .map(|row| {
                 let status: String = row.try_get("status")?;
@@ -1254,6 +1263,14 @@ fn list_statement(filter: &WorkflowFilter) -> Statement {
         binds.push(Bind::Int(before));
         conditions.push(format!("ordinal < ${}", binds.len()));
     }
+    if let Some(prefix) = &filter.id_prefix {
+        // `substr` counts characters in both databases; the length is a
+        // number written into the statement, so that PostgreSQL need not
+        // cast a bound one. (`LIKE` would need its wildcards escaped, and
+        // ignores case in SQLite.)
+        binds.push(Bind::Text(prefix.clone()));
+        conditions.push(format!("substr(id, 1, {}) = ${}", prefix.chars().count(), binds.len()));
+    }
     binds.push(Bind::Int(i64::from(filter.limit)));
     let filter =
         if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
@@ -1365,6 +1382,7 @@ impl SqlStore {
             component: component.clone(),
             before,
             limit: 50,
+            ..WorkflowFilter::default()
         };
         let statements = [
             Statement::new(
