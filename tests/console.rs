@@ -20,7 +20,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{Database, Server, TempDir};
+use common::{Database, Server, ShopService, TempDir};
 use serde_json::{Value, json};
 
 /// Longest the browser script may take before the test fails.
@@ -66,7 +66,8 @@ async fn until_waiting(server: &Server, id: &str) {
 #[tokio::test]
 async fn the_console_shows_and_steers_workflows_in_chromium() {
     let database = Database::sqlite();
-    let server = Server::start(&database).await;
+    let shop = ShopService::start();
+    let server = Server::start_with(&database, &["--allow-http", shop.authority()]).await;
     let hello = server.push_example("hello").await;
     server.push_example("misbehave").await;
     let (status, waiter) = server.post_bytes("/v1/components?name=waiter", common::example("waiter")).await;
@@ -78,6 +79,15 @@ async fn the_console_shows_and_steers_workflows_in_chromium() {
         server.start_workflow("hello", &id, json!({ "name": name })).await;
         assert_eq!(server.result(&id, 30).await["status"], "completed");
     }
+    // An order whose payment is refused twice before it goes through.
+    server.push_example("order_saga").await;
+    shop.fault(json!({ "path": "/payments/charge", "status": 500, "times": 2 })).await;
+    let order = json!({
+        "shop": shop.base, "sku": "sku-1", "quantity": 2, "amount_cents": 2598, "card": "4242",
+        "address": "1 Main St", "retry_initial_ms": 100, "max_attempts": 5,
+    });
+    server.start_workflow("order_saga", "order-1", order).await;
+    assert_eq!(server.result("order-1", 60).await["status"], "completed");
     server.start_workflow("misbehave", "crash-1", json!({ "panic": "the console test's trap" })).await;
     assert_eq!(server.result("crash-1", 30).await["status"], "failed");
     for id in ["approve-1", "cancel-me", "terminate-me", "broken"] {
@@ -86,16 +96,7 @@ async fn the_console_shows_and_steers_workflows_in_chromium() {
     }
     // Deploy divergent code under `broken` behind duro's back, as a host
     // change to how a call is journaled would: its replay gets stuck.
-    let mut connection = database.connect().await;
-    sqlx::query(
-        "UPDATE workflows SET component = $1, status = 'running', waiting_on = NULL, due_at_ms = 0
-         WHERE id = 'broken'",
-    )
-    .bind(&hello)
-    .execute(&mut connection)
-    .await
-    .unwrap();
-    drop(connection);
+    database.swap_component("broken", &hello).await;
     let stuck = server.result("broken", 60).await;
     assert_eq!(stuck["status"], "stuck", "{stuck}");
 
@@ -109,6 +110,8 @@ async fn the_console_shows_and_steers_workflows_in_chromium() {
     assert_eq!(status, 401, "{refused}");
 
     let screenshots = repository().join("target/console-screenshots");
+    // No screenshot (nor failure.png) of an earlier run may pass for this one's.
+    std::fs::remove_dir_all(&screenshots).ok();
     std::fs::create_dir_all(&screenshots).unwrap();
     let scenario = json!({
         "url": server.url(""),
@@ -148,8 +151,16 @@ async fn the_console_shows_and_steers_workflows_in_chromium() {
         (&json!("waiting"), &Value::String(waiter.clone())),
         "{upgraded}"
     );
-    for page in ["workflows", "workflow", "workflow-failed", "workflow-stuck", "components", "dark", "phone"]
-    {
+    for page in [
+        "workflows",
+        "workflow",
+        "workflow-signal",
+        "workflow-failed",
+        "workflow-stuck",
+        "components",
+        "dark",
+        "phone",
+    ] {
         let shot = screenshots.join(format!("{page}.png"));
         let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
         assert!(size > 1_000, "no screenshot at {}", shot.display());

@@ -27,11 +27,11 @@ def rows(page: Page):
 def workflows_page(page: Page, scene: dict, shots: pathlib.Path) -> None:
     """Counts, filters, search, local times and keyboard on the list."""
     page.goto(scene["url"] + "/")
-    expect(page.locator(".count-completed .count-n")).to_have_text("3")
+    expect(page.locator(".count-completed .count-n")).to_have_text("4")
     expect(page.locator(".count-failed .count-n")).to_have_text("1")
     expect(page.locator(".count-stuck .count-n")).to_have_text("1")
     expect(page.locator(".count-waiting .count-n")).to_have_text("3")
-    expect(rows(page)).to_have_count(8)
+    expect(rows(page)).to_have_count(9)
 
     # A status count filters the list, and the filter is in the URL.
     page.locator(".count-failed").click()
@@ -39,7 +39,7 @@ def workflows_page(page: Page, scene: dict, shots: pathlib.Path) -> None:
     expect(rows(page).first).to_contain_text("crash-1")
     assert "status=failed" in page.url, page.url
     page.get_by_label("Status", exact=True).select_option("")
-    expect(rows(page)).to_have_count(8)
+    expect(rows(page)).to_have_count(9)
 
     # By component, and by id prefix (after `/` focuses the search).
     # `hello` runs the three greetings, and `broken` since its code was swapped.
@@ -54,7 +54,7 @@ def workflows_page(page: Page, scene: dict, shots: pathlib.Path) -> None:
     search.fill("greet-ada")
     expect(rows(page)).to_have_count(1)
     search.fill("")
-    expect(rows(page)).to_have_count(8)
+    expect(rows(page)).to_have_count(9)
 
     # Times are local, with UTC on hover.
     title = page.locator("table.list time").first.get_attribute("title")
@@ -70,6 +70,24 @@ def workflows_page(page: Page, scene: dict, shots: pathlib.Path) -> None:
     expect(page.locator("pre[aria-label=output]")).to_contain_text("ada")
 
 
+def effects_workflow(page: Page, scene: dict, shots: pathlib.Path) -> None:
+    """The journal as a timeline: each HTTP attempt a row, failures marked."""
+    page.goto(scene["url"] + "/#/workflows/order-1")
+    expect(page.locator("#workflow-title")).to_have_text("order-1")
+    expect(page.locator(".status").first).to_have_text("completed")
+    charges = page.locator(".entry", has_text="/payments/charge")
+    expect(charges).to_have_count(3)
+    expect(charges.nth(0)).to_contain_text("attempt 1 → 500, retried after")
+    expect(charges.nth(1)).to_contain_text("attempt 2 → 500, retried after")
+    expect(page.locator(".entry.entry-failed")).to_have_count(2)
+    expect(charges.nth(2)).to_contain_text("attempt 3 → 200")
+    # An attempt opens to its request and response, with how long it took.
+    charges.nth(0).locator("summary").click()
+    expect(charges.nth(0).locator("pre[aria-label^=response]")).to_contain_text('"status": 500')
+    expect(charges.nth(0).locator(".took")).to_contain_text("ms")
+    page.screenshot(path=shots / "workflow.png", full_page=True)
+
+
 def failed_workflow(page: Page, scene: dict, shots: pathlib.Path) -> None:
     page.goto(scene["url"] + "/#/workflows?status=failed")
     page.locator("a.workflow-link", has_text="crash-1").click()
@@ -81,6 +99,7 @@ def failed_workflow(page: Page, scene: dict, shots: pathlib.Path) -> None:
 
 def stuck_workflow(page: Page, scene: dict, shots: pathlib.Path) -> None:
     page.goto(scene["url"] + "/#/workflows/broken")
+    expect(page.locator("#workflow-title")).to_have_text("broken")
     expect(page.locator("#error-title")).to_have_text("Non-determinism")
     seq = page.locator(".divergence-seq").inner_text()
     expect(page.locator(".divergence-recorded")).to_have_text('receive-signal("go")')
@@ -95,13 +114,14 @@ def stuck_workflow(page: Page, scene: dict, shots: pathlib.Path) -> None:
     page.get_by_label("Component (digest or name)", exact=True).fill("waiter")
     page.get_by_role("button", name="Check replay").click()
     expect(page.locator(".notice")).to_contain_text("The journal replays on waiter")
-    page.get_by_role("button", name="Upgrade", exact=True).click()
+    page.get_by_role("button", name="Upgrade to waiter").click()
     expect(page.locator(".notice")).to_contain_text("Upgraded")
     expect(page.locator(".status").first).to_have_text("waiting", timeout=TIMEOUT_MS)
 
 
 def signal_workflow(page: Page, scene: dict, shots: pathlib.Path) -> None:
     page.goto(scene["url"] + "/#/workflows/approve-1")
+    expect(page.locator("#workflow-title")).to_have_text("approve-1")
     expect(page.locator(".status").first).to_have_text("waiting")
     # The signal it waits for fills the form's name.
     expect(page.get_by_label("Signal name", exact=True)).to_have_value("go")
@@ -116,7 +136,7 @@ def signal_workflow(page: Page, scene: dict, shots: pathlib.Path) -> None:
     expect(page.locator(".entry .kind", has_text="receive_signal")).to_have_count(1)
     page.locator(".entry summary", has_text="receive_signal").click()
     expect(page.locator(".entry pre[aria-label^=response]").first).to_be_visible()
-    page.screenshot(path=shots / "workflow.png", full_page=True)
+    page.screenshot(path=shots / "workflow-signal.png", full_page=True)
 
 
 def cancel_and_terminate(page: Page, scene: dict) -> None:
@@ -125,6 +145,7 @@ def cancel_and_terminate(page: Page, scene: dict) -> None:
         ("terminate-me", "Terminate", "Confirm terminate", "terminated"),
     ]:
         page.goto(f"{scene['url']}/#/workflows/{id}")
+        expect(page.locator("#workflow-title")).to_have_text(id)
         expect(page.locator(".status").first).to_have_text("waiting")
         page.get_by_role("button", name=button, exact=True).click()
         page.get_by_role("button", name=confirm).click()
@@ -172,9 +193,21 @@ def dark_and_phone(browser, scene: dict, shots: pathlib.Path) -> None:
     dark.screenshot(path=shots / "dark.png", full_page=True)
     dark.close()
 
+    # The theme button overrides the system's: auto, then light, then dark.
+    chosen = browser.new_page(color_scheme="light")
+    chosen.goto(scene["url"] + "/")
+    assert chosen.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(247, 247, 245)"
+    chosen.get_by_role("button", name="Theme: auto").click()
+    chosen.get_by_role("button", name="Theme: light").click()
+    expect(chosen.get_by_role("button", name="Theme: dark")).to_be_visible()
+    expect(chosen.locator("html")).to_have_attribute("data-theme", "dark")
+    background = chosen.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(21, 23, 27)", background
+    chosen.close()
+
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     phone.goto(scene["url"] + "/")
-    expect(rows(phone)).to_have_count(8)
+    expect(rows(phone)).to_have_count(9)
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the list is {width} px wide on a 390 px screen"
     phone.screenshot(path=shots / "phone.png", full_page=True)
@@ -214,7 +247,7 @@ def main() -> None:
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         try:
-            for step in (workflows_page, failed_workflow, stuck_workflow, signal_workflow, components_page):
+            for step in (workflows_page, effects_workflow, failed_workflow, stuck_workflow, signal_workflow, components_page):
                 step(page, scene, shots)
                 print(f"ok: {step.__name__}", flush=True)
             cancel_and_terminate(page, scene)

@@ -159,16 +159,7 @@ async fn a_stuck_workflow_upgraded_to_a_fixed_component_completes(database: Data
 
     // Deploy divergent code under the workflow behind duro's back, as a
     // host change to how a call is journaled would: its replay gets stuck.
-    let mut connection = database.connect().await;
-    sqlx::query(
-        "UPDATE workflows SET component = $1, status = 'running', waiting_on = NULL, due_at_ms = 0
-         WHERE id = 'broken'",
-    )
-    .bind(&hello)
-    .execute(&mut connection)
-    .await
-    .unwrap();
-    drop(connection);
+    database.swap_component("broken", &hello).await;
     let stuck = server.result("broken", 60).await;
     assert_eq!(stuck["status"], "stuck", "{stuck}");
     // The workflow shows where its replay diverged, read back from its error.

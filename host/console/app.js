@@ -81,7 +81,8 @@ function App() {
   const link = (page, label) => html`<a href=${`#/${page}`}
     aria-current=${current.page.startsWith(page.replace(/s$/, "")) ? "page" : undefined}>${label}</a>`;
   let page;
-  if (current.page === "workflow") page = html`<${WorkflowPage} id=${current.id} />`;
+  // Keyed by id: another workflow's page starts afresh (its notices, forms).
+  if (current.page === "workflow") page = html`<${WorkflowPage} key=${current.id} id=${current.id} />`;
   else if (current.page === "components") page = html`<${ComponentsPage} />`;
   else page = html`<${WorkflowsPage} params=${current.params} />`;
   return html`

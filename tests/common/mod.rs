@@ -78,6 +78,22 @@ impl Database {
         sqlx::any::install_default_drivers();
         <sqlx::AnyConnection as sqlx::Connection>::connect(&self.url).await.unwrap()
     }
+
+    /// Deploys component `digest` under waiting workflow `id` behind duro's
+    /// back, and makes it due, as a host change to how a call is journaled
+    /// would: its next replay diverges, and it gets `stuck`.
+    pub async fn swap_component(&self, id: &str, digest: &str) {
+        let mut connection = self.connect().await;
+        sqlx::query(
+            "UPDATE workflows SET component = $1, status = 'running', waiting_on = NULL, due_at_ms = 0
+             WHERE id = $2",
+        )
+        .bind(digest)
+        .bind(id)
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    }
 }
 
 impl Drop for Database {

@@ -3,7 +3,7 @@
 // upload by drag and drop (or a file picker), answered with what the API
 // stored.
 
-import { useState } from "../vendor/hooks.mjs";
+import { useRef, useState } from "../vendor/hooks.mjs";
 import { call, get, segment, withQuery } from "../api.js";
 import { Digest, Field, LoadError, Notice, Time, bytes, failure, html, usePolling } from "../ui.js";
 
@@ -11,7 +11,8 @@ import { Digest, Field, LoadError, Notice, Time, bytes, failure, html, usePollin
 const MOST_BYTES = 64 << 20;
 
 function Upload({ onDone }) {
-  const [name, setName] = useState("");
+  // Read when a file comes, so that it is the name as typed by then.
+  const nameInput = useRef(null);
   const [over, setOver] = useState(false);
   const [notice, setNotice] = useState(null);
   const send = async (file) => {
@@ -23,7 +24,7 @@ function Upload({ onDone }) {
     setNotice({ ok: true, text: `Uploading ${file.name}…` });
     try {
       const body = new Uint8Array(await file.arrayBuffer());
-      const { status, data } = await call("POST", withQuery("/v1/components", { name: name.trim() }), { bytes: body });
+      const { status, data } = await call("POST", withQuery("/v1/components", { name: nameInput.current.value.trim() }), { bytes: body });
       const what = status === 201 ? "Stored" : "Already stored";
       setNotice({ ok: true, text: `${what}: ${data.kind} ${data.digest}${data.name ? ` as ${data.name}` : ""} (${bytes(data.size)}).` });
       onDone();
@@ -39,8 +40,7 @@ function Upload({ onDone }) {
   return html`<section class="panel" aria-labelledby="upload-title">
     <h2 id="upload-title">Upload a component</h2>
     <${Field} id="upload-name" label="Name (optional)">
-      <input id="upload-name" value=${name} pattern="[A-Za-z0-9._\\-]{1,128}" placeholder="e.g. billing"
-        onInput=${(e) => setName(e.target.value)} /><//>
+      <input id="upload-name" ref=${nameInput} pattern="[A-Za-z0-9._\\-]{1,128}" placeholder="e.g. billing" /><//>
     <div class=${`dropzone ${over ? "over" : ""}`} data-testid="dropzone"
       onDragOver=${(e) => { e.preventDefault(); setOver(true); }} onDragLeave=${() => setOver(false)} onDrop=${drop}>
       <p>Drop a <code>.wasm</code> component here, or</p>

@@ -50,6 +50,12 @@ function useTail(path, field, position, trigger) {
   return [state.items, state.error];
 }
 
+/** `, retried after …` for an effect attempt that its retry policy repeats. */
+function retried(entry) {
+  const at = entry.response.retry_at;
+  return at ? `, retried after ${duration(Date.parse(at) - Date.parse(entry.recorded_at))}` : "";
+}
+
 /** A one-line summary of a journal entry's call and outcome. */
 function summary(entry) {
   const { kind, request: rq, response: rs } = entry;
@@ -67,9 +73,9 @@ function summary(entry) {
     case "wasi_random_bytes":
       return `${rq.len} bytes`;
     case "http":
-      return `${rq.method} ${rq.url} · attempt ${rq.attempt} → ${rs.in_flight ? "in flight" : outcome || rs.status}`;
+      return `${rq.method} ${rq.url} · attempt ${rq.attempt} → ${rs.in_flight ? "in flight" : outcome || rs.status}${retried(entry)}`;
     case "activity":
-      return `${rq.component} · attempt ${rq.attempt} → ${rs.in_flight ? "in flight" : outcome || "ok"}`;
+      return `${rq.component} · attempt ${rq.attempt} → ${rs.in_flight ? "in flight" : outcome || "ok"}${retried(entry)}`;
     case "receive_signal":
       return rq.name;
     case "start_child":
@@ -98,7 +104,7 @@ function Timeline({ entries, highlight }) {
       const took = entry.response.duration_ms !== undefined
         ? duration(entry.response.duration_ms)
         : previous ? `+${duration(Date.parse(entry.recorded_at) - Date.parse(previous.recorded_at))}` : "";
-      const failed = Boolean(entry.response.error);
+      const failed = Boolean(entry.response.error || entry.response.retry_at);
       return html`<li key=${entry.seq} id=${`seq-${entry.seq}`}
         class=${`entry ${entry.seq === highlight ? "diverged" : ""} ${failed ? "entry-failed" : ""}`}>
         <details open=${entry.seq === highlight}>
@@ -185,51 +191,58 @@ function Waits({ detail, onPickSignal }) {
 }
 
 function SignalForm({ path, name, setName, act, disabled }) {
-  const [payload, setPayload] = useState("null");
+  // The values are read from the form when it is sent, not from state that
+  // may not have caught up with the last keystroke.
   const send = (event) => {
     event.preventDefault();
+    const form = new FormData(event.target);
+    const signal = form.get("signal");
     let value;
     try {
-      value = JSON.parse(payload);
+      value = JSON.parse(form.get("payload"));
     } catch (error) {
       act(null, { ok: false, text: `The payload is not JSON: ${error.message}` });
       return;
     }
     act(async () => {
-      const { data } = await call("POST", `${path}/signals/${segment(name)}`, { json: value });
+      const { data } = await call("POST", `${path}/signals/${segment(signal)}`, { json: value });
       return `Signal ${data.name} stored (arrival ${data.arrival}${data.duplicate ? ", a duplicate" : ""}).`;
     });
   };
   return html`<form class="action-form" onSubmit=${send} aria-label="Send a signal">
     <${Field} id="signal-name" label="Signal name">
-      <input id="signal-name" required value=${name} onInput=${(e) => setName(e.target.value)} /><//>
+      <input id="signal-name" name="signal" required value=${name} onInput=${(e) => setName(e.target.value)} /><//>
     <${Field} id="signal-payload" label="Payload (JSON)" grow>
-      <textarea id="signal-payload" rows="3" value=${payload} onInput=${(e) => setPayload(e.target.value)}></textarea><//>
+      <textarea id="signal-payload" name="payload" rows="3" defaultValue="null"></textarea><//>
     <button type="submit" disabled=${disabled}>Send signal</button>
   </form>`;
 }
 
 function UpgradeForm({ path, act }) {
-  const [component, setComponent] = useState("");
+  // The verdict of the last check, for the component it checked.
   const [verdict, setVerdict] = useState(null);
-  const check = () => act(async () => {
-    const { data } = await call("POST", `${path}/replay`, { json: { component } });
-    setVerdict(data);
-    if (data.ok) return `The journal replays on ${component}: ${data.replayed} entries.`;
-    if (data.divergence) return `The journal does not replay: ${data.divergence.message}`;
-    return `The replay failed: ${data.failed}`;
-  }, true);
+  const check = (event) => {
+    event.preventDefault();
+    const component = new FormData(event.target).get("component").trim();
+    act(async () => {
+      const { data } = await call("POST", `${path}/replay`, { json: { component } });
+      setVerdict({ component, ok: data.ok });
+      if (data.ok) return `The journal replays on ${component}: ${data.replayed} entries.`;
+      if (data.divergence) return `The journal does not replay: ${data.divergence.message}`;
+      return `The replay failed: ${data.failed}`;
+    }, true);
+  };
   const upgrade = () => act(async () => {
-    const { data } = await call("POST", `${path}/upgrade`, { json: { component } });
+    const { data } = await call("POST", `${path}/upgrade`, { json: { component: verdict.component } });
     setVerdict(null);
     return `Upgraded: the workflow now runs ${data.component} and is ${data.status}.`;
   });
-  return html`<form class="action-form" aria-label="Upgrade" onSubmit=${(e) => { e.preventDefault(); check(); }}>
+  return html`<form class="action-form" aria-label="Upgrade" onSubmit=${check}>
     <${Field} id="upgrade-component" label="Component (digest or name)">
-      <input id="upgrade-component" required value=${component}
-        onInput=${(e) => { setComponent(e.target.value); setVerdict(null); }} /><//>
+      <input id="upgrade-component" name="component" required onInput=${() => setVerdict(null)} /><//>
     <button type="submit">Check replay</button>
-    <button type="button" disabled=${!verdict || !verdict.ok} onClick=${upgrade}>Upgrade</button>
+    <button type="button" disabled=${!verdict || !verdict.ok} onClick=${upgrade}>
+      ${verdict && verdict.ok ? `Upgrade to ${verdict.component}` : "Upgrade"}</button>
   </form>`;
 }
 
