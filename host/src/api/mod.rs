@@ -18,7 +18,7 @@
 //! | `GET /v1/components`, `GET /v1/components/{digest-or-name}` | components; a name's with its versions |
 //! | `DELETE /v1/components/{digest}` | delete a component no workflow runs (409 while one does) |
 //! | `POST /v1/workflows` | start a workflow (idempotent by `id`) |
-//! | `GET /v1/workflows[?status&component&id_prefix&limit&cursor]` | workflows, newest first |
+//! | `GET /v1/workflows[?status&component&schedule&id_prefix&limit&cursor]` | workflows, newest first |
 //! | `GET /v1/workflow-counts[?component]` | how many workflows there are of each status |
 //! | `GET /v1/workflows/{id}` | one workflow |
 //! | `DELETE /v1/workflows/{id}` | delete an ended workflow (409 before it ends) |
@@ -30,6 +30,9 @@
 //! | `GET /v1/workflows/{id}/events/{key}[?wait=SECONDS]` | a durable event; long-polls for the first value |
 //! | `POST /v1/workflows/{id}/replay` | replay the journal against a component (JSON `{"component"}` or its bytes); changes nothing |
 //! | `POST /v1/workflows/{id}/upgrade` | move the workflow to a component its journal replays on |
+//! | `POST /v1/schedules`, `GET /v1/schedules[?after&limit]` | create (idempotent by `id`) and list schedules |
+//! | `GET /v1/schedules/{id}`, `DELETE /v1/schedules/{id}` | a schedule with its next ticks, runs and skips; delete it |
+//! | `POST /v1/schedules/{id}/pause`, `…/resume`, `…/trigger` | pause or resume (JSON `{"note"}`), or start a workflow now |
 //! | `GET /v1/hosts` | the live hosts on this database, with their lease counts |
 //! | `GET /v1/openapi.json` | the OpenAPI 3.1 document of this API |
 //! | `GET /healthz` | 200 with the host's id and counters when the database answers, else 503 |
@@ -52,6 +55,7 @@ mod extract;
 mod metrics;
 mod openapi;
 mod requests;
+mod schedules;
 mod upgrades;
 mod views;
 mod waits;
@@ -134,6 +138,11 @@ pub fn app(runtime: Runtime, limits: ApiLimits, access: Access) -> Router {
         .routes(routes!(waits::cancel))
         .routes(routes!(upgrades::replay).layer(upload_limit))
         .routes(routes!(upgrades::upgrade))
+        .routes(routes!(schedules::create, schedules::list))
+        .routes(routes!(schedules::get, schedules::delete))
+        .routes(routes!(schedules::pause))
+        .routes(routes!(schedules::resume))
+        .routes(routes!(schedules::trigger))
         .routes(routes!(hosts))
         .routes(routes!(openapi::serve))
         .routes(routes!(healthz))

@@ -81,6 +81,7 @@ pub(super) fn document(mut api: OpenApi) -> OpenApi {
             ("workflows", "Start workflows, inspect them, cancel them."),
             ("signals and events", "What reaches a running workflow, and what it publishes."),
             ("upgrades", "Check a workflow's journal against another component, and move it there."),
+            ("schedules", "Start workflows on a cron expression or an interval, once per tick."),
             ("operations", "Health, hosts, metrics and this document."),
         ]
         .into_iter()

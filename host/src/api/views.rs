@@ -34,7 +34,7 @@ pub(super) struct Timestamp(String);
 
 impl Timestamp {
     /// `1700000000123` ms → `"2023-11-14T22:13:20.123Z"`.
-    fn from_ms(ms: i64) -> Self {
+    pub(super) fn from_ms(ms: i64) -> Self {
         let ms = u64::try_from(ms).unwrap_or(0);
         Self(humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string())
     }
@@ -47,7 +47,7 @@ impl Timestamp {
 
 /// Stored JSON text back to JSON; text that is not JSON (which the host never
 /// stores) is shown as a string rather than hidden.
-fn json_text(text: &str) -> Value {
+pub(super) fn json_text(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
 
@@ -279,6 +279,10 @@ pub(super) struct Workflow {
     /// The host whose run owns the workflow now, or null.
     #[schema(value_type = Option<String>)]
     host: Option<HostId>,
+    /// The schedule that started it, or null.
+    schedule: Option<String>,
+    /// The time of the schedule's tick that started it, or null.
+    nominal_time: Option<Timestamp>,
 }
 
 impl Workflow {
@@ -295,6 +299,8 @@ impl Workflow {
             wake_at: record.wake_at_ms.map(Timestamp::from_ms),
             parent: record.parent.clone(),
             host: record.owner.clone(),
+            schedule: record.scheduled_by.as_ref().map(|by| by.schedule.clone()),
+            nominal_time: record.scheduled_by.as_ref().map(|by| Timestamp::from_ms(by.nominal_ms)),
         }
     }
 }

@@ -142,6 +142,8 @@ pub(super) struct ListQuery {
     /// Only workflows of this component (a digest, or a name's current
     /// digest); none for an unknown component.
     component: Option<String>,
+    /// Only workflows started by this schedule.
+    schedule: Option<String>,
     /// Only workflows whose id starts with this text (at most 128 bytes).
     #[param(max_length = 128)]
     id_prefix: Option<String>,
@@ -189,7 +191,14 @@ pub(super) async fn list(
         return Ok(Json(WorkflowList::new(&[], None)));
     };
     let limit = page_size(query.limit, WORKFLOW_PAGE);
-    let filter = WorkflowFilter { status, component, id_prefix: query.id_prefix, before, limit };
+    let filter = WorkflowFilter {
+        status,
+        component,
+        schedule: query.schedule,
+        id_prefix: query.id_prefix,
+        before,
+        limit,
+    };
     let records = state.runtime.store().list_workflows(&filter).await?;
     let next_cursor =
         (records.len() == limit as usize).then(|| records.last().map(|r| r.ordinal.to_string())).flatten();

@@ -1,4 +1,5 @@
-//! The API client behind the CLI's `component` and `workflow` commands.
+//! The API client behind the CLI's `component`, `workflow` and `schedule`
+//! commands.
 
 use std::io::Write;
 use std::path::Path;
@@ -14,6 +15,10 @@ macro_rules! say {
         writeln!(std::io::stdout(), $($arg)*).context("cannot write to stdout")?
     };
 }
+
+mod schedules;
+
+pub(super) use schedules::NewSchedule;
 
 /// Seconds each long poll of `workflow start --wait` asks the server to wait.
 const POLL_SECONDS: u32 = 60;
@@ -344,11 +349,13 @@ impl Client {
         &self,
         status: Option<&str>,
         component: Option<&str>,
+        schedule: Option<&str>,
         limit: u32,
     ) -> anyhow::Result<()> {
         let mut query = vec![("limit", limit.to_string())];
         query.extend(status.map(|s| ("status", s.to_owned())));
         query.extend(component.map(|c| ("component", c.to_owned())));
+        query.extend(schedule.map(|s| ("schedule", s.to_owned())));
         let request = self.request(Method::GET, "/v1/workflows").query(&query);
         self.print_list(request, "workflows", |workflow| {
             format!(

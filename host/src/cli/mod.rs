@@ -47,6 +47,9 @@ enum Command {
     /// Start and inspect workflows.
     #[command(subcommand)]
     Workflow(WorkflowCommand),
+    /// Start workflows on a cron expression or an interval.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// Replay a workflow's journal against a component and report whether it
     /// replays cleanly or where it diverges; changes nothing. Exits 1 when
     /// it does not replay, so it can gate a deployment.
@@ -186,6 +189,9 @@ enum WorkflowCommand {
         /// Only workflows of this component (digest or name).
         #[arg(long)]
         component: Option<String>,
+        /// Only workflows this schedule started.
+        #[arg(long)]
+        schedule: Option<String>,
         /// Most workflows to show.
         #[arg(long, default_value_t = 50)]
         limit: u32,
@@ -208,6 +214,132 @@ enum WorkflowCommand {
         #[arg(long, default_value_t = 0.0)]
         wait: f64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ScheduleCommand {
+    /// Create a schedule: a cron expression (--cron, in --time-zone) or an
+    /// interval (--every, with --phase), starting COMPONENT once per tick.
+    Create {
+        /// Schedule id (its workflows' ids are `<id>:<tick time>`).
+        id: String,
+        /// Digest or name of the workflow component (a name is resolved at
+        /// each tick).
+        #[arg(long)]
+        component: String,
+        /// Input of every workflow, as JSON text.
+        #[arg(long, default_value = "null")]
+        input: String,
+        /// Cron expression: 5 fields, or 6 with seconds first.
+        #[arg(long, conflicts_with = "every", required_unless_present = "every")]
+        cron: Option<String>,
+        /// IANA time zone of --cron (default UTC).
+        #[arg(long, requires = "cron")]
+        time_zone: Option<String>,
+        /// Interval between ticks, e.g. 30s, 5m, 1h.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        every: Option<std::time::Duration>,
+        /// Offset of the interval's ticks from each multiple of it.
+        #[arg(long, requires = "every", value_parser = humantime::parse_duration)]
+        phase: Option<std::time::Duration>,
+        /// skip (default), buffer_one, allow_all, cancel_other or
+        /// terminate_other: what a tick does while the previous workflow runs.
+        #[arg(long)]
+        overlap: Option<String>,
+        /// How late a missed tick may still run (default 60s).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        catchup_window: Option<std::time::Duration>,
+        /// No tick after this RFC 3339 time.
+        #[arg(long)]
+        end_at: Option<String>,
+        /// No tick after this many workflows started.
+        #[arg(long)]
+        max_runs: Option<i64>,
+        /// Create it paused.
+        #[arg(long)]
+        paused: bool,
+        /// A note for people.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// List schedules.
+    List,
+    /// Show a schedule: its next ticks, recent runs and skipped ticks.
+    Get {
+        /// Schedule id.
+        id: String,
+    },
+    /// Pause a schedule.
+    Pause {
+        /// Schedule id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Resume a paused schedule.
+    Resume {
+        /// Schedule id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Start a workflow of a schedule now.
+    Trigger {
+        /// Schedule id.
+        id: String,
+    },
+    /// Delete a schedule (its workflows stay).
+    Delete {
+        /// Schedule id.
+        id: String,
+    },
+}
+
+async fn schedule(client: &client::Client, command: ScheduleCommand) -> anyhow::Result<()> {
+    match command {
+        ScheduleCommand::Create {
+            id,
+            component,
+            input,
+            cron,
+            time_zone,
+            every,
+            phase,
+            overlap,
+            catchup_window,
+            end_at,
+            max_runs,
+            paused,
+            note,
+        } => {
+            let new = client::NewSchedule {
+                id,
+                component,
+                input,
+                cron,
+                time_zone,
+                every,
+                phase,
+                overlap,
+                catchup_window,
+                end_at,
+                max_runs,
+                paused,
+                note,
+            };
+            client.create_schedule(new).await
+        }
+        ScheduleCommand::List => client.list_schedules().await,
+        ScheduleCommand::Get { id } => client.get_schedule(&id).await,
+        ScheduleCommand::Pause { id, note } => client.pause_schedule(&id, true, note.as_deref()).await,
+        ScheduleCommand::Resume { id, note } => client.pause_schedule(&id, false, note.as_deref()).await,
+        ScheduleCommand::Trigger { id } => client.trigger_schedule(&id).await,
+        ScheduleCommand::Delete { id } => {
+            client.delete(&format!("/v1/schedules/{id}"), &format!("schedule {id}")).await
+        }
+    }
 }
 
 /// Runs the command line; the process's exit status.
@@ -288,9 +420,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Component(ComponentCommand::Delete { digest }) => {
             client.delete(&format!("/v1/components/{digest}"), &format!("component {digest}")).await
         }
-        Command::Workflow(WorkflowCommand::List { status, component, limit }) => {
-            client.list_workflows(status.as_deref(), component.as_deref(), limit).await
+        Command::Workflow(WorkflowCommand::List { status, component, schedule, limit }) => {
+            client.list_workflows(status.as_deref(), component.as_deref(), schedule.as_deref(), limit).await
         }
+        Command::Schedule(command) => schedule(&client, command).await,
         Command::Workflow(WorkflowCommand::Journal { id }) => client.journal(&id).await,
         Command::Workflow(WorkflowCommand::Logs { id }) => client.logs(&id).await,
         Command::Workflow(WorkflowCommand::Result { id, wait }) => client.result(&id, wait).await,

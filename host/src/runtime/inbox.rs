@@ -229,6 +229,7 @@ pub(super) fn commit_effects(id: &WorkflowId, entries: &[Entry]) -> CommitEffect
                         parent: Some(id.clone()),
                         deadline_ms: None,
                         trace_parent: crate::telemetry::traces::current_traceparent(),
+                        scheduled_by: None,
                     });
                 }
             }

@@ -27,6 +27,7 @@ mod lease;
 mod retention;
 mod run;
 mod scheduler;
+pub mod schedules;
 mod stats;
 mod upgrade;
 mod watchers;
@@ -150,6 +151,20 @@ pub enum Error {
     /// A workflow with this id exists with another component or input.
     #[error("workflow {0} already exists with a different component or input")]
     WorkflowIdConflict(WorkflowId),
+    /// No schedule has this id (as given: a long one is cut in the message).
+    #[error("no schedule has id {:?}", crate::ids::shown(.0))]
+    UnknownSchedule(String),
+    /// A schedule's id, spec, policies or note break the rules (the message
+    /// says which).
+    #[error("invalid schedule: {0}")]
+    InvalidSchedule(String),
+    /// A schedule with this id exists with another definition.
+    #[error("schedule {0} already exists with a different definition")]
+    ScheduleIdConflict(String),
+    /// Other hosts kept changing the schedule while it was paused, resumed
+    /// or triggered; nothing changed, and the request may be repeated.
+    #[error("schedule {0} kept changing; try again")]
+    ScheduleChanged(String),
     /// Uploaded bytes are not a workflow component: not wasm, a core module,
     /// invalid, another world, or too big for the instance limits.
     #[error("{0}")]
@@ -241,6 +256,9 @@ struct Inner {
     /// Announces each workflow whose events a commit set, to event waiters
     /// (likewise).
     events_set: watchers::Watchers,
+    /// Told when a schedule is created or resumed here, so that the
+    /// schedule loop looks at once.
+    schedules_changed: tokio::sync::Notify,
     /// See [`RuntimeConfig::timeout_grace`].
     timeout_grace: Duration,
     /// This process's identity among the hosts, and its lease.
@@ -305,6 +323,7 @@ impl Runtime {
             committer,
             arrivals,
             settled: watchers::Watchers::default(),
+            schedules_changed: tokio::sync::Notify::new(),
             events_set: watchers::Watchers::default(),
             timeout_grace: config.timeout_grace,
             lease: lease::Lease::new(config.lease_ttl),
@@ -327,6 +346,7 @@ impl Runtime {
         inner.tasks.spawn(lease::reclaimer(inner.clone()));
         inner.tasks.spawn(scheduler::run(inner.clone()));
         inner.tasks.spawn(inbox::listen(inner.clone()));
+        inner.tasks.spawn(schedules::run(inner.clone()));
         if let Some(period) = config.retention {
             inner.tasks.spawn(retention::sweep(inner.clone(), period));
         }
@@ -490,6 +510,7 @@ impl Runtime {
             parent: None,
             deadline_ms,
             trace_parent: crate::telemetry::traces::current_traceparent(),
+            scheduled_by: None,
         };
         let created = scheduler::start(&self.inner, &new).await?;
         if let Created::Existing(existing) = &created {

@@ -27,9 +27,10 @@ use crate::ids::{ComponentDigest, HostId, WorkflowId};
 
 pub use model::{
     CancelOutcome, CommitEffects, ComponentKind, ComponentRecord, ComponentVersion, Created, Deletion,
-    EventRecord, HostRecord, LogRecord, NewStart, NewWorkflow, RetentionStep, RunCommit, SignalRecord,
-    SignalSent, StatusUpdate, StoredEntry, WaitSet, WorkflowFilter, WorkflowRecord, WorkflowState,
-    WorkflowStatus, Written,
+    EventRecord, HostRecord, LogRecord, NewStart, NewWorkflow, OverlapPolicy, RetentionStep, RunCommit,
+    ScheduleDefinition, ScheduleRecord, ScheduleSpec, ScheduleStep, ScheduledBy, SignalRecord, SignalSent,
+    StatusUpdate, StoredEntry, TickOutcome, TickRecord, WaitSet, WorkflowFilter, WorkflowRecord,
+    WorkflowState, WorkflowStatus, Written,
 };
 pub use sql::{ArrivalListener, QueryPlan, SqlStore};
 
@@ -174,6 +175,40 @@ pub trait Store: Send + Sync + 'static {
     /// histories, if no workflow runs it. A name that pointed at it points
     /// at the latest other version pushed under it, or is removed.
     async fn delete_component(&self, digest: &ComponentDigest) -> Result<Deletion>;
+
+    /// Creates schedule `record` unless one has its id: the new one, or the
+    /// one that was there, untouched.
+    async fn create_schedule(&self, record: &ScheduleRecord) -> Result<Created<ScheduleRecord>>;
+
+    /// Schedule `id`, if there is one.
+    async fn schedule(&self, id: &str) -> Result<Option<ScheduleRecord>>;
+
+    /// Up to `limit` schedules in id order, after `after` if given.
+    async fn list_schedules(&self, after: Option<&str>, limit: u32) -> Result<Vec<ScheduleRecord>>;
+
+    /// Up to `limit` schedules due by `now_ms`, earliest first.
+    async fn due_schedules(&self, now_ms: i64, limit: u32) -> Result<Vec<ScheduleRecord>>;
+
+    /// When the next schedule is due, if any is.
+    async fn next_schedule_due(&self) -> Result<Option<i64>>;
+
+    /// Applies `step` to schedule `id` in one transaction if the schedule is
+    /// still at `step.expected_revision`: its new state, the workflows its
+    /// ticks start (due now, for any host) and its history rows. The
+    /// workflows started (or found under their ids), or `None`, with nothing
+    /// written, if the schedule moved on or is gone.
+    async fn step_schedule(
+        &self,
+        id: &str,
+        step: &ScheduleStep,
+    ) -> Result<Option<Vec<Created<WorkflowRecord>>>>;
+
+    /// The newest `limit` rows of schedule `id`'s history, newest first.
+    async fn schedule_history(&self, id: &str, limit: u32) -> Result<Vec<TickRecord>>;
+
+    /// Deletes schedule `id` and its history (not its workflows); whether
+    /// there was one.
+    async fn delete_schedule(&self, id: &str) -> Result<bool>;
 
     /// How many workflows there are of each status (statuses with none
     /// left out), of component `component` alone when given.

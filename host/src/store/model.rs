@@ -188,6 +188,17 @@ pub struct WorkflowRecord {
     /// The W3C `traceparent` of the span that started it, if traced: its
     /// runs join that trace.
     pub trace_parent: Option<String>,
+    /// The schedule tick that started it, if one did.
+    pub scheduled_by: Option<ScheduledBy>,
+}
+
+/// The schedule tick that started a workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledBy {
+    /// The schedule's id.
+    pub schedule: String,
+    /// The tick's nominal time, ms since the Unix epoch.
+    pub nominal_ms: i64,
 }
 
 /// What a suspended workflow waits for, besides its earliest timer: any of
@@ -247,6 +258,8 @@ pub struct NewWorkflow {
     pub deadline_ms: Option<i64>,
     /// The W3C `traceparent` of the span that started it, if traced.
     pub trace_parent: Option<String>,
+    /// The schedule tick starting it, if one is.
+    pub scheduled_by: Option<ScheduledBy>,
 }
 
 /// A workflow to create in a [`Store::write`](super::Store::write).
@@ -277,6 +290,8 @@ pub struct WorkflowFilter {
     pub status: Option<WorkflowStatus>,
     /// Only this component.
     pub component: Option<ComponentDigest>,
+    /// Only workflows started by this schedule.
+    pub schedule: Option<String>,
     /// Only workflows whose id starts with this text. Matched by reading
     /// the newest workflows until a page is full, not through an index: for
     /// people searching, not for programs.
@@ -549,4 +564,201 @@ pub(super) fn parse_level(text: &str) -> Result<LogLevel, super::Error> {
 
 pub(super) fn parse_stream(text: &str) -> Result<LogStream, super::Error> {
     LogStream::parse(text).ok_or_else(|| super::Error::Corrupt(format!("unknown log stream {text:?}")))
+}
+
+/// When a schedule's ticks fall, as stored (JSON in `schedules.spec`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleSpec {
+    /// A cron expression (5 fields, or 6 with seconds first) read in an
+    /// IANA time zone.
+    Cron {
+        /// The expression.
+        expression: String,
+        /// The time zone, e.g. `Europe/Paris`.
+        time_zone: String,
+    },
+    /// Every `every_ms`, at `phase_ms` past each multiple of it since the
+    /// Unix epoch.
+    Interval {
+        /// The interval, in ms.
+        every_ms: i64,
+        /// The offset, in ms.
+        phase_ms: i64,
+    },
+}
+
+/// What a tick does when the schedule's previous workflow is still open;
+/// Temporal's overlap policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverlapPolicy {
+    /// The tick is skipped.
+    Skip,
+    /// The tick waits for the previous workflow to end, then starts; one
+    /// tick waits at most, later ones are skipped.
+    BufferOne,
+    /// The tick starts a workflow anyway.
+    AllowAll,
+    /// The previous workflow is asked to cancel, and the tick waits for it
+    /// to end, as with `BufferOne`.
+    CancelOther,
+    /// The previous workflow is terminated, and the tick starts at once.
+    TerminateOther,
+}
+
+impl OverlapPolicy {
+    /// Every policy.
+    pub const ALL: [Self; 5] =
+        [Self::Skip, Self::BufferOne, Self::AllowAll, Self::CancelOther, Self::TerminateOther];
+
+    /// Its name in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Skip => "skip",
+            Self::BufferOne => "buffer_one",
+            Self::AllowAll => "allow_all",
+            Self::CancelOther => "cancel_other",
+            Self::TerminateOther => "terminate_other",
+        }
+    }
+
+    /// The policy named `name`, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|policy| policy.as_str() == name)
+    }
+}
+
+/// A schedule's definition: what it starts, when, and its policies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleDefinition {
+    /// The component to start, as given (a name is resolved at each tick,
+    /// so a new version pushed under it serves the next ticks).
+    pub component: String,
+    /// The input of every workflow it starts, JSON text.
+    pub input: String,
+    /// When it ticks.
+    pub spec: ScheduleSpec,
+    /// What a tick does while the previous workflow is open.
+    pub overlap: OverlapPolicy,
+    /// How late a tick may be run after its time (after the host was down),
+    /// in ms; later ones are skipped and counted.
+    pub catchup_window_ms: i64,
+    /// No tick after this time (ms since the Unix epoch), if set.
+    pub end_at_ms: Option<i64>,
+    /// No tick after this many workflows started, if set.
+    pub max_runs: Option<i64>,
+}
+
+/// A schedule, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleRecord {
+    /// Identifier.
+    pub id: String,
+    /// What it starts and when.
+    pub definition: ScheduleDefinition,
+    /// Whether it is paused.
+    pub paused: bool,
+    /// Why it was paused or resumed last, if anyone said.
+    pub note: Option<String>,
+    /// The time of the next tick not yet handled; `None` once it has ended
+    /// (its end time or run count reached).
+    pub next_tick_ms: Option<i64>,
+    /// When a host should handle it next: its next tick, or soon while a
+    /// tick is buffered; `None` while paused or ended.
+    pub due_at_ms: Option<i64>,
+    /// A tick waiting for the previous workflow to end.
+    pub buffered_ms: Option<i64>,
+    /// The workflow it started last.
+    pub last_workflow: Option<WorkflowId>,
+    /// Workflows started by ticks (not by triggers).
+    pub runs: i64,
+    /// Ticks skipped.
+    pub skipped: i64,
+    /// Bumped at every change: the compare-and-set of [`ScheduleStep`].
+    pub revision: i64,
+    /// When it was created, ms since the Unix epoch.
+    pub created_at_ms: i64,
+    /// Its last change, ms since the Unix epoch.
+    pub updated_at_ms: i64,
+}
+
+/// What happened to a tick, or a run of ticks, in a schedule's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickOutcome {
+    /// A workflow was started for it.
+    Started,
+    /// A workflow was started by hand (`trigger`), not by the spec.
+    Triggered,
+    /// It waits for the previous workflow to end.
+    Buffered,
+    /// It was skipped (the reason says why).
+    Skipped,
+}
+
+impl TickOutcome {
+    /// Its name in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Triggered => "triggered",
+            Self::Buffered => "buffered",
+            Self::Skipped => "skipped",
+        }
+    }
+
+    /// The outcome named `name`, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Started, Self::Triggered, Self::Buffered, Self::Skipped]
+            .into_iter()
+            .find(|o| o.as_str() == name)
+    }
+}
+
+/// One row of a schedule's history: a tick, or a run of skipped ticks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TickRecord {
+    /// The tick's nominal time (the first of a run), ms since the Unix epoch.
+    pub nominal_ms: i64,
+    /// The last tick of a run of skipped ones (else `nominal_ms`).
+    pub last_nominal_ms: i64,
+    /// How many ticks the row stands for.
+    pub count: i64,
+    /// What happened.
+    pub outcome: TickOutcome,
+    /// Why, for a skipped one.
+    pub reason: Option<String>,
+    /// The workflow started, for a started or triggered one.
+    pub workflow: Option<WorkflowId>,
+    /// When it was handled, ms since the Unix epoch.
+    pub at_ms: i64,
+}
+
+/// One handling of a schedule, written atomically by
+/// [`Store::step_schedule`](super::Store::step_schedule): its new state,
+/// the workflows its ticks start and the history rows, applied only if the
+/// schedule is still at `expected_revision`.
+#[derive(Debug, Clone)]
+pub struct ScheduleStep {
+    /// The revision the step was planned from.
+    pub expected_revision: i64,
+    /// The schedule's new [`ScheduleRecord::paused`] and note.
+    pub paused: bool,
+    /// See [`ScheduleRecord::note`].
+    pub note: Option<String>,
+    /// See [`ScheduleRecord::next_tick_ms`].
+    pub next_tick_ms: Option<i64>,
+    /// See [`ScheduleRecord::due_at_ms`].
+    pub due_at_ms: Option<i64>,
+    /// See [`ScheduleRecord::buffered_ms`].
+    pub buffered_ms: Option<i64>,
+    /// See [`ScheduleRecord::last_workflow`].
+    pub last_workflow: Option<WorkflowId>,
+    /// Workflows started by ticks in this step.
+    pub runs_added: i64,
+    /// Ticks skipped in this step.
+    pub skipped_added: i64,
+    /// The workflows to start (due now, for any host).
+    pub starts: Vec<NewWorkflow>,
+    /// History rows.
+    pub ticks: Vec<TickRecord>,
 }

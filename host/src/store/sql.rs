@@ -8,13 +8,15 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 mod retention;
+mod schedules;
 mod write;
 
 use super::model::{parse_level, parse_stream};
 use super::{
     CancelOutcome, ComponentKind, ComponentRecord, ComponentVersion, Created, Deletion, Error, EventRecord,
-    HostRecord, LogRecord, NewStart, NewWorkflow, Result, RetentionStep, RunCommit, SignalRecord, SignalSent,
-    Store, StoredEntry, WaitSet, WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus, Written,
+    HostRecord, LogRecord, NewStart, NewWorkflow, Result, RetentionStep, RunCommit, ScheduleRecord,
+    ScheduleStep, ScheduledBy, SignalRecord, SignalSent, Store, StoredEntry, TickRecord, WaitSet,
+    WorkflowFilter, WorkflowRecord, WorkflowState, WorkflowStatus, Written,
 };
 use crate::clock;
 use crate::ids::{ComponentDigest, HostId, WorkflowId};
@@ -40,7 +42,7 @@ const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 const WORKFLOW_COLUMNS: &str =
     "ordinal, id, component, status, input, output, error, wake_at_ms, created_at_ms,
     updated_at_ms, next_seq, revision, log_bytes, parent_id, waiting_on, cancel_requested_ms, deadline_ms,
-    owner_host, trace_parent";
+    owner_host, trace_parent, schedule_id, nominal_ms";
 
 /// A transaction on the write pool.
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
@@ -260,6 +262,59 @@ impl Store for SqlStore {
 
     async fn delete_component(&self, digest: &ComponentDigest) -> Result<Deletion> {
         self.delete_unused_component(digest).await
+    }
+
+    async fn create_schedule(&self, record: &ScheduleRecord) -> Result<Created<ScheduleRecord>> {
+        let mut tx = self.write.begin().await?;
+        let created = schedules::create(&mut tx, record).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn schedule(&self, id: &str) -> Result<Option<ScheduleRecord>> {
+        schedules::get(&self.read, id).await
+    }
+
+    async fn list_schedules(&self, after: Option<&str>, limit: u32) -> Result<Vec<ScheduleRecord>> {
+        schedules::list(&self.read, after, limit).await
+    }
+
+    async fn due_schedules(&self, now_ms: i64, limit: u32) -> Result<Vec<ScheduleRecord>> {
+        schedules::due(&self.read, now_ms, limit).await
+    }
+
+    async fn next_schedule_due(&self) -> Result<Option<i64>> {
+        schedules::next_due(&self.read).await
+    }
+
+    async fn step_schedule(
+        &self,
+        id: &str,
+        step: &ScheduleStep,
+    ) -> Result<Option<Vec<Created<WorkflowRecord>>>> {
+        let mut tx = self.write.begin().await?;
+        let db_now = self.db_now();
+        match schedules::step(&mut tx, id, step, clock::now_ms(), &db_now).await? {
+            Some(started) => {
+                tx.commit().await?;
+                Ok(Some(started))
+            }
+            None => {
+                tx.rollback().await?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn schedule_history(&self, id: &str, limit: u32) -> Result<Vec<TickRecord>> {
+        schedules::history(&self.read, id, limit).await
+    }
+
+    async fn delete_schedule(&self, id: &str) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
+        let deleted = schedules::delete(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     async fn count_by_status(
@@ -1263,6 +1318,10 @@ fn list_statement(filter: &WorkflowFilter) -> Statement {
         binds.push(Bind::Int(before));
         conditions.push(format!("ordinal < ${}", binds.len()));
     }
+    if let Some(schedule) = &filter.schedule {
+        binds.push(Bind::Text(schedule.clone()));
+        conditions.push(format!("schedule_id = ${}", binds.len()));
+    }
     if let Some(prefix) = &filter.id_prefix {
         // `substr` counts characters in both databases; the length is a
         // number written into the statement, so that PostgreSQL need not
@@ -1451,6 +1510,10 @@ fn workflow_from_row(row: &AnyRow) -> Result<WorkflowRecord> {
         deadline_ms: row.try_get("deadline_ms")?,
         owner: row.try_get::<Option<String>, _>("owner_host")?.map(HostId::from_stored),
         trace_parent: row.try_get("trace_parent")?,
+        scheduled_by: match (row.try_get::<Option<String>, _>("schedule_id")?, row.try_get("nominal_ms")?) {
+            (Some(schedule), Some(nominal_ms)) => Some(ScheduledBy { schedule, nominal_ms }),
+            _ => None,
+        },
     })
 }
 

@@ -49,7 +49,7 @@ pub(super) async fn in_transaction(
 }
 
 /// The columns of one start in [`insert_starts`]' statement.
-const START_COLUMNS: [(&str, Null); 11] = [
+const START_COLUMNS: [(&str, Null); 13] = [
     ("id", Null::Text),
     ("component", Null::Text),
     ("input", Null::Text),
@@ -61,6 +61,8 @@ const START_COLUMNS: [(&str, Null); 11] = [
     ("created_at_ms", Null::Int),
     ("updated_at_ms", Null::Int),
     ("trace_parent", Null::Text),
+    ("schedule_id", Null::Text),
+    ("nominal_ms", Null::Int),
 ];
 
 /// Inserts `starts` (see [`Store::write`](crate::store::Store::write)) in
@@ -68,7 +70,7 @@ const START_COLUMNS: [(&str, Null); 11] = [
 /// start is created owned by its host only if that host's lease is valid by
 /// the database's clock (`db_now`, an SQL expression), as a claim is;
 /// otherwise it is created due now, for any host to claim.
-async fn insert_starts(
+pub(super) async fn insert_starts(
     tx: &mut Tx<'_>,
     starts: &[NewStart],
     now: i64,
@@ -79,7 +81,8 @@ async fn insert_starts(
     }
     // The lease is judged once per row: owned and not due, or due.
     let join = format!(" LEFT JOIN hosts ON hosts.id = c5 AND hosts.lease_expires_at_ms > {db_now}");
-    let select = "c0, c1, c2, c3, c4, hosts.id, CASE WHEN hosts.id IS NULL THEN c6 END, c7, c8, c9, c10";
+    let select =
+        "c0, c1, c2, c3, c4, hosts.id, CASE WHEN hosts.id IS NULL THEN c6 END, c7, c8, c9, c10, c11, c12";
     let sql = format!(
         "{} ON CONFLICT (id) DO NOTHING RETURNING {WORKFLOW_COLUMNS}",
         bulk_insert_select_sql("workflows", &START_COLUMNS, select, &join, starts.len())
@@ -98,7 +101,9 @@ async fn insert_starts(
             .bind(WorkflowStatus::Running.as_str())
             .bind(now)
             .bind(now)
-            .bind(new.trace_parent.as_deref());
+            .bind(new.trace_parent.as_deref())
+            .bind(new.scheduled_by.as_ref().map(|by| by.schedule.as_str()))
+            .bind(new.scheduled_by.as_ref().map(|by| by.nominal_ms));
     }
     let query = pad(query, &START_COLUMNS, starts.len());
     let mut inserted = std::collections::HashMap::new();

@@ -1,0 +1,460 @@
+//! What one handling of a schedule does: which of its due ticks start a
+//! workflow, wait, or are skipped, under its overlap policy, catch-up
+//! window, end time and run count. Pure: the caller reads the schedule and
+//! its previous workflow, and writes the [`ScheduleStep`] this returns with
+//! a compare-and-set, so a tick is handled once whatever hosts race.
+
+use super::spec::Ticks;
+use crate::ids::{ComponentDigest, WorkflowId};
+use crate::store::{
+    NewWorkflow, OverlapPolicy, ScheduleRecord, ScheduleStep, ScheduledBy, TickOutcome, TickRecord,
+};
+
+/// Most ticks one step handles; a schedule with more due (after a long
+/// stop) is due again at once.
+pub(super) const MAX_TICKS_PER_STEP: usize = 1_000;
+/// How soon a schedule holding a buffered tick looks again at whether its
+/// previous workflow has ended, in ms.
+pub(super) const BUFFER_RECHECK_MS: i64 = 1_000;
+
+/// The reason of a tick later than the catch-up window.
+pub(super) const MISSED: &str = "missed: later than the catch-up window";
+/// The reason of a tick skipped because the previous workflow is open.
+pub(super) const OVERLAP: &str = "overlap: the previous workflow is still open";
+/// The reason of a tick skipped because another tick is buffered.
+pub(super) const BUFFER_FULL: &str = "overlap: another tick is already buffered";
+/// The reason of the ticks that fell while the schedule was paused.
+pub(super) const PAUSED: &str = "paused";
+
+/// A step, and what must happen to the previous workflow before it is
+/// written.
+#[derive(Debug)]
+pub(super) struct Plan {
+    /// The step to write.
+    pub step: ScheduleStep,
+    /// The previous workflow, to ask to cancel (`false`) or to terminate
+    /// (`true`) first.
+    pub stop_previous: Option<(WorkflowId, bool)>,
+}
+
+/// The workflow id of schedule `schedule`'s tick at `nominal_ms`:
+/// `<schedule>:<RFC 3339 time in UTC>`, e.g. `nightly:2026-11-23T02:00:00Z`,
+/// so that a tick can start only one workflow.
+pub(super) fn tick_workflow_id(schedule: &str, nominal_ms: i64) -> WorkflowId {
+    let time = jiff::Timestamp::from_millisecond(nominal_ms).map(|t| t.to_string()).unwrap_or_default();
+    WorkflowId::from_stored(format!("{schedule}:{time}"))
+}
+
+/// The state a step starts from and what it has done so far.
+struct Planner<'a> {
+    record: &'a ScheduleRecord,
+    component: &'a Result<ComponentDigest, String>,
+    step: ScheduleStep,
+    runs: i64,
+    open: bool,
+    now_ms: i64,
+}
+
+impl Planner<'_> {
+    fn start(&mut self, nominal_ms: i64, outcome: TickOutcome) {
+        let digest = match self.component {
+            Ok(digest) => digest.clone(),
+            Err(reason) => return self.skip(nominal_ms, reason),
+        };
+        let id = tick_workflow_id(&self.record.id, nominal_ms);
+        self.step.starts.push(NewWorkflow {
+            id: id.clone(),
+            component: digest,
+            input: self.record.definition.input.clone(),
+            parent: None,
+            deadline_ms: None,
+            trace_parent: None,
+            scheduled_by: Some(ScheduledBy { schedule: self.record.id.clone(), nominal_ms }),
+        });
+        self.record_tick(nominal_ms, outcome, None, Some(id.clone()));
+        self.step.last_workflow = Some(id);
+        self.open = true;
+        if outcome == TickOutcome::Started {
+            self.runs += 1;
+            self.step.runs_added += 1;
+        }
+    }
+
+    /// Skips the tick at `nominal_ms`, in the same history row as the
+    /// previous one if that was skipped for the same reason.
+    fn skip(&mut self, nominal_ms: i64, reason: &str) {
+        self.step.skipped_added += 1;
+        if let Some(last) = self.step.ticks.last_mut()
+            && last.outcome == TickOutcome::Skipped
+            && last.reason.as_deref() == Some(reason)
+        {
+            last.last_nominal_ms = nominal_ms;
+            last.count += 1;
+            return;
+        }
+        self.record_tick(nominal_ms, TickOutcome::Skipped, Some(reason.to_owned()), None);
+    }
+
+    fn record_tick(
+        &mut self,
+        nominal_ms: i64,
+        outcome: TickOutcome,
+        reason: Option<String>,
+        workflow: Option<WorkflowId>,
+    ) {
+        self.step.ticks.push(TickRecord {
+            nominal_ms,
+            last_nominal_ms: nominal_ms,
+            count: 1,
+            outcome,
+            reason,
+            workflow,
+            at_ms: self.now_ms,
+        });
+    }
+
+    /// Whether the schedule has no tick at `nominal_ms` or later: past its
+    /// end time, or its run count reached.
+    fn ended_by(&self, nominal_ms: i64) -> bool {
+        let definition = &self.record.definition;
+        definition.end_at_ms.is_some_and(|end| nominal_ms > end)
+            || definition.max_runs.is_some_and(|max| self.runs >= max)
+    }
+}
+
+/// A step that only carries `record` over: no tick handled.
+pub(super) fn unchanged(record: &ScheduleRecord) -> ScheduleStep {
+    ScheduleStep {
+        expected_revision: record.revision,
+        paused: record.paused,
+        note: record.note.clone(),
+        next_tick_ms: record.next_tick_ms,
+        due_at_ms: record.due_at_ms,
+        buffered_ms: record.buffered_ms,
+        last_workflow: record.last_workflow.clone(),
+        runs_added: 0,
+        skipped_added: 0,
+        starts: Vec::new(),
+        ticks: Vec::new(),
+    }
+}
+
+/// Handles `record`'s ticks due by `now_ms`: `previous_open` says whether
+/// the workflow it started last is still open, and `component` is its
+/// component's digest now (or why it cannot start).
+pub(super) fn due(
+    record: &ScheduleRecord,
+    ticks: &Ticks,
+    now_ms: i64,
+    previous_open: bool,
+    component: &Result<ComponentDigest, String>,
+) -> Plan {
+    let mut planner = Planner {
+        record,
+        component,
+        step: unchanged(record),
+        runs: record.runs,
+        open: previous_open,
+        now_ms,
+    };
+    let mut stop_previous = None;
+    if record.paused {
+        return Plan { step: planner.step, stop_previous };
+    }
+    // A buffered tick starts once the previous workflow has ended.
+    if let Some(buffered) = record.buffered_ms
+        && !planner.open
+    {
+        planner.step.buffered_ms = None;
+        planner.start(buffered, TickOutcome::Started);
+    }
+    let definition = &record.definition;
+    let mut handled = 0;
+    while let Some(tick) = planner.step.next_tick_ms.filter(|tick| *tick <= now_ms) {
+        if handled == MAX_TICKS_PER_STEP {
+            break;
+        }
+        handled += 1;
+        if planner.ended_by(tick) {
+            planner.step.next_tick_ms = None;
+            break;
+        }
+        if tick < now_ms.saturating_sub(definition.catchup_window_ms) {
+            planner.skip(tick, MISSED);
+        } else if !planner.open || definition.overlap == OverlapPolicy::AllowAll {
+            planner.start(tick, TickOutcome::Started);
+        } else {
+            match definition.overlap {
+                OverlapPolicy::Skip | OverlapPolicy::AllowAll => planner.skip(tick, OVERLAP),
+                OverlapPolicy::BufferOne | OverlapPolicy::CancelOther => {
+                    if planner.step.buffered_ms.is_some() {
+                        planner.skip(tick, BUFFER_FULL);
+                    } else {
+                        planner.step.buffered_ms = Some(tick);
+                        planner.record_tick(tick, TickOutcome::Buffered, None, None);
+                        if definition.overlap == OverlapPolicy::CancelOther {
+                            stop_previous = planner.step.last_workflow.clone().map(|id| (id, false));
+                        }
+                    }
+                }
+                OverlapPolicy::TerminateOther => {
+                    stop_previous = planner.step.last_workflow.clone().map(|id| (id, true));
+                    planner.start(tick, TickOutcome::Started);
+                }
+            }
+        }
+        planner.step.next_tick_ms = ticks.next_after(tick);
+    }
+    if planner.step.next_tick_ms.is_some_and(|tick| planner.ended_by(tick)) {
+        planner.step.next_tick_ms = None;
+    }
+    let next = planner.step.next_tick_ms;
+    planner.step.due_at_ms = match planner.step.buffered_ms {
+        Some(_) => {
+            let recheck = now_ms.saturating_add(BUFFER_RECHECK_MS);
+            Some(next.map_or(recheck, |tick| tick.min(recheck)))
+        }
+        None => next,
+    };
+    Plan { step: planner.step, stop_previous }
+}
+
+/// Starts a workflow for `record` now, by hand, whatever its spec, pause
+/// and overlap policy say; its ticks are left as they are.
+pub(super) fn trigger(
+    record: &ScheduleRecord,
+    now_ms: i64,
+    component: &Result<ComponentDigest, String>,
+) -> ScheduleStep {
+    let mut planner =
+        Planner { record, component, step: unchanged(record), runs: record.runs, open: false, now_ms };
+    planner.start(now_ms, TickOutcome::Triggered);
+    planner.step
+}
+
+/// Pauses (`paused`) or resumes `record` with `note`. On resuming, the ticks
+/// that fell while it was paused are skipped (counted in one history row,
+/// up to [`MAX_PAUSED_TICKS`]) and it goes on from the first tick after
+/// `now_ms`.
+pub(super) fn set_paused(
+    record: &ScheduleRecord,
+    ticks: &Ticks,
+    now_ms: i64,
+    paused: bool,
+    note: Option<String>,
+) -> ScheduleStep {
+    // A pause or resume starts nothing, so it needs no component.
+    let no_start = Err(String::new());
+    let mut planner = Planner {
+        record,
+        component: &no_start,
+        step: unchanged(record),
+        runs: record.runs,
+        open: false,
+        now_ms,
+    };
+    planner.step.paused = paused;
+    planner.step.note = note;
+    if paused {
+        planner.step.due_at_ms = None;
+        return planner.step;
+    }
+    if !record.paused {
+        return planner.step;
+    }
+    let mut counted = 0;
+    while let Some(tick) = planner.step.next_tick_ms.filter(|tick| *tick <= now_ms) {
+        if planner.ended_by(tick) || counted == MAX_PAUSED_TICKS {
+            break;
+        }
+        counted += 1;
+        planner.skip(tick, PAUSED);
+        planner.step.next_tick_ms = ticks.next_after(tick);
+    }
+    if planner.step.next_tick_ms.is_some_and(|tick| tick <= now_ms) {
+        planner.step.next_tick_ms = ticks.next_after(now_ms);
+    }
+    if planner.step.next_tick_ms.is_some_and(|tick| planner.ended_by(tick)) {
+        planner.step.next_tick_ms = None;
+    }
+    planner.step.due_at_ms = match planner.step.buffered_ms {
+        Some(_) => Some(now_ms),
+        None => planner.step.next_tick_ms,
+    };
+    planner.step
+}
+
+/// Most ticks that fell during a pause that are counted one by one; past
+/// them the schedule jumps to the first tick after the resume.
+const MAX_PAUSED_TICKS: usize = 100_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ScheduleDefinition, ScheduleSpec};
+
+    const SECOND: i64 = 1_000;
+
+    fn schedule(overlap: OverlapPolicy) -> ScheduleRecord {
+        ScheduleRecord {
+            id: "s".into(),
+            definition: ScheduleDefinition {
+                component: "c".into(),
+                input: "null".into(),
+                spec: ScheduleSpec::Interval { every_ms: SECOND, phase_ms: 0 },
+                overlap,
+                catchup_window_ms: 60 * SECOND,
+                end_at_ms: None,
+                max_runs: None,
+            },
+            paused: false,
+            note: None,
+            next_tick_ms: Some(10 * SECOND),
+            due_at_ms: Some(10 * SECOND),
+            buffered_ms: None,
+            last_workflow: Some(WorkflowId::from_stored("s:previous".into())),
+            runs: 0,
+            skipped: 0,
+            revision: 7,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        }
+    }
+
+    fn ticks() -> Ticks {
+        Ticks::Interval { every_ms: SECOND, phase_ms: 0 }
+    }
+
+    fn component() -> Result<ComponentDigest, String> {
+        Ok(ComponentDigest::from_stored("sha256:c".into()))
+    }
+
+    /// `(outcome, first tick s, count, reason)` of each history row.
+    fn history(step: &ScheduleStep) -> Vec<(&'static str, i64, i64, Option<&str>)> {
+        step.ticks
+            .iter()
+            .map(|t| (t.outcome.as_str(), t.nominal_ms / SECOND, t.count, t.reason.as_deref()))
+            .collect()
+    }
+
+    #[test]
+    fn each_due_tick_starts_one_workflow_named_by_its_time() {
+        let plan = due(&schedule(OverlapPolicy::AllowAll), &ticks(), 12 * SECOND + 500, true, &component());
+        let ids: Vec<&str> = plan.step.starts.iter().map(|start| start.id.as_str()).collect();
+        assert_eq!(ids, ["s:1970-01-01T00:00:10Z", "s:1970-01-01T00:00:11Z", "s:1970-01-01T00:00:12Z"]);
+        assert_eq!(
+            plan.step.starts[1].scheduled_by,
+            Some(ScheduledBy { schedule: "s".into(), nominal_ms: 11 * SECOND })
+        );
+        assert_eq!(
+            (plan.step.runs_added, plan.step.next_tick_ms, plan.step.due_at_ms),
+            (3, Some(13 * SECOND), Some(13 * SECOND))
+        );
+        assert_eq!(plan.step.expected_revision, 7);
+        assert!(plan.stop_previous.is_none());
+    }
+
+    #[test]
+    fn skip_starts_only_when_the_previous_workflow_has_ended() {
+        let open = due(&schedule(OverlapPolicy::Skip), &ticks(), 12 * SECOND, true, &component());
+        assert!(open.step.starts.is_empty());
+        assert_eq!(history(&open.step), [("skipped", 10, 3, Some(OVERLAP))]);
+        let ended = due(&schedule(OverlapPolicy::Skip), &ticks(), 12 * SECOND, false, &component());
+        // The first tick starts one; the next two overlap it.
+        assert_eq!(history(&ended.step), [("started", 10, 1, None), ("skipped", 11, 2, Some(OVERLAP))]);
+    }
+
+    #[test]
+    fn buffer_one_holds_one_tick_and_starts_it_once_the_previous_ends() {
+        let record = schedule(OverlapPolicy::BufferOne);
+        let plan = due(&record, &ticks(), 12 * SECOND, true, &component());
+        assert_eq!(history(&plan.step), [("buffered", 10, 1, None), ("skipped", 11, 2, Some(BUFFER_FULL))]);
+        assert_eq!(plan.step.buffered_ms, Some(10 * SECOND));
+        // Looked at again soon, before the next tick.
+        assert_eq!(plan.step.due_at_ms, Some(12 * SECOND + BUFFER_RECHECK_MS));
+        let held =
+            ScheduleRecord { buffered_ms: Some(10 * SECOND), next_tick_ms: Some(13 * SECOND), ..record };
+        let later = due(&held, &ticks(), 12 * SECOND + 700, false, &component());
+        assert_eq!(history(&later.step), [("started", 10, 1, None)]);
+        assert_eq!((later.step.buffered_ms, later.step.due_at_ms), (None, Some(13 * SECOND)));
+    }
+
+    #[test]
+    fn cancel_other_and_terminate_other_stop_the_previous_workflow() {
+        let cancel = due(&schedule(OverlapPolicy::CancelOther), &ticks(), 10 * SECOND, true, &component());
+        assert_eq!(cancel.stop_previous, Some((WorkflowId::from_stored("s:previous".into()), false)));
+        assert_eq!(history(&cancel.step), [("buffered", 10, 1, None)]);
+        let terminate =
+            due(&schedule(OverlapPolicy::TerminateOther), &ticks(), 10 * SECOND, true, &component());
+        assert_eq!(terminate.stop_previous, Some((WorkflowId::from_stored("s:previous".into()), true)));
+        assert_eq!(history(&terminate.step), [("started", 10, 1, None)]);
+    }
+
+    #[test]
+    fn ticks_later_than_the_catch_up_window_are_skipped_and_counted() {
+        let record = schedule(OverlapPolicy::AllowAll);
+        let record = ScheduleRecord {
+            definition: ScheduleDefinition { catchup_window_ms: 2 * SECOND, ..record.definition.clone() },
+            ..record
+        };
+        let plan = due(&record, &ticks(), 15 * SECOND, false, &component());
+        assert_eq!(
+            history(&plan.step),
+            [
+                ("skipped", 10, 3, Some(MISSED)),
+                ("started", 13, 1, None),
+                ("started", 14, 1, None),
+                ("started", 15, 1, None)
+            ]
+        );
+        assert_eq!(plan.step.skipped_added, 3);
+    }
+
+    #[test]
+    fn a_run_count_or_an_end_time_ends_the_schedule() {
+        let record = schedule(OverlapPolicy::AllowAll);
+        let counted = ScheduleRecord {
+            definition: ScheduleDefinition { max_runs: Some(2), ..record.definition.clone() },
+            ..record.clone()
+        };
+        let plan = due(&counted, &ticks(), 20 * SECOND, false, &component());
+        assert_eq!(plan.step.starts.len(), 2);
+        assert_eq!((plan.step.next_tick_ms, plan.step.due_at_ms), (None, None));
+        let ending = ScheduleRecord {
+            definition: ScheduleDefinition { end_at_ms: Some(11 * SECOND), ..record.definition.clone() },
+            ..record
+        };
+        let plan = due(&ending, &ticks(), 20 * SECOND, false, &component());
+        assert_eq!(plan.step.starts.len(), 2);
+        assert_eq!(plan.step.next_tick_ms, None);
+    }
+
+    #[test]
+    fn a_component_that_cannot_start_skips_the_tick_with_the_reason() {
+        let gone = Err("no component has digest or name \"c\"".to_owned());
+        let plan = due(&schedule(OverlapPolicy::Skip), &ticks(), 10 * SECOND, false, &gone);
+        assert_eq!(history(&plan.step), [("skipped", 10, 1, Some("no component has digest or name \"c\""))]);
+        assert_eq!(plan.step.last_workflow, Some(WorkflowId::from_stored("s:previous".into())));
+    }
+
+    #[test]
+    fn a_pause_skips_the_ticks_it_covers_and_a_resume_goes_on_after_now() {
+        let record = schedule(OverlapPolicy::Skip);
+        let paused = set_paused(&record, &ticks(), 10 * SECOND, true, Some("deploy".into()));
+        assert_eq!((paused.paused, paused.due_at_ms, paused.note.as_deref()), (true, None, Some("deploy")));
+        let record = ScheduleRecord { paused: true, due_at_ms: None, ..record };
+        assert!(due(&record, &ticks(), 20 * SECOND, false, &component()).step.starts.is_empty());
+        let resumed = set_paused(&record, &ticks(), 14 * SECOND + 300, false, None);
+        assert_eq!(history(&resumed), [("skipped", 10, 5, Some(PAUSED))]);
+        assert_eq!((resumed.next_tick_ms, resumed.due_at_ms), (Some(15 * SECOND), Some(15 * SECOND)));
+    }
+
+    #[test]
+    fn a_trigger_starts_now_and_leaves_the_ticks_alone() {
+        let record = schedule(OverlapPolicy::Skip);
+        let step = trigger(&record, 12_345, &component());
+        assert_eq!(step.starts[0].id.as_str(), "s:1970-01-01T00:00:12.345Z");
+        assert_eq!(history(&step), [("triggered", 12, 1, None)]);
+        assert_eq!((step.next_tick_ms, step.runs_added), (record.next_tick_ms, 0));
+    }
+}
