@@ -13,6 +13,11 @@ bodies schemathesis sends as `application/wasm` are drawn from the real
 components the test names in DURO_COMPONENT_SAMPLES (paths joined with the
 platform's path separator). Bytes that are not a component are refused with
 400 `invalid_component`; tests/api.rs and tests/openapi.rs send those.
+
+A schedule's cron expression (format `duro-cron`) and time zone (format
+`iana-time-zone`) are valid only when croner parses them and the tz
+database knows them: valid ones are drawn from samples. tests/schedules.rs
+sends invalid ones.
 """
 
 import os
@@ -34,4 +39,13 @@ schemathesis.openapi.format(
         st.text(min_size=1, max_size=_MAX_NAME_BYTES // 4),
         st.text(alphabet=st.characters(codec="ascii"), min_size=1, max_size=_MAX_NAME_BYTES),
     ),
+)
+
+schemathesis.openapi.format(
+    "duro-cron",
+    st.sampled_from(["0 2 * * *", "*/5 * * * *", "30 1 * * MON-FRI", "0 0 1 * *", "15 10 * * * *", "0 12 L * *"]),
+)
+schemathesis.openapi.format(
+    "iana-time-zone",
+    st.sampled_from(["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]),
 )

@@ -62,6 +62,7 @@ async fn new_workflow(store: &dyn Store, id: &str) -> (WorkflowId, NewWorkflow) 
         parent: None,
         deadline_ms: None,
         trace_parent: None,
+        scheduled_by: None,
     };
     (id, new)
 }
@@ -244,6 +245,7 @@ async fn stale_commits_are_rejected_and_write_nothing(database: Database) {
         parent: None,
         deadline_ms: None,
         trace_parent: None,
+        scheduled_by: None,
     };
     let other_start = store.create_workflow(&other).await.unwrap().into_inner().state;
     let batch = [

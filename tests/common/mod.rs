@@ -319,6 +319,15 @@ impl Server {
         decode(self.http.post(self.url(path)).json(body).send().await.unwrap()).await
     }
 
+    /// `DELETE path`: the status, and the body (null for 204).
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        let response = self.http.delete(self.url(path)).send().await.unwrap();
+        if response.status() == reqwest::StatusCode::NO_CONTENT {
+            return (204, Value::Null);
+        }
+        decode(response).await
+    }
+
     pub async fn post_bytes(&self, path: &str, body: Vec<u8>) -> (u16, Value) {
         let request = self.http.post(self.url(path)).header("content-type", "application/wasm").body(body);
         decode(request.send().await.unwrap()).await

@@ -30,8 +30,48 @@ const RECENT_SHOWN: usize = 20;
 /// Default and largest page of `GET /v1/schedules`.
 const SCHEDULE_PAGE: (u32, u32) = (100, 1_000);
 
-/// Body of `POST /v1/schedules`: an id, what to start, and either `cron`
-/// (with `time_zone`) or `interval_s` (with `phase_s`).
+/// When a new schedule ticks: a cron expression in a time zone, or an
+/// interval with a phase.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub(super) enum SpecRequest {
+    /// A cron expression.
+    Cron(CronSpec),
+    /// An interval.
+    Interval(IntervalSpec),
+}
+
+/// A cron expression in a time zone.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CronSpec {
+    /// The expression: 5 fields (minute hour day-of-month month
+    /// day-of-week), or 6 with seconds first; `L`, `W` and `#` as in croner
+    /// (format `duro-cron`).
+    #[schema(example = "0 2 * * *", format = "duro-cron")]
+    cron: String,
+    /// The IANA time zone it is read in (default `UTC`; format
+    /// `iana-time-zone`).
+    #[schema(example = "Europe/Paris", format = "iana-time-zone")]
+    time_zone: Option<String>,
+}
+
+/// An interval with a phase.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct IntervalSpec {
+    /// Seconds between ticks (1 s to about 10 years): ticks at each multiple
+    /// of it since the Unix epoch, plus `phase_s`.
+    #[schema(minimum = 1.0, maximum = 315_360_000.0)]
+    interval_s: f64,
+    /// Offset of the ticks, in seconds (default 0); one of the interval or
+    /// more is taken modulo the interval.
+    #[schema(minimum = 0.0, maximum = 315_360_000.0)]
+    phase_s: Option<f64>,
+}
+
+/// Body of `POST /v1/schedules`: an id, what to start, when, and the
+/// policies.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CreateRequest {
@@ -51,30 +91,16 @@ pub(super) struct CreateRequest {
     /// The input of every workflow it starts: any JSON; null when absent.
     #[serde(default)]
     input: Value,
-    /// A cron expression: 5 fields (minute hour day-of-month month
-    /// day-of-week), or 6 with seconds first; `L`, `W` and `#` as in
-    /// croner. Not with `interval_s`.
-    #[schema(example = "0 2 * * *")]
-    cron: Option<String>,
-    /// The IANA time zone `cron` is read in (default `UTC`).
-    #[schema(example = "Europe/Paris")]
-    time_zone: Option<String>,
-    /// An interval in seconds (1 s to about 10 years): ticks at each
-    /// multiple of it since the Unix epoch, plus `phase_s`. Not with `cron`.
-    #[schema(minimum = 1.0, maximum = 315_360_000.0)]
-    interval_s: Option<f64>,
-    /// Offset of an interval's ticks, in seconds (0 to less than the
-    /// interval; default 0).
-    #[schema(minimum = 0.0)]
-    phase_s: Option<f64>,
+    /// When it ticks: `{"cron", "time_zone"?}` or `{"interval_s", "phase_s"?}`.
+    spec: SpecRequest,
     /// What a tick does while the previous workflow is open: `skip` (the
     /// default), `buffer_one`, `allow_all`, `cancel_other` or
     /// `terminate_other` (Temporal's overlap policies).
-    #[schema(example = "skip")]
+    #[schema(schema_with = overlap_schema)]
     overlap: Option<String>,
     /// How late a tick may still be run after no host ran it on time, in
     /// seconds (default 60); later ones are skipped and counted.
-    #[schema(minimum = 0.0)]
+    #[schema(minimum = 0.0, maximum = 315_360_000.0)]
     catchup_window_s: Option<f64>,
     /// No tick after this RFC 3339 time.
     #[schema(format = DateTime)]
@@ -85,8 +111,18 @@ pub(super) struct CreateRequest {
     /// Created paused (default false).
     #[serde(default)]
     paused: bool,
-    /// Why, for people (at most 1 KiB).
+    /// Why, for people (at most 1 KiB of UTF-8).
+    #[schema(max_length = 256)]
     note: Option<String>,
+}
+
+/// The schema of an overlap policy: one of [`OverlapPolicy::ALL`]'s names.
+fn overlap_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(OverlapPolicy::ALL.iter().map(|policy| policy.as_str())))
+        .description(Some("An overlap policy."))
+        .build()
 }
 
 /// `interval_s` (or another duration in seconds) in ms, checked.
@@ -100,28 +136,19 @@ fn seconds_ms(name: &str, seconds: f64) -> Result<i64, Error> {
 
 impl CreateRequest {
     fn definition(self) -> Result<(String, ScheduleDefinition, bool, Option<String>), Error> {
-        let spec = match (self.cron, self.interval_s) {
-            (Some(expression), None) => {
-                if self.phase_s.is_some() {
-                    return Err(Error::BadRequest("phase_s goes with interval_s, not cron".into()));
-                }
-                let time_zone = self.time_zone.unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned());
-                ScheduleSpec::Cron { expression, time_zone }
-            }
-            (None, Some(interval)) => {
-                if self.time_zone.is_some() {
-                    return Err(Error::BadRequest("time_zone goes with cron, not interval_s".into()));
-                }
+        let spec = match self.spec {
+            SpecRequest::Cron(CronSpec { cron, time_zone }) => ScheduleSpec::Cron {
+                expression: cron,
+                time_zone: time_zone.unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned()),
+            },
+            SpecRequest::Interval(IntervalSpec { interval_s, phase_s }) => {
+                let every_ms = seconds_ms("interval_s", interval_s)?;
+                let phase_ms = phase_s.map(|phase| seconds_ms("phase_s", phase)).transpose()?.unwrap_or(0);
                 ScheduleSpec::Interval {
-                    every_ms: seconds_ms("interval_s", interval)?,
-                    phase_ms: self
-                        .phase_s
-                        .map(|phase| seconds_ms("phase_s", phase))
-                        .transpose()?
-                        .unwrap_or(0),
+                    every_ms,
+                    phase_ms: phase_ms.checked_rem(every_ms).unwrap_or(phase_ms),
                 }
             }
-            _ => return Err(Error::BadRequest("give either cron or interval_s".into())),
         };
         let overlap = match self.overlap.as_deref() {
             None => OverlapPolicy::Skip,
@@ -324,14 +351,14 @@ pub(super) struct NoteRequest {
     note: Option<String>,
 }
 
-/// The note of a pause or resume body: none for an empty body.
+/// The note of a pause or resume body: none for an empty body or `null`.
 fn note_in(body: &[u8]) -> Result<Option<String>, Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let request: NoteRequest = serde_json::from_slice(body)
+    let request: Option<NoteRequest> = serde_json::from_slice(body)
         .map_err(|error| Error::BadRequest(format!("invalid JSON body: {error}")))?;
-    Ok(request.note)
+    Ok(request.and_then(|request| request.note))
 }
 
 /// Query of `GET /v1/schedules`.

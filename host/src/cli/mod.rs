@@ -220,48 +220,7 @@ enum WorkflowCommand {
 enum ScheduleCommand {
     /// Create a schedule: a cron expression (--cron, in --time-zone) or an
     /// interval (--every, with --phase), starting COMPONENT once per tick.
-    Create {
-        /// Schedule id (its workflows' ids are `<id>:<tick time>`).
-        id: String,
-        /// Digest or name of the workflow component (a name is resolved at
-        /// each tick).
-        #[arg(long)]
-        component: String,
-        /// Input of every workflow, as JSON text.
-        #[arg(long, default_value = "null")]
-        input: String,
-        /// Cron expression: 5 fields, or 6 with seconds first.
-        #[arg(long, conflicts_with = "every", required_unless_present = "every")]
-        cron: Option<String>,
-        /// IANA time zone of --cron (default UTC).
-        #[arg(long, requires = "cron")]
-        time_zone: Option<String>,
-        /// Interval between ticks, e.g. 30s, 5m, 1h.
-        #[arg(long, value_parser = humantime::parse_duration)]
-        every: Option<std::time::Duration>,
-        /// Offset of the interval's ticks from each multiple of it.
-        #[arg(long, requires = "every", value_parser = humantime::parse_duration)]
-        phase: Option<std::time::Duration>,
-        /// skip (default), buffer_one, allow_all, cancel_other or
-        /// terminate_other: what a tick does while the previous workflow runs.
-        #[arg(long)]
-        overlap: Option<String>,
-        /// How late a missed tick may still run (default 60s).
-        #[arg(long, value_parser = humantime::parse_duration)]
-        catchup_window: Option<std::time::Duration>,
-        /// No tick after this RFC 3339 time.
-        #[arg(long)]
-        end_at: Option<String>,
-        /// No tick after this many workflows started.
-        #[arg(long)]
-        max_runs: Option<i64>,
-        /// Create it paused.
-        #[arg(long)]
-        paused: bool,
-        /// A note for people.
-        #[arg(long)]
-        note: Option<String>,
-    },
+    Create(Box<client::NewSchedule>),
     /// List schedules.
     List,
     /// Show a schedule: its next ticks, recent runs and skipped ticks.
@@ -299,38 +258,7 @@ enum ScheduleCommand {
 
 async fn schedule(client: &client::Client, command: ScheduleCommand) -> anyhow::Result<()> {
     match command {
-        ScheduleCommand::Create {
-            id,
-            component,
-            input,
-            cron,
-            time_zone,
-            every,
-            phase,
-            overlap,
-            catchup_window,
-            end_at,
-            max_runs,
-            paused,
-            note,
-        } => {
-            let new = client::NewSchedule {
-                id,
-                component,
-                input,
-                cron,
-                time_zone,
-                every,
-                phase,
-                overlap,
-                catchup_window,
-                end_at,
-                max_runs,
-                paused,
-                note,
-            };
-            client.create_schedule(new).await
-        }
+        ScheduleCommand::Create(new) => client.create_schedule(*new).await,
         ScheduleCommand::List => client.list_schedules().await,
         ScheduleCommand::Get { id } => client.get_schedule(&id).await,
         ScheduleCommand::Pause { id, note } => client.pause_schedule(&id, true, note.as_deref()).await,

@@ -294,7 +294,7 @@ impl Store for SqlStore {
     ) -> Result<Option<Vec<Created<WorkflowRecord>>>> {
         let mut tx = self.write.begin().await?;
         let db_now = self.db_now();
-        match schedules::step(&mut tx, id, step, clock::now_ms(), &db_now).await? {
+        match schedules::step(&mut tx, id, step, clock::now_ms(), db_now).await? {
             Some(started) => {
                 tx.commit().await?;
                 Ok(Some(started))

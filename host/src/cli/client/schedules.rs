@@ -10,48 +10,64 @@ use serde_json::{Value, json};
 use super::{Client, text};
 
 /// What `duro schedule create` sends: everything but the id and component
-/// is optional, and the spec is `cron` (with a time zone) or `every` (with
-/// a phase).
-#[derive(Debug, Default)]
+/// is optional, and the spec is `--cron` (in `--time-zone`) or `--every`
+/// (with `--phase`).
+#[derive(Debug, clap::Args)]
 pub(in crate::cli) struct NewSchedule {
-    /// Schedule id.
-    pub id: String,
-    /// Digest or name of the component.
-    pub component: String,
-    /// Input, JSON text.
-    pub input: String,
-    /// Cron expression.
-    pub cron: Option<String>,
-    /// Its IANA time zone.
-    pub time_zone: Option<String>,
-    /// Interval.
-    pub every: Option<Duration>,
-    /// Offset of the interval's ticks.
-    pub phase: Option<Duration>,
-    /// Overlap policy name.
-    pub overlap: Option<String>,
-    /// Catch-up window.
-    pub catchup_window: Option<Duration>,
-    /// RFC 3339 end time.
-    pub end_at: Option<String>,
-    /// Run count.
-    pub max_runs: Option<i64>,
+    /// Schedule id (its workflows' ids are `<id>:<tick time>`).
+    id: String,
+    /// Digest or name of the workflow component (a name is resolved at each
+    /// tick).
+    #[arg(long)]
+    component: String,
+    /// Input of every workflow, as JSON text.
+    #[arg(long, default_value = "null")]
+    input: String,
+    /// Cron expression: 5 fields, or 6 with seconds first.
+    #[arg(long, conflicts_with = "every", required_unless_present = "every")]
+    cron: Option<String>,
+    /// IANA time zone of --cron (default UTC).
+    #[arg(long, requires = "cron")]
+    time_zone: Option<String>,
+    /// Interval between ticks, e.g. 30s, 5m, 1h.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    every: Option<Duration>,
+    /// Offset of the interval's ticks from each multiple of it.
+    #[arg(long, requires = "every", value_parser = humantime::parse_duration)]
+    phase: Option<Duration>,
+    /// skip (default), buffer_one, allow_all, cancel_other or
+    /// terminate_other: what a tick does while the previous workflow runs.
+    #[arg(long)]
+    overlap: Option<String>,
+    /// How late a missed tick may still run (default 60s).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    catchup_window: Option<Duration>,
+    /// No tick after this RFC 3339 time.
+    #[arg(long)]
+    end_at: Option<String>,
+    /// No tick after this many workflows started.
+    #[arg(long)]
+    max_runs: Option<i64>,
     /// Create it paused.
-    pub paused: bool,
-    /// Note.
-    pub note: Option<String>,
+    #[arg(long)]
+    paused: bool,
+    /// A note for people.
+    #[arg(long)]
+    note: Option<String>,
 }
 
 impl Client {
     pub(in crate::cli) async fn create_schedule(&self, new: NewSchedule) -> anyhow::Result<()> {
         let input: Value = serde_json::from_str(&new.input).context("--input is not valid JSON")?;
-        let mut body =
-            json!({ "id": new.id, "component": new.component, "input": input, "paused": new.paused });
+        let spec = match new.cron {
+            Some(cron) => json!({ "cron": cron, "time_zone": new.time_zone }),
+            None => json!({
+                "interval_s": new.every.unwrap_or_default().as_secs_f64(),
+                "phase_s": new.phase.map(|phase| phase.as_secs_f64()),
+            }),
+        };
+        let mut body = json!({ "id": new.id, "component": new.component, "input": input, "spec": spec, "paused": new.paused });
         let fields = [
-            ("cron", new.cron.map(Value::from)),
-            ("time_zone", new.time_zone.map(Value::from)),
-            ("interval_s", new.every.map(|every| every.as_secs_f64().into())),
-            ("phase_s", new.phase.map(|phase| phase.as_secs_f64().into())),
             ("overlap", new.overlap.map(Value::from)),
             ("catchup_window_s", new.catchup_window.map(|window| window.as_secs_f64().into())),
             ("end_at", new.end_at.map(Value::from)),
