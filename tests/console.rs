@@ -88,6 +88,27 @@ async fn the_console_shows_and_steers_workflows_in_chromium() {
     });
     server.start_workflow("order_saga", "order-1", order).await;
     assert_eq!(server.result("order-1", 60).await["status"], "completed");
+    // A workflow started by a schedule's one tick.
+    let (status, schedule) = server
+        .post_json(
+            "/v1/schedules",
+            &json!({ "id": "greeter", "component": "hello", "input": { "name": "cron" },
+                     "spec": { "interval_s": 1 }, "max_runs": 1 }),
+        )
+        .await;
+    assert_eq!(status, 201, "{schedule}");
+    let scheduled = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let (_, page) = server.get("/v1/workflows?schedule=greeter").await;
+            if let Some(id) = page["workflows"][0]["id"].as_str() {
+                return id.to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the schedule started no workflow within 30 s");
+    assert_eq!(server.result(&scheduled, 30).await["status"], "completed");
     server.start_workflow("misbehave", "crash-1", json!({ "panic": "the console test's trap" })).await;
     assert_eq!(server.result("crash-1", 30).await["status"], "failed");
     for id in ["approve-1", "cancel-me", "terminate-me", "broken"] {
@@ -121,6 +142,7 @@ async fn the_console_shows_and_steers_workflows_in_chromium() {
         "screenshots": screenshots,
         "upload": common::examples_dir().join("countdown.wasm"),
         "hello": hello,
+        "scheduled": scheduled,
         "waiter": waiter,
     });
     let mut command = tokio::process::Command::new(browser_python());

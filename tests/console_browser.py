@@ -27,11 +27,11 @@ def rows(page: Page):
 def workflows_page(page: Page, scene: dict, shots: pathlib.Path) -> None:
     """Counts, filters, search, local times and keyboard on the list."""
     page.goto(scene["url"] + "/")
-    expect(page.locator(".count-completed .count-n")).to_have_text("4")
+    expect(page.locator(".count-completed .count-n")).to_have_text("5")
     expect(page.locator(".count-failed .count-n")).to_have_text("1")
     expect(page.locator(".count-stuck .count-n")).to_have_text("1")
     expect(page.locator(".count-waiting .count-n")).to_have_text("3")
-    expect(rows(page)).to_have_count(9)
+    expect(rows(page)).to_have_count(10)
 
     # A status count filters the list, and the filter is in the URL.
     page.locator(".count-failed").click()
@@ -39,12 +39,13 @@ def workflows_page(page: Page, scene: dict, shots: pathlib.Path) -> None:
     expect(rows(page).first).to_contain_text("crash-1")
     assert "status=failed" in page.url, page.url
     page.get_by_label("Status", exact=True).select_option("")
-    expect(rows(page)).to_have_count(9)
+    expect(rows(page)).to_have_count(10)
 
     # By component, and by id prefix (after `/` focuses the search).
-    # `hello` runs the three greetings, and `broken` since its code was swapped.
+    # `hello` runs the three greetings, the schedule's one, and `broken`
+    # since its code was swapped.
     page.get_by_label("Component", exact=True).select_option(scene["hello"])
-    expect(rows(page)).to_have_count(4)
+    expect(rows(page)).to_have_count(5)
     page.get_by_label("Component", exact=True).select_option("")
     page.locator("body").press("/")
     search = page.get_by_label("Id starts with", exact=True)
@@ -54,7 +55,7 @@ def workflows_page(page: Page, scene: dict, shots: pathlib.Path) -> None:
     search.fill("greet-ada")
     expect(rows(page)).to_have_count(1)
     search.fill("")
-    expect(rows(page)).to_have_count(9)
+    expect(rows(page)).to_have_count(10)
 
     # Times are local, with UTC on hover.
     title = page.locator("table.list time").first.get_attribute("title")
@@ -86,6 +87,16 @@ def effects_workflow(page: Page, scene: dict, shots: pathlib.Path) -> None:
     expect(charges.nth(0).locator("pre[aria-label^=response]")).to_contain_text('"status": 500')
     expect(charges.nth(0).locator(".took")).to_contain_text("ms")
     page.screenshot(path=shots / "workflow.png", full_page=True)
+
+
+def scheduled_workflow(page: Page, scene: dict, shots: pathlib.Path) -> None:
+    """A workflow a schedule started links to the schedule's other workflows."""
+    page.goto(scene["url"] + "/#/workflows/" + scene["scheduled"])
+    expect(page.locator("#workflow-title")).to_have_text(scene["scheduled"])
+    page.locator("a.schedule-link").click()
+    expect(page.locator(".chip-row")).to_contain_text("greeter")
+    expect(rows(page)).to_have_count(1)
+    expect(rows(page).first).to_contain_text(scene["scheduled"])
 
 
 def failed_workflow(page: Page, scene: dict, shots: pathlib.Path) -> None:
@@ -156,9 +167,9 @@ def cancel_and_terminate(page: Page, scene: dict) -> None:
 
 def components_page(page: Page, scene: dict, shots: pathlib.Path) -> None:
     page.goto(scene["url"] + "/#/components")
-    # Three greetings (`broken` was moved back to `waiter` by its upgrade).
+    # Four greetings (`broken` was moved back to `waiter` by its upgrade).
     hello_row = rows(page).filter(has_text="hello")
-    expect(hello_row.locator("a", has_text="workflows")).to_have_text("3 workflows")
+    expect(hello_row.locator("a", has_text="workflows")).to_have_text("4 workflows")
     # Upload by dropping a file on the drop zone.
     page.get_by_label("Name (optional)", exact=True).fill("countdown")
     data = base64.b64encode(pathlib.Path(scene["upload"]).read_bytes()).decode()
@@ -207,7 +218,7 @@ def dark_and_phone(browser, scene: dict, shots: pathlib.Path) -> None:
 
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     phone.goto(scene["url"] + "/")
-    expect(rows(phone)).to_have_count(9)
+    expect(rows(phone)).to_have_count(10)
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the list is {width} px wide on a 390 px screen"
     phone.screenshot(path=shots / "phone.png", full_page=True)
@@ -247,7 +258,7 @@ def main() -> None:
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         try:
-            for step in (workflows_page, effects_workflow, failed_workflow, stuck_workflow, signal_workflow, components_page):
+            for step in (workflows_page, effects_workflow, scheduled_workflow, failed_workflow, stuck_workflow, signal_workflow, components_page):
                 step(page, scene, shots)
                 print(f"ok: {step.__name__}", flush=True)
             cancel_and_terminate(page, scene)

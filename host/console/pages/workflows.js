@@ -92,6 +92,7 @@ export function WorkflowsPage({ params }) {
     status: params.get("status") || "",
     component: params.get("component") || "",
     id_prefix: params.get("id_prefix") || "",
+    schedule: params.get("schedule") || "",
   };
   const key = JSON.stringify(filters);
   // Cursors of the pages before this one; the last is this page's.
@@ -113,6 +114,9 @@ export function WorkflowsPage({ params }) {
     </div>
     <${Counts} counts=${counts} filters=${filters} />
     <${Filters} filters=${filters} components=${components} />
+    ${filters.schedule && html`<p class="chip-row">Started by schedule <strong>${filters.schedule}</strong>
+      <button type="button" class="chip" onClick=${() => setFilters({ ...filters, schedule: "" })}
+        aria-label="Show workflows of every schedule">✕</button></p>`}
     <${LoadError} error=${error || countsError} />
     <table class="list" aria-busy=${!page}>
       <caption class="visually-hidden">Workflows, newest first</caption>

@@ -28,8 +28,8 @@ use crate::ids::{ComponentDigest, HostId, WorkflowId};
 pub use model::{
     CancelOutcome, CommitEffects, ComponentKind, ComponentRecord, ComponentVersion, Created, Deletion,
     EventRecord, HostRecord, LogRecord, NewStart, NewWorkflow, OverlapPolicy, RetentionStep, RunCommit,
-    ScheduleDefinition, ScheduleRecord, ScheduleSpec, ScheduleStep, ScheduledBy, SignalRecord, SignalSent,
-    StatusUpdate, StoredEntry, TickOutcome, TickRecord, WaitSet, WorkflowFilter, WorkflowRecord,
+    ScheduleDefinition, ScheduleRecord, ScheduleSpec, ScheduleState, ScheduleStep, ScheduledBy, SignalRecord,
+    SignalSent, StatusUpdate, StoredEntry, TickOutcome, TickRecord, WaitSet, WorkflowFilter, WorkflowRecord,
     WorkflowState, WorkflowStatus, Written,
 };
 pub use sql::{ArrivalListener, QueryPlan, SqlStore};

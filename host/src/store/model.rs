@@ -656,6 +656,23 @@ pub struct ScheduleRecord {
     pub id: String,
     /// What it starts and when.
     pub definition: ScheduleDefinition,
+    /// Where its ticks stand.
+    pub state: ScheduleState,
+    /// Workflows started by ticks (not by triggers).
+    pub runs: i64,
+    /// Ticks skipped.
+    pub skipped: i64,
+    /// Bumped at every change: the compare-and-set of [`ScheduleStep`].
+    pub revision: i64,
+    /// When it was created, ms since the Unix epoch.
+    pub created_at_ms: i64,
+    /// Its last change, ms since the Unix epoch.
+    pub updated_at_ms: i64,
+}
+
+/// Where a schedule's ticks stand: what a [`ScheduleStep`] sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleState {
     /// Whether it is paused.
     pub paused: bool,
     /// Why it was paused or resumed last, if anyone said.
@@ -670,16 +687,6 @@ pub struct ScheduleRecord {
     pub buffered_ms: Option<i64>,
     /// The workflow it started last.
     pub last_workflow: Option<WorkflowId>,
-    /// Workflows started by ticks (not by triggers).
-    pub runs: i64,
-    /// Ticks skipped.
-    pub skipped: i64,
-    /// Bumped at every change: the compare-and-set of [`ScheduleStep`].
-    pub revision: i64,
-    /// When it was created, ms since the Unix epoch.
-    pub created_at_ms: i64,
-    /// Its last change, ms since the Unix epoch.
-    pub updated_at_ms: i64,
 }
 
 /// What happened to a tick, or a run of ticks, in a schedule's history.
@@ -741,18 +748,8 @@ pub struct TickRecord {
 pub struct ScheduleStep {
     /// The revision the step was planned from.
     pub expected_revision: i64,
-    /// The schedule's new [`ScheduleRecord::paused`] and note.
-    pub paused: bool,
-    /// See [`ScheduleRecord::note`].
-    pub note: Option<String>,
-    /// See [`ScheduleRecord::next_tick_ms`].
-    pub next_tick_ms: Option<i64>,
-    /// See [`ScheduleRecord::due_at_ms`].
-    pub due_at_ms: Option<i64>,
-    /// See [`ScheduleRecord::buffered_ms`].
-    pub buffered_ms: Option<i64>,
-    /// See [`ScheduleRecord::last_workflow`].
-    pub last_workflow: Option<WorkflowId>,
+    /// The schedule's new state.
+    pub state: ScheduleState,
     /// Workflows started by ticks in this step.
     pub runs_added: i64,
     /// Ticks skipped in this step.

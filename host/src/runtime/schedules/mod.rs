@@ -28,7 +28,8 @@ use super::{Error, Inner, Runtime};
 use crate::clock;
 use crate::ids::{ComponentDigest, WorkflowId};
 use crate::store::{
-    ComponentKind, Created, ScheduleDefinition, ScheduleRecord, ScheduleStep, TickRecord, WorkflowRecord,
+    ComponentKind, Created, ScheduleDefinition, ScheduleRecord, ScheduleState, ScheduleStep, TickRecord,
+    WorkflowRecord,
 };
 use crate::telemetry::metrics;
 
@@ -75,7 +76,7 @@ pub(super) async fn run(inner: Arc<Inner>) {
 /// Handles `record`'s due ticks (see the module docs).
 async fn step(inner: &Arc<Inner>, record: ScheduleRecord) -> Result<(), Error> {
     let ticks = Ticks::new(&record.definition.spec).map_err(Error::InvalidSchedule)?;
-    let previous_open = match &record.last_workflow {
+    let previous_open = match &record.state.last_workflow {
         Some(id) => inner.store.workflow(id).await?.is_some_and(|workflow| !workflow.state.status.is_final()),
         None => false,
     };
@@ -170,12 +171,14 @@ impl Runtime {
         let record = ScheduleRecord {
             id: id.to_owned(),
             definition,
-            paused,
-            note,
-            next_tick_ms,
-            due_at_ms: next_tick_ms.filter(|_| !paused),
-            buffered_ms: None,
-            last_workflow: None,
+            state: ScheduleState {
+                paused,
+                note,
+                next_tick_ms,
+                due_at_ms: next_tick_ms.filter(|_| !paused),
+                buffered_ms: None,
+                last_workflow: None,
+            },
             runs: 0,
             skipped: 0,
             revision: 0,
@@ -248,8 +251,8 @@ impl Runtime {
     /// `<schedule>:<now>`; its ticks go on as they were.
     ///
     /// # Errors
-    /// [`Error::UnknownSchedule`], [`Error::UnknownComponent`] or
-    /// [`Error::InvalidComponent`] if its component cannot start now,
+    /// [`Error::UnknownSchedule`], [`Error::InvalidComponent`] if its
+    /// component cannot start now (gone, or an activity),
     /// [`Error::ScheduleChanged`], [`Error::Store`].
     pub async fn trigger_schedule(&self, id: &str) -> Result<WorkflowRecord, Error> {
         for _ in 0..CHANGE_TRIES {
@@ -283,15 +286,19 @@ impl Runtime {
     }
 }
 
-/// The next `count` ticks of `record` from its next one (none while it is
-/// paused or ended... its next ticks all the same while paused, so people
-/// see what a resume would do).
+/// The next `count` ticks of `record` from now: from its next tick, or for
+/// a paused one whose next tick has passed, from the first after now (what
+/// a resume would do). None once it has ended.
 pub fn upcoming_ticks(record: &ScheduleRecord, count: usize) -> Vec<i64> {
-    let (Some(next), Ok(ticks)) = (record.next_tick_ms, Ticks::new(&record.definition.spec)) else {
+    let (Some(next), Ok(ticks)) = (record.state.next_tick_ms, Ticks::new(&record.definition.spec)) else {
         return Vec::new();
     };
-    let mut upcoming = vec![next];
-    upcoming.extend(ticks.next_n(next, count.saturating_sub(1)));
+    let now = clock::now_ms();
+    let first = if next >= now { Some(next) } else { ticks.next_after(now) };
+    let mut upcoming: Vec<i64> = first.into_iter().collect();
+    if let Some(first) = first {
+        upcoming.extend(ticks.next_n(first, count.saturating_sub(1)));
+    }
     upcoming.retain(|tick| record.definition.end_at_ms.is_none_or(|end| *tick <= end));
     if let Some(max) = record.definition.max_runs {
         upcoming.truncate(usize::try_from(max.saturating_sub(record.runs)).unwrap_or(0));

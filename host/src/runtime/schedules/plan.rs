@@ -72,7 +72,7 @@ impl Planner<'_> {
             scheduled_by: Some(ScheduledBy { schedule: self.record.id.clone(), nominal_ms }),
         });
         self.record_tick(nominal_ms, outcome, None, Some(id.clone()));
-        self.step.last_workflow = Some(id);
+        self.step.state.last_workflow = Some(id);
         self.open = true;
         if outcome == TickOutcome::Started {
             self.runs += 1;
@@ -126,12 +126,7 @@ impl Planner<'_> {
 pub(super) fn unchanged(record: &ScheduleRecord) -> ScheduleStep {
     ScheduleStep {
         expected_revision: record.revision,
-        paused: record.paused,
-        note: record.note.clone(),
-        next_tick_ms: record.next_tick_ms,
-        due_at_ms: record.due_at_ms,
-        buffered_ms: record.buffered_ms,
-        last_workflow: record.last_workflow.clone(),
+        state: record.state.clone(),
         runs_added: 0,
         skipped_added: 0,
         starts: Vec::new(),
@@ -158,25 +153,25 @@ pub(super) fn due(
         now_ms,
     };
     let mut stop_previous = None;
-    if record.paused {
+    if record.state.paused {
         return Plan { step: planner.step, stop_previous };
     }
     // A buffered tick starts once the previous workflow has ended.
-    if let Some(buffered) = record.buffered_ms
+    if let Some(buffered) = record.state.buffered_ms
         && !planner.open
     {
-        planner.step.buffered_ms = None;
+        planner.step.state.buffered_ms = None;
         planner.start(buffered, TickOutcome::Started);
     }
     let definition = &record.definition;
     let mut handled = 0;
-    while let Some(tick) = planner.step.next_tick_ms.filter(|tick| *tick <= now_ms) {
+    while let Some(tick) = planner.step.state.next_tick_ms.filter(|tick| *tick <= now_ms) {
         if handled == MAX_TICKS_PER_STEP {
             break;
         }
         handled += 1;
         if planner.ended_by(tick) {
-            planner.step.next_tick_ms = None;
+            planner.step.state.next_tick_ms = None;
             break;
         }
         if tick < now_ms.saturating_sub(definition.catchup_window_ms) {
@@ -187,29 +182,29 @@ pub(super) fn due(
             match definition.overlap {
                 OverlapPolicy::Skip | OverlapPolicy::AllowAll => planner.skip(tick, OVERLAP),
                 OverlapPolicy::BufferOne | OverlapPolicy::CancelOther => {
-                    if planner.step.buffered_ms.is_some() {
+                    if planner.step.state.buffered_ms.is_some() {
                         planner.skip(tick, BUFFER_FULL);
                     } else {
-                        planner.step.buffered_ms = Some(tick);
+                        planner.step.state.buffered_ms = Some(tick);
                         planner.record_tick(tick, TickOutcome::Buffered, None, None);
                         if definition.overlap == OverlapPolicy::CancelOther {
-                            stop_previous = planner.step.last_workflow.clone().map(|id| (id, false));
+                            stop_previous = planner.step.state.last_workflow.clone().map(|id| (id, false));
                         }
                     }
                 }
                 OverlapPolicy::TerminateOther => {
-                    stop_previous = planner.step.last_workflow.clone().map(|id| (id, true));
+                    stop_previous = planner.step.state.last_workflow.clone().map(|id| (id, true));
                     planner.start(tick, TickOutcome::Started);
                 }
             }
         }
-        planner.step.next_tick_ms = ticks.next_after(tick);
+        planner.step.state.next_tick_ms = ticks.next_after(tick);
     }
-    if planner.step.next_tick_ms.is_some_and(|tick| planner.ended_by(tick)) {
-        planner.step.next_tick_ms = None;
+    if planner.step.state.next_tick_ms.is_some_and(|tick| planner.ended_by(tick)) {
+        planner.step.state.next_tick_ms = None;
     }
-    let next = planner.step.next_tick_ms;
-    planner.step.due_at_ms = match planner.step.buffered_ms {
+    let next = planner.step.state.next_tick_ms;
+    planner.step.state.due_at_ms = match planner.step.state.buffered_ms {
         Some(_) => {
             let recheck = now_ms.saturating_add(BUFFER_RECHECK_MS);
             Some(next.map_or(recheck, |tick| tick.min(recheck)))
@@ -253,33 +248,33 @@ pub(super) fn set_paused(
         open: false,
         now_ms,
     };
-    planner.step.paused = paused;
-    planner.step.note = note;
+    planner.step.state.paused = paused;
+    planner.step.state.note = note;
     if paused {
-        planner.step.due_at_ms = None;
+        planner.step.state.due_at_ms = None;
         return planner.step;
     }
-    if !record.paused {
+    if !record.state.paused {
         return planner.step;
     }
     let mut counted = 0;
-    while let Some(tick) = planner.step.next_tick_ms.filter(|tick| *tick <= now_ms) {
+    while let Some(tick) = planner.step.state.next_tick_ms.filter(|tick| *tick <= now_ms) {
         if planner.ended_by(tick) || counted == MAX_PAUSED_TICKS {
             break;
         }
         counted += 1;
         planner.skip(tick, PAUSED);
-        planner.step.next_tick_ms = ticks.next_after(tick);
+        planner.step.state.next_tick_ms = ticks.next_after(tick);
     }
-    if planner.step.next_tick_ms.is_some_and(|tick| tick <= now_ms) {
-        planner.step.next_tick_ms = ticks.next_after(now_ms);
+    if planner.step.state.next_tick_ms.is_some_and(|tick| tick <= now_ms) {
+        planner.step.state.next_tick_ms = ticks.next_after(now_ms);
     }
-    if planner.step.next_tick_ms.is_some_and(|tick| planner.ended_by(tick)) {
-        planner.step.next_tick_ms = None;
+    if planner.step.state.next_tick_ms.is_some_and(|tick| planner.ended_by(tick)) {
+        planner.step.state.next_tick_ms = None;
     }
-    planner.step.due_at_ms = match planner.step.buffered_ms {
+    planner.step.state.due_at_ms = match planner.step.state.buffered_ms {
         Some(_) => Some(now_ms),
-        None => planner.step.next_tick_ms,
+        None => planner.step.state.next_tick_ms,
     };
     planner.step
 }
@@ -291,7 +286,7 @@ const MAX_PAUSED_TICKS: usize = 100_000;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{ScheduleDefinition, ScheduleSpec};
+    use crate::store::{ScheduleDefinition, ScheduleSpec, ScheduleState};
 
     const SECOND: i64 = 1_000;
 
@@ -307,12 +302,14 @@ mod tests {
                 end_at_ms: None,
                 max_runs: None,
             },
-            paused: false,
-            note: None,
-            next_tick_ms: Some(10 * SECOND),
-            due_at_ms: Some(10 * SECOND),
-            buffered_ms: None,
-            last_workflow: Some(WorkflowId::from_stored("s:previous".into())),
+            state: ScheduleState {
+                paused: false,
+                note: None,
+                next_tick_ms: Some(10 * SECOND),
+                due_at_ms: Some(10 * SECOND),
+                buffered_ms: None,
+                last_workflow: Some(WorkflowId::from_stored("s:previous".into())),
+            },
             runs: 0,
             skipped: 0,
             revision: 7,
@@ -347,7 +344,7 @@ mod tests {
             Some(ScheduledBy { schedule: "s".into(), nominal_ms: 11 * SECOND })
         );
         assert_eq!(
-            (plan.step.runs_added, plan.step.next_tick_ms, plan.step.due_at_ms),
+            (plan.step.runs_added, plan.step.state.next_tick_ms, plan.step.state.due_at_ms),
             (3, Some(13 * SECOND), Some(13 * SECOND))
         );
         assert_eq!(plan.step.expected_revision, 7);
@@ -369,14 +366,20 @@ mod tests {
         let record = schedule(OverlapPolicy::BufferOne);
         let plan = due(&record, &ticks(), 12 * SECOND, true, &component());
         assert_eq!(history(&plan.step), [("buffered", 10, 1, None), ("skipped", 11, 2, Some(BUFFER_FULL))]);
-        assert_eq!(plan.step.buffered_ms, Some(10 * SECOND));
+        assert_eq!(plan.step.state.buffered_ms, Some(10 * SECOND));
         // Looked at again soon, before the next tick.
-        assert_eq!(plan.step.due_at_ms, Some(12 * SECOND + BUFFER_RECHECK_MS));
-        let held =
-            ScheduleRecord { buffered_ms: Some(10 * SECOND), next_tick_ms: Some(13 * SECOND), ..record };
+        assert_eq!(plan.step.state.due_at_ms, Some(12 * SECOND + BUFFER_RECHECK_MS));
+        let held = ScheduleRecord {
+            state: ScheduleState {
+                buffered_ms: Some(10 * SECOND),
+                next_tick_ms: Some(13 * SECOND),
+                ..record.state.clone()
+            },
+            ..record
+        };
         let later = due(&held, &ticks(), 12 * SECOND + 700, false, &component());
         assert_eq!(history(&later.step), [("started", 10, 1, None)]);
-        assert_eq!((later.step.buffered_ms, later.step.due_at_ms), (None, Some(13 * SECOND)));
+        assert_eq!((later.step.state.buffered_ms, later.step.state.due_at_ms), (None, Some(13 * SECOND)));
     }
 
     #[test]
@@ -419,14 +422,14 @@ mod tests {
         };
         let plan = due(&counted, &ticks(), 20 * SECOND, false, &component());
         assert_eq!(plan.step.starts.len(), 2);
-        assert_eq!((plan.step.next_tick_ms, plan.step.due_at_ms), (None, None));
+        assert_eq!((plan.step.state.next_tick_ms, plan.step.state.due_at_ms), (None, None));
         let ending = ScheduleRecord {
             definition: ScheduleDefinition { end_at_ms: Some(11 * SECOND), ..record.definition.clone() },
             ..record
         };
         let plan = due(&ending, &ticks(), 20 * SECOND, false, &component());
         assert_eq!(plan.step.starts.len(), 2);
-        assert_eq!(plan.step.next_tick_ms, None);
+        assert_eq!(plan.step.state.next_tick_ms, None);
     }
 
     #[test]
@@ -434,19 +437,28 @@ mod tests {
         let gone = Err("no component has digest or name \"c\"".to_owned());
         let plan = due(&schedule(OverlapPolicy::Skip), &ticks(), 10 * SECOND, false, &gone);
         assert_eq!(history(&plan.step), [("skipped", 10, 1, Some("no component has digest or name \"c\""))]);
-        assert_eq!(plan.step.last_workflow, Some(WorkflowId::from_stored("s:previous".into())));
+        assert_eq!(plan.step.state.last_workflow, Some(WorkflowId::from_stored("s:previous".into())));
     }
 
     #[test]
     fn a_pause_skips_the_ticks_it_covers_and_a_resume_goes_on_after_now() {
         let record = schedule(OverlapPolicy::Skip);
         let paused = set_paused(&record, &ticks(), 10 * SECOND, true, Some("deploy".into()));
-        assert_eq!((paused.paused, paused.due_at_ms, paused.note.as_deref()), (true, None, Some("deploy")));
-        let record = ScheduleRecord { paused: true, due_at_ms: None, ..record };
+        assert_eq!(
+            (paused.state.paused, paused.state.due_at_ms, paused.state.note.as_deref()),
+            (true, None, Some("deploy"))
+        );
+        let record = ScheduleRecord {
+            state: ScheduleState { paused: true, due_at_ms: None, ..record.state.clone() },
+            ..record
+        };
         assert!(due(&record, &ticks(), 20 * SECOND, false, &component()).step.starts.is_empty());
         let resumed = set_paused(&record, &ticks(), 14 * SECOND + 300, false, None);
         assert_eq!(history(&resumed), [("skipped", 10, 5, Some(PAUSED))]);
-        assert_eq!((resumed.next_tick_ms, resumed.due_at_ms), (Some(15 * SECOND), Some(15 * SECOND)));
+        assert_eq!(
+            (resumed.state.next_tick_ms, resumed.state.due_at_ms),
+            (Some(15 * SECOND), Some(15 * SECOND))
+        );
     }
 
     #[test]
@@ -455,6 +467,6 @@ mod tests {
         let step = trigger(&record, 12_345, &component());
         assert_eq!(step.starts[0].id.as_str(), "s:1970-01-01T00:00:12.345Z");
         assert_eq!(history(&step), [("triggered", 12, 1, None)]);
-        assert_eq!((step.next_tick_ms, step.runs_added), (record.next_tick_ms, 0));
+        assert_eq!((step.state.next_tick_ms, step.runs_added), (record.state.next_tick_ms, 0));
     }
 }

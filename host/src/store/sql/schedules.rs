@@ -15,7 +15,7 @@ use super::{Tx, storable};
 use crate::ids::WorkflowId;
 use crate::store::{
     Created, Error, NewStart, OverlapPolicy, Result, ScheduleDefinition, ScheduleRecord, ScheduleSpec,
-    ScheduleStep, TickOutcome, TickRecord, WorkflowRecord,
+    ScheduleState, ScheduleStep, TickOutcome, TickRecord, WorkflowRecord,
 };
 
 /// History rows kept per schedule, newest first.
@@ -44,12 +44,12 @@ pub(super) async fn create(tx: &mut Tx<'_>, record: &ScheduleRecord) -> Result<C
     .bind(definition.catchup_window_ms)
     .bind(definition.end_at_ms)
     .bind(definition.max_runs)
-    .bind(i64::from(record.paused))
-    .bind(record.note.as_deref().map(|note| storable(note).into_owned()))
-    .bind(record.next_tick_ms)
-    .bind(record.due_at_ms)
-    .bind(record.buffered_ms)
-    .bind(record.last_workflow.as_ref().map(WorkflowId::as_str))
+    .bind(i64::from(record.state.paused))
+    .bind(record.state.note.as_deref().map(|note| storable(note).into_owned()))
+    .bind(record.state.next_tick_ms)
+    .bind(record.state.due_at_ms)
+    .bind(record.state.buffered_ms)
+    .bind(record.state.last_workflow.as_ref().map(WorkflowId::as_str))
     .bind(record.runs)
     .bind(record.skipped)
     .bind(record.revision)
@@ -163,12 +163,12 @@ pub(super) async fn step(
              updated_at_ms = $9
          WHERE id = $10 AND revision = $11",
     )
-    .bind(i64::from(step.paused))
-    .bind(step.note.as_deref().map(|note| storable(note).into_owned()))
-    .bind(step.next_tick_ms)
-    .bind(step.due_at_ms)
-    .bind(step.buffered_ms)
-    .bind(step.last_workflow.as_ref().map(WorkflowId::as_str))
+    .bind(i64::from(step.state.paused))
+    .bind(step.state.note.as_deref().map(|note| storable(note).into_owned()))
+    .bind(step.state.next_tick_ms)
+    .bind(step.state.due_at_ms)
+    .bind(step.state.buffered_ms)
+    .bind(step.state.last_workflow.as_ref().map(WorkflowId::as_str))
     .bind(step.runs_added)
     .bind(step.skipped_added)
     .bind(now_ms)
@@ -234,12 +234,14 @@ fn from_row(row: &AnyRow) -> Result<ScheduleRecord> {
             end_at_ms: row.try_get("end_at_ms")?,
             max_runs: row.try_get("max_runs")?,
         },
-        paused: row.try_get::<i64, _>("paused")? != 0,
-        note: row.try_get("note")?,
-        next_tick_ms: row.try_get("next_tick_ms")?,
-        due_at_ms: row.try_get("due_at_ms")?,
-        buffered_ms: row.try_get("buffered_ms")?,
-        last_workflow: row.try_get::<Option<String>, _>("last_workflow_id")?.map(WorkflowId::from_stored),
+        state: ScheduleState {
+            paused: row.try_get::<i64, _>("paused")? != 0,
+            note: row.try_get("note")?,
+            next_tick_ms: row.try_get("next_tick_ms")?,
+            due_at_ms: row.try_get("due_at_ms")?,
+            buffered_ms: row.try_get("buffered_ms")?,
+            last_workflow: row.try_get::<Option<String>, _>("last_workflow_id")?.map(WorkflowId::from_stored),
+        },
         runs: row.try_get("runs")?,
         skipped: row.try_get("skipped")?,
         revision: row.try_get("revision")?,
