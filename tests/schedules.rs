@@ -160,9 +160,11 @@ async fn assert_every_tick_once(server: &Server, id: &str) -> (BTreeMap<i64, Val
 async fn an_interval_starts_one_workflow_per_tick(database: Database) {
     let server = Server::start(&database).await;
     server.push_example("hello").await;
-    let created = every_second(&server, "greet", "hello", json!({ "input": { "name": "tick" } })).await;
+    // allow_all: on a loaded machine a greeting may outlive its second.
+    let extra = json!({ "input": { "name": "tick" }, "overlap": "allow_all" });
+    let created = every_second(&server, "greet", "hello", extra).await;
     assert_eq!(created["spec"], json!({ "interval_s": 1.0, "phase_s": 0.0 }), "{created}");
-    assert_eq!(created["overlap"], "skip");
+    assert_eq!(created["overlap"], "allow_all");
     let ticking = wait_until(&server, "greet", "5 runs", |s| s["runs"].as_i64() >= Some(5)).await;
     // The next 5 ticks, a second apart, after the next one.
     let upcoming: Vec<i64> = ticking["upcoming"].as_array().unwrap().iter().map(ms).collect();
@@ -171,7 +173,7 @@ async fn an_interval_starts_one_workflow_per_tick(database: Database) {
     pause(&server, "greet", "done").await;
     let (started, skipped) = assert_every_tick_once(&server, "greet").await;
     assert!(started.len() >= 5, "{started:?}");
-    assert!(skipped.is_empty(), "hello ends at once, so no tick overlaps: {skipped:?}");
+    assert!(skipped.is_empty(), "{skipped:?}");
     for workflow in started.values() {
         let result = server.result(workflow["id"].as_str().unwrap(), 30).await;
         assert_eq!(result["output"]["greeting"], "Hello, tick!", "{result}");
@@ -197,11 +199,10 @@ async fn a_kill_9_across_ticks_runs_the_missed_ones_within_the_catch_up_window(d
     server.push_example("hello").await;
     every_second(&server, "caught-up", "hello", json!({ "overlap": "allow_all", "catchup_window_s": 60 }))
         .await;
-    every_second(&server, "strict", "hello", json!({ "overlap": "allow_all", "catchup_window_s": 0.5 }))
-        .await;
+    every_second(&server, "strict", "hello", json!({ "overlap": "allow_all", "catchup_window_s": 2 })).await;
     wait_until(&server, "caught-up", "a run", |s| s["runs"].as_i64() >= Some(1)).await;
     server.kill9();
-    tokio::time::sleep(Duration::from_millis(3_000)).await;
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
     server.restart().await;
     let before = schedule(&server, "caught-up").await["runs"].as_i64().unwrap();
     wait_until(&server, "caught-up", "more runs", |s| s["runs"].as_i64() >= Some(before + 2)).await;
@@ -232,7 +233,7 @@ async fn each_overlap_policy_with_a_workflow_that_outlives_its_tick(database: Da
     }
     wait_until(&server, "allow_all", "3 runs", |s| s["runs"].as_i64() >= Some(3)).await;
     wait_until(&server, "terminate_other", "3 runs", |s| s["runs"].as_i64() >= Some(3)).await;
-    wait_until(&server, "cancel_other", "2 runs", |s| s["runs"].as_i64() >= Some(2)).await;
+    wait_until(&server, "cancel_other", "3 runs", |s| s["runs"].as_i64() >= Some(3)).await;
     wait_until(&server, "buffer_one", "a full buffer", |s| s["skipped"].as_i64() >= Some(1)).await;
     for policy in ["skip", "allow_all", "cancel_other", "terminate_other"] {
         pause(&server, policy, "checking").await;
@@ -261,11 +262,13 @@ async fn each_overlap_policy_with_a_workflow_that_outlives_its_tick(database: Da
     let (started, _) = assert_every_tick_once(&server, "cancel_other").await;
     let workflows: Vec<Value> = started.into_values().collect();
     let (newest, older) = workflows.split_last().unwrap();
-    assert!(!older.is_empty() && older.iter().all(|w| w["status"] == "cancelled"), "{workflows:?}");
-    assert!(
-        ms(&newest["created_at"]) > ms(&newest["nominal_time"]),
-        "it waited for the previous one: {newest}"
-    );
+    assert!(older.len() >= 2 && older.iter().all(|w| w["status"] == "cancelled"), "{workflows:?}");
+    // The newest is open, or being cancelled for the buffered tick behind it.
+    assert!(open(newest) || newest["status"] == "cancelled", "{newest}");
+    // Each started only once the one before it had ended.
+    for pair in workflows.windows(2) {
+        assert!(ms(&pair[1]["created_at"]) >= ms(&pair[0]["updated_at"]), "{pair:?}");
+    }
 
     // buffer_one: one tick waits behind the open workflow, later ones are
     // skipped; when that workflow ends, the waiting tick starts.

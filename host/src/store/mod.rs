@@ -29,8 +29,8 @@ pub use model::{
     CancelOutcome, CommitEffects, ComponentKind, ComponentRecord, ComponentVersion, Created, Deletion,
     EventRecord, HostRecord, LogRecord, NewStart, NewWorkflow, OverlapPolicy, RetentionStep, RunCommit,
     ScheduleDefinition, ScheduleRecord, ScheduleSpec, ScheduleState, ScheduleStep, ScheduledBy, SignalRecord,
-    SignalSent, StatusUpdate, StoredEntry, TickOutcome, TickRecord, WaitSet, WorkflowFilter, WorkflowRecord,
-    WorkflowState, WorkflowStatus, Written,
+    SignalSent, StatusUpdate, StopWorkflow, StoredEntry, TickOutcome, TickRecord, WaitSet, WorkflowFilter,
+    WorkflowRecord, WorkflowState, WorkflowStatus, Written,
 };
 pub use sql::{ArrivalListener, QueryPlan, SqlStore};
 
@@ -194,14 +194,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Applies `step` to schedule `id` in one transaction if the schedule is
     /// still at `step.expected_revision`: its new state, the workflows its
-    /// ticks start (due now, for any host) and its history rows. The
-    /// workflows started (or found under their ids), or `None`, with nothing
+    /// ticks start (due now, for any host), the workflow it stops, and its
+    /// history rows. A start whose id a workflow not of this tick has is
+    /// recorded as skipped instead. The workflows started (or found under
+    /// their ids) and those something arrived for, or `None`, with nothing
     /// written, if the schedule moved on or is gone.
-    async fn step_schedule(
-        &self,
-        id: &str,
-        step: &ScheduleStep,
-    ) -> Result<Option<Vec<Created<WorkflowRecord>>>>;
+    async fn step_schedule(&self, id: &str, step: &ScheduleStep) -> Result<Option<Written>>;
 
     /// The newest `limit` rows of schedule `id`'s history, newest first.
     async fn schedule_history(&self, id: &str, limit: u32) -> Result<Vec<TickRecord>>;

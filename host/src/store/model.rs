@@ -740,6 +740,46 @@ pub struct TickRecord {
     pub at_ms: i64,
 }
 
+impl ScheduleStep {
+    /// This step with the starts of `taken` (ids that workflows not of
+    /// their tick already have) recorded as skipped instead, and without a
+    /// stop aimed at one of them.
+    pub fn without_taken(&self, taken: &[WorkflowId]) -> Self {
+        let mut step = self.clone();
+        if taken.is_empty() {
+            return step;
+        }
+        step.starts.retain(|start| !taken.contains(&start.id));
+        for row in &mut step.ticks {
+            if row.workflow.as_ref().is_some_and(|id| taken.contains(id)) {
+                if row.outcome == TickOutcome::Started {
+                    step.runs_added -= 1;
+                }
+                step.skipped_added += 1;
+                row.outcome = TickOutcome::Skipped;
+                row.reason = Some("id taken: a workflow not started by this tick has its id".to_owned());
+                row.workflow = None;
+            }
+        }
+        if step.stop.as_ref().is_some_and(|stop| taken.contains(&stop.workflow)) {
+            step.stop = None;
+        }
+        if step.state.last_workflow.as_ref().is_some_and(|id| taken.contains(id)) {
+            step.state.last_workflow = step.starts.last().map(|start| start.id.clone());
+        }
+        step
+    }
+}
+
+/// A workflow a schedule step stops: asks to cancel, or terminates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopWorkflow {
+    /// The workflow.
+    pub workflow: WorkflowId,
+    /// Terminate it rather than ask it to cancel.
+    pub terminate: bool,
+}
+
 /// One handling of a schedule, written atomically by
 /// [`Store::step_schedule`](super::Store::step_schedule): its new state,
 /// the workflows its ticks start and the history rows, applied only if the
@@ -750,6 +790,9 @@ pub struct ScheduleStep {
     pub expected_revision: i64,
     /// The schedule's new state.
     pub state: ScheduleState,
+    /// An open workflow to cancel or terminate (`cancel_other`,
+    /// `terminate_other`), after the starts.
+    pub stop: Option<StopWorkflow>,
     /// Workflows started by ticks in this step.
     pub runs_added: i64,
     /// Ticks skipped in this step.

@@ -287,17 +287,14 @@ impl Store for SqlStore {
         schedules::next_due(&self.read).await
     }
 
-    async fn step_schedule(
-        &self,
-        id: &str,
-        step: &ScheduleStep,
-    ) -> Result<Option<Vec<Created<WorkflowRecord>>>> {
+    async fn step_schedule(&self, id: &str, step: &ScheduleStep) -> Result<Option<Written>> {
         let mut tx = self.write.begin().await?;
         let db_now = self.db_now();
         match schedules::step(&mut tx, id, step, clock::now_ms(), db_now).await? {
-            Some(started) => {
+            Some(written) => {
                 tx.commit().await?;
-                Ok(Some(started))
+                self.announce(&written.arrived).await;
+                Ok(Some(written))
             }
             None => {
                 tx.rollback().await?;

@@ -6,9 +6,11 @@
 //! created or resumed here, it reads the schedules due, and
 //! steps each: [`plan::due`] decides what its due ticks do, and the store
 //! writes that with a compare-and-set on the schedule's revision, together
-//! with the workflows started (due now, for any host to claim). A host that
-//! loses the race writes nothing; a crash before the commit leaves the
-//! ticks due, to be handled after the restart within the catch-up window.
+//! with the workflows started (due now, for any host to claim) and the
+//! cancel or terminate of the workflow they replace, in one transaction. A
+//! host that loses the race writes nothing; a crash before the commit
+//! leaves the ticks due, to be handled after the restart within the
+//! catch-up window.
 //! So each tick starts one workflow or is recorded as skipped, never both
 //! and never twice, whatever hosts race or crash. Its workflow id,
 //! `<schedule>:<RFC 3339 time>`, names the tick.
@@ -29,7 +31,7 @@ use crate::clock;
 use crate::ids::{ComponentDigest, WorkflowId};
 use crate::store::{
     ComponentKind, Created, ScheduleDefinition, ScheduleRecord, ScheduleState, ScheduleStep, TickRecord,
-    WorkflowRecord,
+    WorkflowRecord, Written,
 };
 use crate::telemetry::metrics;
 
@@ -48,23 +50,34 @@ const CHANGE_TRIES: usize = 5;
 /// Steps due schedules until shutdown.
 pub(super) async fn run(inner: Arc<Inner>) {
     loop {
+        // A step that failed leaves its schedule due: wait a whole POLL
+        // before the next try rather than spin on it.
+        let mut failed = false;
         match inner.store.due_schedules(clock::now_ms(), BATCH).await {
             Ok(due) => {
                 for record in due {
                     let id = record.id.clone();
                     if let Err(error) = step(&inner, record).await {
                         tracing::warn!(schedule = %id, %error, "schedule step failed; trying again soon");
+                        failed = true;
                     }
                 }
             }
-            Err(error) => tracing::warn!(%error, "cannot read the schedules due; trying again soon"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the schedules due; trying again soon");
+                failed = true;
+            }
         }
         // Until the next schedule is due, or the next look for those that
         // other hosts created or changed.
         let next_due = inner.store.next_schedule_due().await.ok().flatten();
-        let wait = next_due.map_or(POLL, |due| {
-            Duration::from_millis(u64::try_from(due.saturating_sub(clock::now_ms())).unwrap_or(0)).min(POLL)
-        });
+        let wait = match next_due {
+            Some(due) if !failed => {
+                Duration::from_millis(u64::try_from(due.saturating_sub(clock::now_ms())).unwrap_or(0))
+                    .min(POLL)
+            }
+            _ => POLL,
+        };
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = inner.schedules_changed.notified() => {}
@@ -81,15 +94,8 @@ async fn step(inner: &Arc<Inner>, record: ScheduleRecord) -> Result<(), Error> {
         None => false,
     };
     let component = tick_component(inner, &record.definition.component).await?;
-    let plan = plan::due(&record, &ticks, clock::now_ms(), previous_open, &component);
-    if let Some((id, force)) = &plan.stop_previous {
-        let runtime = Runtime { inner: inner.clone() };
-        match runtime.cancel(id, *force).await {
-            Ok(_) | Err(Error::WorkflowEnded { .. } | Error::UnknownWorkflow(_)) => {}
-            Err(error) => return Err(error),
-        }
-    }
-    commit(inner, &record.id, &plan.step).await?;
+    let step = plan::due(&record, &ticks, clock::now_ms(), previous_open, &component);
+    commit(inner, &record.id, &step).await?;
     Ok(())
 }
 
@@ -106,27 +112,28 @@ async fn tick_component(
     })
 }
 
-/// Writes `step`; the workflows it started, or `None` if the schedule moved
-/// on meanwhile (nothing written).
-async fn commit(
-    inner: &Arc<Inner>,
-    id: &str,
-    step: &ScheduleStep,
-) -> Result<Option<Vec<Created<WorkflowRecord>>>, Error> {
-    let written = inner.store.step_schedule(id, step).await?;
-    if let Some(started) = &written {
-        let mut any = false;
-        for created in started {
-            if let Created::New(record) = created {
-                metrics::workflow_started(record.component.as_str());
-                any = true;
-            }
-        }
-        if any {
-            inner.arrivals.scheduler.notify_one();
+/// Writes `step`, and tells this host's scheduler and runs what it
+/// started and stopped; what it wrote, or `None` if the schedule moved on
+/// meanwhile (nothing written).
+async fn commit(inner: &Arc<Inner>, id: &str, step: &ScheduleStep) -> Result<Option<Written>, Error> {
+    let Some(written) = inner.store.step_schedule(id, step).await? else {
+        return Ok(None);
+    };
+    let mut started = false;
+    for created in &written.started {
+        if let Created::New(record) = created {
+            metrics::workflow_started(record.component.as_str());
+            started = true;
         }
     }
-    Ok(written)
+    if started {
+        inner.arrivals.scheduler.notify_one();
+    }
+    if let Some(stop) = step.stop.as_ref().filter(|stop| stop.terminate) {
+        inner.terminated(&stop.workflow);
+    }
+    inner.arrivals.poke(&written.arrived);
+    Ok(Some(written))
 }
 
 impl Runtime {
@@ -181,7 +188,9 @@ impl Runtime {
             },
             runs: 0,
             skipped: 0,
-            revision: 0,
+            // Not 0: a host still holding a step of a deleted schedule of
+            // this id (planned at its revision) must not match the new one.
+            revision: now,
             created_at_ms: now,
             updated_at_ms: now,
         };
@@ -262,8 +271,8 @@ impl Runtime {
                 Err(reason) => return Err(Error::InvalidComponent(reason)),
             };
             let step = plan::trigger(&record, clock::now_ms(), &component);
-            if let Some(started) = commit(&self.inner, id, &step).await? {
-                return match started.into_iter().next() {
+            if let Some(written) = commit(&self.inner, id, &step).await? {
+                return match written.started.into_iter().next() {
                     Some(Created::New(workflow) | Created::Existing(workflow)) => Ok(workflow),
                     None => Err(Error::HostSide("a trigger started no workflow".into())),
                 };

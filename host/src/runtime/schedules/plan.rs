@@ -1,18 +1,25 @@
 //! What one handling of a schedule does: which of its due ticks start a
 //! workflow, wait, or are skipped, under its overlap policy, catch-up
-//! window, end time and run count. Pure: the caller reads the schedule and
-//! its previous workflow, and writes the [`ScheduleStep`] this returns with
-//! a compare-and-set, so a tick is handled once whatever hosts race.
+//! window, end time and run count, and which open workflow is to be
+//! cancelled or terminated. Pure: the caller reads the schedule and its
+//! previous workflow, and the store writes the [`ScheduleStep`] this
+//! returns in one transaction with a compare-and-set, so a tick is handled
+//! once whatever hosts race, and a workflow is stopped only by the step
+//! that starts or buffers its successor.
 
 use super::spec::Ticks;
 use crate::ids::{ComponentDigest, WorkflowId};
 use crate::store::{
-    NewWorkflow, OverlapPolicy, ScheduleRecord, ScheduleStep, ScheduledBy, TickOutcome, TickRecord,
+    NewWorkflow, OverlapPolicy, ScheduleRecord, ScheduleStep, ScheduledBy, StopWorkflow, TickOutcome,
+    TickRecord,
 };
 
 /// Most ticks one step handles; a schedule with more due (after a long
 /// stop) is due again at once.
 pub(super) const MAX_TICKS_PER_STEP: usize = 1_000;
+/// Most workflows one step starts (each carries the schedule's input), with
+/// the same effect.
+pub(super) const MAX_STARTS_PER_STEP: usize = 64;
 /// How soon a schedule holding a buffered tick looks again at whether its
 /// previous workflow has ended, in ms.
 pub(super) const BUFFER_RECHECK_MS: i64 = 1_000;
@@ -25,17 +32,9 @@ pub(super) const OVERLAP: &str = "overlap: the previous workflow is still open";
 pub(super) const BUFFER_FULL: &str = "overlap: another tick is already buffered";
 /// The reason of the ticks that fell while the schedule was paused.
 pub(super) const PAUSED: &str = "paused";
-
-/// A step, and what must happen to the previous workflow before it is
-/// written.
-#[derive(Debug)]
-pub(super) struct Plan {
-    /// The step to write.
-    pub step: ScheduleStep,
-    /// The previous workflow, to ask to cancel (`false`) or to terminate
-    /// (`true`) first.
-    pub stop_previous: Option<(WorkflowId, bool)>,
-}
+/// The reason of a `terminate_other` tick that a later tick of the same
+/// step replaced before it started.
+pub(super) const SUPERSEDED: &str = "superseded: a later due tick started instead";
 
 /// The workflow id of schedule `schedule`'s tick at `nominal_ms`:
 /// `<schedule>:<RFC 3339 time in UTC>`, e.g. `nightly:2026-11-23T02:00:00Z`,
@@ -56,10 +55,15 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    fn start(&mut self, nominal_ms: i64, outcome: TickOutcome) {
+    /// Starts a workflow for the tick at `nominal_ms`; whether it did (or
+    /// skipped the tick, as its component cannot start).
+    fn start(&mut self, nominal_ms: i64, outcome: TickOutcome) -> bool {
         let digest = match self.component {
             Ok(digest) => digest.clone(),
-            Err(reason) => return self.skip(nominal_ms, reason),
+            Err(reason) => {
+                self.skip(nominal_ms, reason);
+                return false;
+            }
         };
         let id = tick_workflow_id(&self.record.id, nominal_ms);
         self.step.starts.push(NewWorkflow {
@@ -78,6 +82,24 @@ impl Planner<'_> {
             self.runs += 1;
             self.step.runs_added += 1;
         }
+        true
+    }
+
+    /// Takes back the last workflow this step started: its tick is skipped
+    /// as superseded instead.
+    fn supersede_last_start(&mut self) {
+        let Some(start) = self.step.starts.pop() else { return };
+        if let Some(row) =
+            self.step.ticks.iter_mut().rev().find(|row| row.workflow.as_ref() == Some(&start.id))
+        {
+            row.outcome = TickOutcome::Skipped;
+            row.reason = Some(SUPERSEDED.to_owned());
+            row.workflow = None;
+        }
+        self.runs -= 1;
+        self.step.runs_added -= 1;
+        self.step.skipped_added += 1;
+        self.step.state.last_workflow = self.record.state.last_workflow.clone();
     }
 
     /// Skips the tick at `nominal_ms`, in the same history row as the
@@ -127,6 +149,7 @@ pub(super) fn unchanged(record: &ScheduleRecord) -> ScheduleStep {
     ScheduleStep {
         expected_revision: record.revision,
         state: record.state.clone(),
+        stop: None,
         runs_added: 0,
         skipped_added: 0,
         starts: Vec::new(),
@@ -143,7 +166,7 @@ pub(super) fn due(
     now_ms: i64,
     previous_open: bool,
     component: &Result<ComponentDigest, String>,
-) -> Plan {
+) -> ScheduleStep {
     let mut planner = Planner {
         record,
         component,
@@ -152,9 +175,8 @@ pub(super) fn due(
         open: previous_open,
         now_ms,
     };
-    let mut stop_previous = None;
     if record.state.paused {
-        return Plan { step: planner.step, stop_previous };
+        return planner.step;
     }
     // A buffered tick starts once the previous workflow has ended.
     if let Some(buffered) = record.state.buffered_ms
@@ -166,7 +188,7 @@ pub(super) fn due(
     let definition = &record.definition;
     let mut handled = 0;
     while let Some(tick) = planner.step.state.next_tick_ms.filter(|tick| *tick <= now_ms) {
-        if handled == MAX_TICKS_PER_STEP {
+        if handled == MAX_TICKS_PER_STEP || planner.step.starts.len() == MAX_STARTS_PER_STEP {
             break;
         }
         handled += 1;
@@ -188,13 +210,30 @@ pub(super) fn due(
                         planner.step.state.buffered_ms = Some(tick);
                         planner.record_tick(tick, TickOutcome::Buffered, None, None);
                         if definition.overlap == OverlapPolicy::CancelOther {
-                            stop_previous = planner.step.state.last_workflow.clone().map(|id| (id, false));
+                            // The open one: the previous, or one this step
+                            // started (the store cancels it after the start).
+                            planner.step.stop = planner
+                                .step
+                                .state
+                                .last_workflow
+                                .clone()
+                                .map(|workflow| StopWorkflow { workflow, terminate: false });
                         }
                     }
                 }
                 OverlapPolicy::TerminateOther => {
-                    stop_previous = planner.step.state.last_workflow.clone().map(|id| (id, true));
-                    planner.start(tick, TickOutcome::Started);
+                    if planner.step.starts.is_empty() {
+                        let previous = planner.step.state.last_workflow.clone();
+                        if planner.start(tick, TickOutcome::Started) {
+                            planner.step.stop =
+                                previous.map(|workflow| StopWorkflow { workflow, terminate: true });
+                        }
+                    } else {
+                        // A workflow this step started would be terminated
+                        // at once: the later tick starts in its place.
+                        planner.supersede_last_start();
+                        planner.start(tick, TickOutcome::Started);
+                    }
                 }
             }
         }
@@ -205,13 +244,14 @@ pub(super) fn due(
     }
     let next = planner.step.state.next_tick_ms;
     planner.step.state.due_at_ms = match planner.step.state.buffered_ms {
+        _ if next.is_some_and(|tick| tick <= now_ms) => Some(now_ms),
         Some(_) => {
             let recheck = now_ms.saturating_add(BUFFER_RECHECK_MS);
             Some(next.map_or(recheck, |tick| tick.min(recheck)))
         }
         None => next,
     };
-    Plan { step: planner.step, stop_previous }
+    planner.step
 }
 
 /// Starts a workflow for `record` now, by hand, whatever its spec, pause
@@ -322,6 +362,10 @@ mod tests {
         Ticks::Interval { every_ms: SECOND, phase_ms: 0 }
     }
 
+    fn stop(workflow: &str, terminate: bool) -> StopWorkflow {
+        StopWorkflow { workflow: WorkflowId::from_stored(workflow.into()), terminate }
+    }
+
     fn component() -> Result<ComponentDigest, String> {
         Ok(ComponentDigest::from_stored("sha256:c".into()))
     }
@@ -337,38 +381,38 @@ mod tests {
     #[test]
     fn each_due_tick_starts_one_workflow_named_by_its_time() {
         let plan = due(&schedule(OverlapPolicy::AllowAll), &ticks(), 12 * SECOND + 500, true, &component());
-        let ids: Vec<&str> = plan.step.starts.iter().map(|start| start.id.as_str()).collect();
+        let ids: Vec<&str> = plan.starts.iter().map(|start| start.id.as_str()).collect();
         assert_eq!(ids, ["s:1970-01-01T00:00:10Z", "s:1970-01-01T00:00:11Z", "s:1970-01-01T00:00:12Z"]);
         assert_eq!(
-            plan.step.starts[1].scheduled_by,
+            plan.starts[1].scheduled_by,
             Some(ScheduledBy { schedule: "s".into(), nominal_ms: 11 * SECOND })
         );
         assert_eq!(
-            (plan.step.runs_added, plan.step.state.next_tick_ms, plan.step.state.due_at_ms),
+            (plan.runs_added, plan.state.next_tick_ms, plan.state.due_at_ms),
             (3, Some(13 * SECOND), Some(13 * SECOND))
         );
-        assert_eq!(plan.step.expected_revision, 7);
-        assert!(plan.stop_previous.is_none());
+        assert_eq!(plan.expected_revision, 7);
+        assert!(plan.stop.is_none());
     }
 
     #[test]
     fn skip_starts_only_when_the_previous_workflow_has_ended() {
         let open = due(&schedule(OverlapPolicy::Skip), &ticks(), 12 * SECOND, true, &component());
-        assert!(open.step.starts.is_empty());
-        assert_eq!(history(&open.step), [("skipped", 10, 3, Some(OVERLAP))]);
+        assert!(open.starts.is_empty());
+        assert_eq!(history(&open), [("skipped", 10, 3, Some(OVERLAP))]);
         let ended = due(&schedule(OverlapPolicy::Skip), &ticks(), 12 * SECOND, false, &component());
         // The first tick starts one; the next two overlap it.
-        assert_eq!(history(&ended.step), [("started", 10, 1, None), ("skipped", 11, 2, Some(OVERLAP))]);
+        assert_eq!(history(&ended), [("started", 10, 1, None), ("skipped", 11, 2, Some(OVERLAP))]);
     }
 
     #[test]
     fn buffer_one_holds_one_tick_and_starts_it_once_the_previous_ends() {
         let record = schedule(OverlapPolicy::BufferOne);
         let plan = due(&record, &ticks(), 12 * SECOND, true, &component());
-        assert_eq!(history(&plan.step), [("buffered", 10, 1, None), ("skipped", 11, 2, Some(BUFFER_FULL))]);
-        assert_eq!(plan.step.state.buffered_ms, Some(10 * SECOND));
+        assert_eq!(history(&plan), [("buffered", 10, 1, None), ("skipped", 11, 2, Some(BUFFER_FULL))]);
+        assert_eq!(plan.state.buffered_ms, Some(10 * SECOND));
         // Looked at again soon, before the next tick.
-        assert_eq!(plan.step.state.due_at_ms, Some(12 * SECOND + BUFFER_RECHECK_MS));
+        assert_eq!(plan.state.due_at_ms, Some(12 * SECOND + BUFFER_RECHECK_MS));
         let held = ScheduleRecord {
             state: ScheduleState {
                 buffered_ms: Some(10 * SECOND),
@@ -378,19 +422,81 @@ mod tests {
             ..record
         };
         let later = due(&held, &ticks(), 12 * SECOND + 700, false, &component());
-        assert_eq!(history(&later.step), [("started", 10, 1, None)]);
-        assert_eq!((later.step.state.buffered_ms, later.step.state.due_at_ms), (None, Some(13 * SECOND)));
+        assert_eq!(history(&later), [("started", 10, 1, None)]);
+        assert_eq!((later.state.buffered_ms, later.state.due_at_ms), (None, Some(13 * SECOND)));
     }
 
     #[test]
     fn cancel_other_and_terminate_other_stop_the_previous_workflow() {
         let cancel = due(&schedule(OverlapPolicy::CancelOther), &ticks(), 10 * SECOND, true, &component());
-        assert_eq!(cancel.stop_previous, Some((WorkflowId::from_stored("s:previous".into()), false)));
-        assert_eq!(history(&cancel.step), [("buffered", 10, 1, None)]);
+        assert_eq!(cancel.stop, Some(stop("s:previous", false)));
+        assert_eq!(history(&cancel), [("buffered", 10, 1, None)]);
         let terminate =
             due(&schedule(OverlapPolicy::TerminateOther), &ticks(), 10 * SECOND, true, &component());
-        assert_eq!(terminate.stop_previous, Some((WorkflowId::from_stored("s:previous".into()), true)));
-        assert_eq!(history(&terminate.step), [("started", 10, 1, None)]);
+        assert_eq!(terminate.stop, Some(stop("s:previous", true)));
+        assert_eq!(history(&terminate), [("started", 10, 1, None)]);
+    }
+
+    #[test]
+    fn terminate_other_starts_only_the_last_of_several_due_ticks() {
+        let plan = due(&schedule(OverlapPolicy::TerminateOther), &ticks(), 12 * SECOND, true, &component());
+        assert_eq!(
+            history(&plan),
+            [
+                ("skipped", 10, 1, Some(SUPERSEDED)),
+                ("skipped", 11, 1, Some(SUPERSEDED)),
+                ("started", 12, 1, None)
+            ]
+        );
+        let ids: Vec<&str> = plan.starts.iter().map(|start| start.id.as_str()).collect();
+        assert_eq!(ids, ["s:1970-01-01T00:00:12Z"]);
+        // The workflow open before the step is the one terminated.
+        assert_eq!(plan.stop, Some(stop("s:previous", true)));
+        assert_eq!((plan.runs_added, plan.skipped_added), (1, 2));
+        // A component that cannot start terminates nothing.
+        let gone = Err("gone".to_owned());
+        let plan = due(&schedule(OverlapPolicy::TerminateOther), &ticks(), 10 * SECOND, true, &gone);
+        assert_eq!(plan.stop, None);
+    }
+
+    #[test]
+    fn cancel_other_cancels_the_workflow_its_buffered_tick_just_started() {
+        let record = schedule(OverlapPolicy::CancelOther);
+        let held = ScheduleRecord {
+            state: ScheduleState { buffered_ms: Some(9 * SECOND), ..record.state.clone() },
+            ..record
+        };
+        // The previous one has ended: the buffered tick starts, and the due
+        // tick waits behind it, which is asked to cancel in the same step.
+        let plan = due(&held, &ticks(), 10 * SECOND, false, &component());
+        assert_eq!(history(&plan), [("started", 9, 1, None), ("buffered", 10, 1, None)]);
+        assert_eq!(plan.stop, Some(stop("s:1970-01-01T00:00:09Z", false)));
+    }
+
+    #[test]
+    fn a_step_starts_at_most_64_workflows_and_stays_due() {
+        let record = schedule(OverlapPolicy::AllowAll);
+        let record = ScheduleRecord {
+            definition: ScheduleDefinition { catchup_window_ms: 1_000 * SECOND, ..record.definition.clone() },
+            ..record
+        };
+        let plan = due(&record, &ticks(), 200 * SECOND, false, &component());
+        assert_eq!(plan.starts.len(), MAX_STARTS_PER_STEP);
+        assert_eq!(plan.state.next_tick_ms, Some(74 * SECOND));
+        assert_eq!(plan.state.due_at_ms, Some(200 * SECOND), "due again at once");
+    }
+
+    #[test]
+    fn a_start_whose_id_is_taken_is_recorded_as_skipped() {
+        let plan = due(&schedule(OverlapPolicy::AllowAll), &ticks(), 11 * SECOND, false, &component());
+        let taken = [WorkflowId::from_stored("s:1970-01-01T00:00:11Z".into())];
+        let step = plan.without_taken(&taken);
+        assert_eq!(
+            history(&step)[1],
+            ("skipped", 11, 1, Some("id taken: a workflow not started by this tick has its id"))
+        );
+        assert_eq!((step.runs_added, step.skipped_added, step.starts.len()), (1, 1, 1));
+        assert_eq!(step.state.last_workflow, Some(WorkflowId::from_stored("s:1970-01-01T00:00:10Z".into())));
     }
 
     #[test]
@@ -402,7 +508,7 @@ mod tests {
         };
         let plan = due(&record, &ticks(), 15 * SECOND, false, &component());
         assert_eq!(
-            history(&plan.step),
+            history(&plan),
             [
                 ("skipped", 10, 3, Some(MISSED)),
                 ("started", 13, 1, None),
@@ -410,7 +516,7 @@ mod tests {
                 ("started", 15, 1, None)
             ]
         );
-        assert_eq!(plan.step.skipped_added, 3);
+        assert_eq!(plan.skipped_added, 3);
     }
 
     #[test]
@@ -421,23 +527,23 @@ mod tests {
             ..record.clone()
         };
         let plan = due(&counted, &ticks(), 20 * SECOND, false, &component());
-        assert_eq!(plan.step.starts.len(), 2);
-        assert_eq!((plan.step.state.next_tick_ms, plan.step.state.due_at_ms), (None, None));
+        assert_eq!(plan.starts.len(), 2);
+        assert_eq!((plan.state.next_tick_ms, plan.state.due_at_ms), (None, None));
         let ending = ScheduleRecord {
             definition: ScheduleDefinition { end_at_ms: Some(11 * SECOND), ..record.definition.clone() },
             ..record
         };
         let plan = due(&ending, &ticks(), 20 * SECOND, false, &component());
-        assert_eq!(plan.step.starts.len(), 2);
-        assert_eq!(plan.step.state.next_tick_ms, None);
+        assert_eq!(plan.starts.len(), 2);
+        assert_eq!(plan.state.next_tick_ms, None);
     }
 
     #[test]
     fn a_component_that_cannot_start_skips_the_tick_with_the_reason() {
         let gone = Err("no component has digest or name \"c\"".to_owned());
         let plan = due(&schedule(OverlapPolicy::Skip), &ticks(), 10 * SECOND, false, &gone);
-        assert_eq!(history(&plan.step), [("skipped", 10, 1, Some("no component has digest or name \"c\""))]);
-        assert_eq!(plan.step.state.last_workflow, Some(WorkflowId::from_stored("s:previous".into())));
+        assert_eq!(history(&plan), [("skipped", 10, 1, Some("no component has digest or name \"c\""))]);
+        assert_eq!(plan.state.last_workflow, Some(WorkflowId::from_stored("s:previous".into())));
     }
 
     #[test]
@@ -452,7 +558,7 @@ mod tests {
             state: ScheduleState { paused: true, due_at_ms: None, ..record.state.clone() },
             ..record
         };
-        assert!(due(&record, &ticks(), 20 * SECOND, false, &component()).step.starts.is_empty());
+        assert!(due(&record, &ticks(), 20 * SECOND, false, &component()).starts.is_empty());
         let resumed = set_paused(&record, &ticks(), 14 * SECOND + 300, false, None);
         assert_eq!(history(&resumed), [("skipped", 10, 5, Some(PAUSED))]);
         assert_eq!(

@@ -15,7 +15,7 @@ use super::{Tx, storable};
 use crate::ids::WorkflowId;
 use crate::store::{
     Created, Error, NewStart, OverlapPolicy, Result, ScheduleDefinition, ScheduleRecord, ScheduleSpec,
-    ScheduleState, ScheduleStep, TickOutcome, TickRecord, WorkflowRecord,
+    ScheduleState, ScheduleStep, TickOutcome, TickRecord, Written,
 };
 
 /// History rows kept per schedule, newest first.
@@ -147,21 +147,57 @@ pub(super) async fn history<'e>(
 }
 
 /// Applies `step` to schedule `id` if it is still at the step's expected
-/// revision: the schedule's new state, its starts (created due now, for any
-/// host to claim) and its history, trimmed to [`HISTORY_KEPT`] rows.
-/// `None` if the schedule moved on or is gone: the caller rolls back.
+/// revision: its starts (created due now, for any host to claim), the
+/// workflow it stops, the schedule's new state and its history, trimmed to
+/// [`HISTORY_KEPT`] rows; a skip that continues the newest history row
+/// (same reason, nothing in between) extends it. A start whose id a
+/// workflow not of this tick already has is recorded as skipped. `None` if
+/// the schedule moved on or is gone: the caller rolls back.
 pub(super) async fn step(
     tx: &mut Tx<'_>,
     id: &str,
     step: &ScheduleStep,
     now_ms: i64,
     db_now: &str,
-) -> Result<Option<Vec<Created<WorkflowRecord>>>> {
-    let updated = sqlx::query(
+) -> Result<Option<Written>> {
+    // The row lock first, so that two hosts stepping one schedule queue
+    // here rather than after inserting the same workflows.
+    let current =
+        sqlx::query("UPDATE schedules SET updated_at_ms = updated_at_ms WHERE id = $1 AND revision = $2")
+            .bind(id)
+            .bind(step.expected_revision)
+            .execute(&mut **tx)
+            .await?;
+    if current.rows_affected() != 1 {
+        return Ok(None);
+    }
+    let starts: Vec<NewStart> =
+        step.starts.iter().map(|workflow| NewStart { workflow: workflow.clone(), owner: None }).collect();
+    let started = insert_starts(tx, &starts, now_ms, db_now).await?;
+    let taken: Vec<WorkflowId> = started
+        .iter()
+        .zip(&step.starts)
+        .filter(|(created, new)| match created {
+            Created::New(_) => false,
+            Created::Existing(record) => record.scheduled_by != new.scheduled_by,
+        })
+        .map(|(_, new)| new.id.clone())
+        .collect();
+    let step = &step.without_taken(&taken);
+    let mut arrived = Vec::new();
+    if let Some(stop) = &step.stop {
+        let reason = format!("terminated by schedule {id} (terminate_other)");
+        if stop.terminate {
+            super::terminate_in(tx, &stop.workflow, &reason, now_ms, &mut arrived).await?;
+        } else {
+            super::request_cancel_in(tx, &stop.workflow, now_ms, &mut arrived).await?;
+        }
+    }
+    sqlx::query(
         "UPDATE schedules SET paused = $1, note = $2, next_tick_ms = $3, due_at_ms = $4, buffered_ms = $5,
              last_workflow_id = $6, runs = runs + $7, skipped = skipped + $8, revision = revision + 1,
              updated_at_ms = $9
-         WHERE id = $10 AND revision = $11",
+         WHERE id = $10",
     )
     .bind(i64::from(step.state.paused))
     .bind(step.state.note.as_deref().map(|note| storable(note).into_owned()))
@@ -173,16 +209,35 @@ pub(super) async fn step(
     .bind(step.skipped_added)
     .bind(now_ms)
     .bind(id)
-    .bind(step.expected_revision)
     .execute(&mut **tx)
     .await?;
-    if updated.rows_affected() != 1 {
-        return Ok(None);
+    insert_history(tx, id, &step.ticks).await?;
+    Ok(Some(Written { started, arrived }))
+}
+
+/// Appends `ticks` to schedule `id`'s history, the first extending the
+/// newest row if both are skips for one reason, and trims the history.
+async fn insert_history(tx: &mut Tx<'_>, id: &str, ticks: &[TickRecord]) -> Result<()> {
+    let mut rows = ticks.iter();
+    if let Some(first) = ticks.first().filter(|tick| tick.outcome == TickOutcome::Skipped) {
+        let extended = sqlx::query(
+            "UPDATE schedule_ticks SET last_nominal_ms = $1, count = count + $2, at_ms = $3
+             WHERE ordinal = (SELECT MAX(ordinal) FROM schedule_ticks WHERE schedule_id = $4)
+               AND outcome = 'skipped' AND reason = $5",
+        )
+        .bind(first.last_nominal_ms)
+        .bind(first.count)
+        .bind(first.at_ms)
+        .bind(id)
+        .bind(first.reason.as_deref())
+        .execute(&mut **tx)
+        .await?;
+        if extended.rows_affected() == 1 {
+            rows.next();
+        }
     }
-    let starts: Vec<NewStart> =
-        step.starts.iter().map(|workflow| NewStart { workflow: workflow.clone(), owner: None }).collect();
-    let started = insert_starts(tx, &starts, now_ms, db_now).await?;
-    for tick in &step.ticks {
+    let mut inserted = false;
+    for tick in rows {
         sqlx::query(&format!(
             "INSERT INTO schedule_ticks (schedule_id, {TICK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
@@ -196,8 +251,9 @@ pub(super) async fn step(
         .bind(tick.at_ms)
         .execute(&mut **tx)
         .await?;
+        inserted = true;
     }
-    if !step.ticks.is_empty() {
+    if inserted {
         sqlx::query(
             "DELETE FROM schedule_ticks WHERE schedule_id = $1 AND ordinal <= (
                  SELECT ordinal FROM schedule_ticks WHERE schedule_id = $1
@@ -208,7 +264,7 @@ pub(super) async fn step(
         .execute(&mut **tx)
         .await?;
     }
-    Ok(Some(started))
+    Ok(())
 }
 
 fn spec_json(spec: &ScheduleSpec) -> Result<String> {
