@@ -177,6 +177,7 @@ async fn the_console_shows_and_steers_workflows_in_chromium() {
         "workflows",
         "workflow",
         "workflow-signal",
+        "schedule",
         "workflow-failed",
         "workflow-stuck",
         "components",

@@ -90,13 +90,32 @@ def effects_workflow(page: Page, scene: dict, shots: pathlib.Path) -> None:
 
 
 def scheduled_workflow(page: Page, scene: dict, shots: pathlib.Path) -> None:
-    """A workflow a schedule started links to the schedule's other workflows."""
+    """A workflow a schedule started links to its schedule, which lists its
+    runs and can be paused, resumed and triggered from the page."""
     page.goto(scene["url"] + "/#/workflows/" + scene["scheduled"])
     expect(page.locator("#workflow-title")).to_have_text(scene["scheduled"])
     page.locator("a.schedule-link").click()
+    expect(page.locator("#schedule-title")).to_have_text("greeter")
+    # Its one run (max_runs 1) is done, so it has ended.
+    expect(page.locator(".title-row .status")).to_have_text("ended")
+    run = page.locator("table.list tbody tr", has_text=scene["scheduled"])
+    expect(run.locator(".status")).to_have_text("completed")
+    page.get_by_label("Note (optional)", exact=True).fill("maintenance")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(page.locator(".notice")).to_contain_text("Paused: maintenance")
+    expect(page.locator(".schedule-note")).to_have_text("maintenance")
+    page.get_by_role("button", name="Resume", exact=True).click()
+    expect(page.locator(".notice")).to_contain_text("Resumed")
+    page.get_by_role("button", name="Trigger now").click()
+    expect(page.locator(".notice")).to_contain_text("Started workflow greeter:")
+    expect(page.locator("table.list tbody tr")).to_have_count(2)
+    page.screenshot(path=shots / "schedule.png", full_page=True)
+    # The schedules page lists it; its workflows are a filter of the list.
+    page.goto(scene["url"] + "/#/schedules")
+    expect(rows(page).filter(has_text="greeter")).to_have_count(1)
+    page.goto(scene["url"] + "/#/workflows?schedule=greeter")
     expect(page.locator(".chip-row")).to_contain_text("greeter")
-    expect(rows(page)).to_have_count(1)
-    expect(rows(page).first).to_contain_text(scene["scheduled"])
+    expect(rows(page)).to_have_count(2)
 
 
 def failed_workflow(page: Page, scene: dict, shots: pathlib.Path) -> None:
@@ -167,9 +186,10 @@ def cancel_and_terminate(page: Page, scene: dict) -> None:
 
 def components_page(page: Page, scene: dict, shots: pathlib.Path) -> None:
     page.goto(scene["url"] + "/#/components")
-    # Four greetings (`broken` was moved back to `waiter` by its upgrade).
+    # Five greetings: three, the schedule's tick and its trigger (`broken`
+    # was moved back to `waiter` by its upgrade).
     hello_row = rows(page).filter(has_text="hello")
-    expect(hello_row.locator("a", has_text="workflows")).to_have_text("4 workflows")
+    expect(hello_row.locator("a", has_text="workflows")).to_have_text("5 workflows")
     # Upload by dropping a file on the drop zone.
     page.get_by_label("Name (optional)", exact=True).fill("countdown")
     data = base64.b64encode(pathlib.Path(scene["upload"]).read_bytes()).decode()
@@ -218,7 +238,7 @@ def dark_and_phone(browser, scene: dict, shots: pathlib.Path) -> None:
 
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     phone.goto(scene["url"] + "/")
-    expect(rows(phone)).to_have_count(10)
+    expect(rows(phone)).to_have_count(11)
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the list is {width} px wide on a 390 px screen"
     phone.screenshot(path=shots / "phone.png", full_page=True)

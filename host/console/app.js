@@ -9,8 +9,12 @@ import { Field, html } from "./ui.js";
 import { WorkflowsPage } from "./pages/workflows.js";
 import { WorkflowPage } from "./pages/workflow.js";
 import { ComponentsPage } from "./pages/components.js";
+import { SchedulePage, SchedulesPage } from "./pages/schedules.js";
 
-/** The page a hash names: `#/workflows?…`, `#/workflows/{id}` or `#/components`. */
+/**
+ * The page a hash names: `#/workflows?…`, `#/workflows/{id}`,
+ * `#/schedules`, `#/schedules/{id}` or `#/components`.
+ */
 function route(hash) {
   const [path, query = ""] = hash.replace(/^#/, "").split("?");
   const params = new URLSearchParams(query);
@@ -18,6 +22,10 @@ function route(hash) {
   if (parts[0] === "workflows" && parts.length > 1) {
     return { page: "workflow", id: decodeURIComponent(parts.slice(1).join("/")), params };
   }
+  if (parts[0] === "schedules" && parts.length > 1) {
+    return { page: "schedule", id: decodeURIComponent(parts.slice(1).join("/")), params };
+  }
+  if (parts[0] === "schedules") return { page: "schedules", params };
   if (parts[0] === "components") return { page: "components", params };
   return { page: "workflows", params };
 }
@@ -83,6 +91,8 @@ function App() {
   let page;
   // Keyed by id: another workflow's page starts afresh (its notices, forms).
   if (current.page === "workflow") page = html`<${WorkflowPage} key=${current.id} id=${current.id} />`;
+  else if (current.page === "schedule") page = html`<${SchedulePage} key=${current.id} id=${current.id} />`;
+  else if (current.page === "schedules") page = html`<${SchedulesPage} />`;
   else if (current.page === "components") page = html`<${ComponentsPage} />`;
   else page = html`<${WorkflowsPage} params=${current.params} />`;
   return html`
@@ -90,7 +100,8 @@ function App() {
       Skip to content</a>
     <header class="top">
       <a class="brand" href="#/workflows">duro</a>
-      <nav aria-label="Pages">${link("workflows", "Workflows")} ${link("components", "Components")}</nav>
+      <nav aria-label="Pages">${link("workflows", "Workflows")} ${link("schedules", "Schedules")}
+        ${link("components", "Components")}</nav>
       <div class="top-actions">
         <button type="button" onClick=${() => setAsking({ reason: "Set the API token of this tab." })}>
           ${token() ? "Token ✓" : "Token"}</button>

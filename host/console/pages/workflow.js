@@ -298,8 +298,9 @@ export function WorkflowPage({ id }) {
       <dt>Last change</dt><dd><${Time} at=${detail.updated_at} /></dd>
       <dt>Duration</dt><dd>${workflowDuration(detail)}</dd>
       ${detail.schedule && html`<dt>Schedule</dt><dd><a class="schedule-link"
-        href=${withQuery("#/workflows", { schedule: detail.schedule })}>${detail.schedule}</a>,
-        tick of <${Time} at=${detail.nominal_time} /></dd>`}
+        href=${`#/schedules/${segment(detail.schedule)}`}>${detail.schedule}</a>,
+        tick of <${Time} at=${detail.nominal_time} />
+        (<a href=${withQuery("#/workflows", { schedule: detail.schedule })}>its workflows</a>)</dd>`}
       ${detail.host && html`<dt>Host</dt><dd><code>${detail.host}</code></dd>`}
     </dl>
     <${ErrorPanel} detail=${detail} />
