@@ -192,6 +192,10 @@ pub trait Store: Send + Sync + 'static {
     /// When the next schedule is due, if any is.
     async fn next_schedule_due(&self) -> Result<Option<i64>>;
 
+    /// The database's clock, ms since the Unix epoch: what schedules are
+    /// due by, as leases, so that hosts whose clocks differ agree on it.
+    async fn database_now_ms(&self) -> Result<i64>;
+
     /// Applies `step` to schedule `id` in one transaction if the schedule is
     /// still at `step.expected_revision`: its new state, the workflows its
     /// ticks start (due now, for any host), the workflow it stops, and its

@@ -283,6 +283,11 @@ impl Store for SqlStore {
         schedules::due(&self.read, now_ms, limit).await
     }
 
+    async fn database_now_ms(&self) -> Result<i64> {
+        let row = sqlx::query(&format!("SELECT {} AS now_ms", self.db_now())).fetch_one(&self.read).await?;
+        Ok(row.try_get("now_ms")?)
+    }
+
     async fn next_schedule_due(&self) -> Result<Option<i64>> {
         schedules::next_due(&self.read).await
     }

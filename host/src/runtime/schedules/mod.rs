@@ -1,6 +1,9 @@
 //! Schedules: workflows started on a cron expression or an interval, once
 //! per tick, with Temporal's overlap policies and catch-up window.
 //!
+//! Ticks are due by the database's clock, as leases are, so that hosts
+//! whose clocks differ agree on them.
+//!
 //! Every host runs [`run`]: when the next schedule is due, at least every
 //! [`POLL`] (for those other hosts create), and at once when a schedule is
 //! created or resumed here, it reads the schedules due, and
@@ -53,11 +56,15 @@ pub(super) async fn run(inner: Arc<Inner>) {
         // A step that failed leaves its schedule due: wait a whole POLL
         // before the next try rather than spin on it.
         let mut failed = false;
-        match inner.store.due_schedules(clock::now_ms(), BATCH).await {
-            Ok(due) => {
+        let due = match inner.store.database_now_ms().await {
+            Ok(now) => inner.store.due_schedules(now, BATCH).await.map(|due| (now, due)),
+            Err(error) => Err(error),
+        };
+        match due {
+            Ok((now, due)) => {
                 for record in due {
                     let id = record.id.clone();
-                    if let Err(error) = step(&inner, record).await {
+                    if let Err(error) = step(&inner, record, now).await {
                         tracing::warn!(schedule = %id, %error, "schedule step failed; trying again soon");
                         failed = true;
                     }
@@ -86,15 +93,15 @@ pub(super) async fn run(inner: Arc<Inner>) {
     }
 }
 
-/// Handles `record`'s due ticks (see the module docs).
-async fn step(inner: &Arc<Inner>, record: ScheduleRecord) -> Result<(), Error> {
+/// Handles `record`'s ticks due by `now_ms` (the database's clock).
+async fn step(inner: &Arc<Inner>, record: ScheduleRecord, now_ms: i64) -> Result<(), Error> {
     let ticks = Ticks::new(&record.definition.spec).map_err(Error::InvalidSchedule)?;
     let previous_open = match &record.state.last_workflow {
         Some(id) => inner.store.workflow(id).await?.is_some_and(|workflow| !workflow.state.status.is_final()),
         None => false,
     };
     let component = tick_component(inner, &record.definition.component).await?;
-    let step = plan::due(&record, &ticks, clock::now_ms(), previous_open, &component);
+    let step = plan::due(&record, &ticks, now_ms, previous_open, &component);
     commit(inner, &record.id, &step).await?;
     Ok(())
 }
