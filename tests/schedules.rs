@@ -1,9 +1,10 @@
 //! Schedules against a real `duro serve`: one workflow per tick, a kill -9
-//! across ticks, each overlap policy, pause and resume, bad requests, and two
-//! hosts on one PostgreSQL. The cron arithmetic across daylight saving
-//! changes is tested for fixed dates in `runtime::schedules::spec`.
+//! across ticks, each overlap policy, pause and resume, bad requests, a
+//! tick whose id a workflow made by hand holds, and two hosts on one
+//! PostgreSQL. The cron arithmetic across daylight saving changes is tested
+//! for fixed dates in `runtime::schedules::spec`.
 //!
-//! Every schedule here ticks each second. The central check,
+//! Every schedule here ticks each second or two. The central check,
 //! [`assert_every_tick_once`], reads what a schedule did through the API:
 //! each tick from its first to its last handled either started exactly one
 //! workflow (named after it) or is counted in exactly one skipped range.
@@ -24,6 +25,7 @@ on_sqlite_and_postgres!(
     each_overlap_policy_with_a_workflow_that_outlives_its_tick,
     pause_resume_and_trigger,
     bad_requests_are_refused_and_creation_is_idempotent,
+    a_tick_whose_id_is_taken_is_skipped,
 );
 
 /// Longest wait for a schedule to reach a state.
@@ -95,7 +97,7 @@ async fn pause(server: &Server, id: &str, note: &str) -> Value {
     paused
 }
 
-/// Checks, through the API, that each tick of schedule `id` from its first
+/// Checks, through the API, that each tick of interval schedule `id` from its first
 /// to the last handled started one workflow named after it, is in one
 /// skipped range or is the buffered one, and nothing else: no tick twice, none lost. The schedule
 /// must be paused (so that nothing moves meanwhile) and its history short
@@ -104,6 +106,7 @@ async fn pause(server: &Server, id: &str, note: &str) -> Value {
 async fn assert_every_tick_once(server: &Server, id: &str) -> (BTreeMap<i64, Value>, BTreeMap<String, i64>) {
     let schedule = schedule(server, id).await;
     assert_eq!(schedule["paused"], true, "{schedule}");
+    let every = (schedule["spec"]["interval_s"].as_f64().unwrap() * 1000.0) as i64;
     // Triggered workflows are not ticks.
     let triggered: Vec<&Value> = schedule["recent_runs"]
         .as_array()
@@ -133,8 +136,8 @@ async fn assert_every_tick_once(server: &Server, id: &str) -> (BTreeMap<i64, Val
             ms(&range["last_nominal_time"]),
             range["count"].as_i64().unwrap(),
         );
-        assert_eq!((last - first) / SECOND_MS + 1, count, "{range}");
-        for tick in (first..=last).step_by(SECOND_MS as usize) {
+        assert_eq!((last - first) / every + 1, count, "{range}");
+        for tick in (first..=last).step_by(every as usize) {
             assert!(
                 covered.insert(tick, "skipped").is_none(),
                 "tick {tick} both started and skipped: {schedule}"
@@ -150,7 +153,7 @@ async fn assert_every_tick_once(server: &Server, id: &str) -> (BTreeMap<i64, Val
     // From the first tick to the one before the next, every second is covered.
     let first = *covered.keys().next().unwrap();
     let next = ms(&schedule["next_tick_at"]);
-    let expected: Vec<i64> = (first..next).step_by(SECOND_MS as usize).collect();
+    let expected: Vec<i64> = (first..next).step_by(every as usize).collect();
     assert_eq!(covered.keys().copied().collect::<Vec<_>>(), expected, "a tick was lost: {schedule}");
     assert_eq!(schedule["runs"].as_u64().unwrap() as usize, started.len(), "{schedule}");
     assert_eq!(schedule["skipped"].as_i64().unwrap(), skipped_by_reason.values().sum::<i64>(), "{schedule}");
@@ -409,4 +412,53 @@ async fn two_hosts_on_one_postgres_start_each_tick_once() {
         let (started, skipped) = assert_every_tick_once(&a, id).await;
         assert!(started.len() >= 6 && skipped.is_empty(), "{id}: {started:?} {skipped:?}");
     }
+}
+
+/// A workflow created by hand under a tick's id keeps it: the tick is
+/// recorded as skipped, with the reason, and not counted as a run.
+async fn a_tick_whose_id_is_taken_is_skipped(database: Database) {
+    let server = Server::start(&database).await;
+    server.push_example("hello").await;
+    let created = every_second(
+        &server,
+        "taken",
+        "hello",
+        json!({ "overlap": "allow_all", "spec": { "interval_s": 2 } }),
+    )
+    .await;
+    // Take the next tick's id before it comes (2 s at most; a few ms are
+    // needed): if the tick wins the race, try the one after.
+    let mut next = ms(&created["next_tick_at"]);
+    let squatter = loop {
+        let id = format!("taken:{}", jiff::Timestamp::from_millisecond(next).unwrap());
+        let (status, body) = server
+            .post_json(
+                "/v1/workflows",
+                &json!({ "component": "hello", "id": id, "input": { "name": "squatter" } }),
+            )
+            .await;
+        if status == 201 {
+            break id;
+        }
+        assert_eq!(status, 409, "{body}");
+        next += 2 * SECOND_MS;
+    };
+    wait_until(&server, "taken", "the taken tick handled", |s| {
+        s["next_tick_at"].is_string() && ms(&s["next_tick_at"]) > next
+    })
+    .await;
+    pause(&server, "taken", "checking").await;
+    let (started, skipped) = assert_every_tick_once(&server, "taken").await;
+    assert!(!started.contains_key(&next), "{started:?}");
+    assert_eq!(
+        skipped.get("id taken: a workflow not started by this tick has its id"),
+        Some(&1),
+        "{skipped:?}"
+    );
+    let (_, workflow) = server.get(&format!("/v1/workflows/{squatter}")).await;
+    assert_eq!(
+        (&workflow["input"]["name"], &workflow["schedule"]),
+        (&json!("squatter"), &Value::Null),
+        "{workflow}"
+    );
 }
