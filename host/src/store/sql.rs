@@ -295,7 +295,7 @@ impl Store for SqlStore {
     async fn step_schedule(&self, id: &str, step: &ScheduleStep) -> Result<Option<Written>> {
         let mut tx = self.write.begin().await?;
         let db_now = self.db_now();
-        match schedules::step(&mut tx, id, step, clock::now_ms(), db_now).await? {
+        match schedules::step(&mut tx, id, step, clock::now_ms(), db_now, self.postgres).await? {
             Some(written) => {
                 tx.commit().await?;
                 self.announce(&written.arrived).await;

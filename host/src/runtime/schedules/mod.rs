@@ -47,8 +47,9 @@ pub const MAX_NOTE_BYTES: usize = 1_024;
 const POLL: Duration = Duration::from_secs(1);
 /// Schedules stepped per look.
 const BATCH: u32 = 64;
-/// Tries of an API change to a schedule that another host keeps changing.
-const CHANGE_TRIES: usize = 5;
+/// Tries of an API change to a schedule that another host keeps changing
+/// (or is stepping: its row is locked).
+const CHANGE_TRIES: u32 = 5;
 
 /// Steps due schedules until shutdown.
 pub(super) async fn run(inner: Arc<Inner>) {
@@ -61,7 +62,11 @@ pub(super) async fn run(inner: Arc<Inner>) {
             Err(error) => Err(error),
         };
         match due {
-            Ok((now, due)) => {
+            Ok((now, mut due)) => {
+                // Each host starts at its own place in the batch, so that
+                // hosts sharing a database step different schedules first.
+                let offset = getrandom::u64().unwrap_or(0) % (due.len().max(1) as u64);
+                due.rotate_left(usize::try_from(offset).unwrap_or(0));
                 for record in due {
                     let id = record.id.clone();
                     if let Err(error) = step(&inner, record, now).await {
@@ -250,7 +255,8 @@ impl Runtime {
         note: Option<String>,
     ) -> Result<ScheduleRecord, Error> {
         check_note(note.as_deref())?;
-        for _ in 0..CHANGE_TRIES {
+        for attempt in 0..CHANGE_TRIES {
+            retry_pause(attempt).await;
             let record = self.schedule(id).await?;
             let ticks = Ticks::new(&record.definition.spec).map_err(Error::InvalidSchedule)?;
             let step = plan::set_paused(&record, &ticks, clock::now_ms(), paused, note.clone());
@@ -271,7 +277,8 @@ impl Runtime {
     /// component cannot start now (gone, or an activity),
     /// [`Error::ScheduleChanged`], [`Error::Store`].
     pub async fn trigger_schedule(&self, id: &str) -> Result<WorkflowRecord, Error> {
-        for _ in 0..CHANGE_TRIES {
+        for attempt in 0..CHANGE_TRIES {
+            retry_pause(attempt).await;
             let record = self.schedule(id).await?;
             let component = match tick_component(&self.inner, &record.definition.component).await? {
                 Ok(digest) => Ok(digest),
@@ -320,6 +327,14 @@ pub fn upcoming_ticks(record: &ScheduleRecord, count: usize) -> Vec<i64> {
         upcoming.truncate(usize::try_from(max.saturating_sub(record.runs)).unwrap_or(0));
     }
     upcoming
+}
+
+/// Before try `attempt` of an API change: nothing for the first, then 10,
+/// 20, 40, … ms, for a host stepping the schedule to commit.
+async fn retry_pause(attempt: u32) {
+    if attempt > 0 {
+        tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+    }
 }
 
 /// Checks a schedule id: a workflow id's characters, at most

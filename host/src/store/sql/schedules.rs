@@ -159,16 +159,30 @@ pub(super) async fn step(
     step: &ScheduleStep,
     now_ms: i64,
     db_now: &str,
+    postgres: bool,
 ) -> Result<Option<Written>> {
-    // The row lock first, so that two hosts stepping one schedule queue
-    // here rather than after inserting the same workflows.
-    let current =
+    // The row lock first, so that two hosts stepping one schedule do not
+    // both insert its workflows. On PostgreSQL a row another host holds is
+    // skipped rather than waited for: that host is stepping it. On SQLite
+    // (one host, one writer) a write takes the database's write lock at
+    // once, where a read would leave the transaction to fail on upgrade.
+    let locked = if postgres {
+        sqlx::query("SELECT id FROM schedules WHERE id = $1 AND revision = $2 FOR UPDATE SKIP LOCKED")
+            .bind(id)
+            .bind(step.expected_revision)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some()
+    } else {
         sqlx::query("UPDATE schedules SET updated_at_ms = updated_at_ms WHERE id = $1 AND revision = $2")
             .bind(id)
             .bind(step.expected_revision)
             .execute(&mut **tx)
-            .await?;
-    if current.rows_affected() != 1 {
+            .await?
+            .rows_affected()
+            == 1
+    };
+    if !locked {
         return Ok(None);
     }
     let starts: Vec<NewStart> =
