@@ -105,16 +105,27 @@ impl Planner<'_> {
     /// Skips the tick at `nominal_ms`, in the same history row as the
     /// previous one if that was skipped for the same reason.
     fn skip(&mut self, nominal_ms: i64, reason: &str) {
-        self.step.skipped_added += 1;
+        self.skip_run(nominal_ms, nominal_ms, 1, reason);
+    }
+
+    /// Skips `count` ticks from `first_ms` to `last_ms`, in the same
+    /// history row as the previous ones if those were skipped for the same
+    /// reason.
+    fn skip_run(&mut self, first_ms: i64, last_ms: i64, count: i64, reason: &str) {
+        self.step.skipped_added += count;
         if let Some(last) = self.step.ticks.last_mut()
             && last.outcome == TickOutcome::Skipped
             && last.reason.as_deref() == Some(reason)
         {
-            last.last_nominal_ms = nominal_ms;
-            last.count += 1;
+            last.last_nominal_ms = last_ms;
+            last.count += count;
             return;
         }
-        self.record_tick(nominal_ms, TickOutcome::Skipped, Some(reason.to_owned()), None);
+        self.record_tick(first_ms, TickOutcome::Skipped, Some(reason.to_owned()), None);
+        if let Some(row) = self.step.ticks.last_mut() {
+            row.last_nominal_ms = last_ms;
+            row.count = count;
+        }
     }
 
     fn record_tick(
@@ -297,14 +308,26 @@ pub(super) fn set_paused(
     if !record.state.paused {
         return planner.step;
     }
-    let mut counted = 0;
-    while let Some(tick) = planner.step.state.next_tick_ms.filter(|tick| *tick <= now_ms) {
-        if planner.ended_by(tick) || counted == MAX_PAUSED_TICKS {
-            break;
+    if let (Ticks::Interval { every_ms, .. }, Some(first)) =
+        (ticks, planner.step.state.next_tick_ms.filter(|tick| *tick <= now_ms))
+    {
+        // An interval's ticks are counted, not walked: a pause of a day
+        // over a schedule of every second is one division.
+        let until = record.definition.end_at_ms.map_or(now_ms, |end| end.min(now_ms));
+        if until >= first {
+            let count = (until - first) / every_ms + 1;
+            planner.skip_run(first, first + (count - 1) * every_ms, count, PAUSED);
         }
-        counted += 1;
-        planner.skip(tick, PAUSED);
-        planner.step.state.next_tick_ms = ticks.next_after(tick);
+    } else {
+        let mut counted = 0;
+        while let Some(tick) = planner.step.state.next_tick_ms.filter(|tick| *tick <= now_ms) {
+            if planner.ended_by(tick) || counted == MAX_PAUSED_TICKS {
+                break;
+            }
+            counted += 1;
+            planner.skip(tick, PAUSED);
+            planner.step.state.next_tick_ms = ticks.next_after(tick);
+        }
     }
     if planner.step.state.next_tick_ms.is_some_and(|tick| tick <= now_ms) {
         planner.step.state.next_tick_ms = ticks.next_after(now_ms);
@@ -319,7 +342,8 @@ pub(super) fn set_paused(
     planner.step
 }
 
-/// Most ticks that fell during a pause that are counted one by one; past
+/// Most ticks of a cron expression that fell during a pause that are
+/// counted one by one (an interval's are counted at once); past
 /// them the schedule jumps to the first tick after the resume.
 const MAX_PAUSED_TICKS: usize = 100_000;
 
@@ -565,6 +589,10 @@ mod tests {
             (resumed.state.next_tick_ms, resumed.state.due_at_ms),
             (Some(15 * SECOND), Some(15 * SECOND))
         );
+        // A day later: 86,391 ticks, counted in one row.
+        let day = set_paused(&record, &ticks(), 86_400 * SECOND, false, None);
+        assert_eq!(history(&day), [("skipped", 10, 86_391, Some(PAUSED))]);
+        assert_eq!((day.skipped_added, day.state.next_tick_ms), (86_391, Some(86_401 * SECOND)));
     }
 
     #[test]
