@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::lock;
-use crate::store::{self, ComponentRecord, Store};
+use super::{Error, lock};
+use crate::store::{self, ComponentKind, ComponentRecord, Store};
 
 /// How long a resolved name is trusted before the store is read again.
 const FRESH_FOR: Duration = Duration::from_secs(1);
@@ -33,6 +33,23 @@ pub(super) struct ComponentLookup {
 impl ComponentLookup {
     pub(super) fn new(store: Arc<dyn Store>) -> Self {
         Self { store, cached: Mutex::new(HashMap::new()), generation: AtomicU64::new(0) }
+    }
+
+    /// The workflow component a digest or name refers to, for a start (by
+    /// the API or a schedule's tick).
+    ///
+    /// # Errors
+    /// [`Error::UnknownComponent`] if none does, [`Error::InvalidComponent`]
+    /// if it is an activity, [`Error::Store`].
+    pub(super) async fn resolve_workflow(&self, key: &str) -> Result<ComponentRecord, Error> {
+        let component = self.resolve(key).await?.ok_or_else(|| Error::UnknownComponent(key.to_owned()))?;
+        if component.kind != ComponentKind::Workflow {
+            return Err(Error::InvalidComponent(format!(
+                "component {} is an activity: workflows call it, it cannot be started",
+                component.digest
+            )));
+        }
+        Ok(component)
     }
 
     /// The component a digest or name refers to, `None` if none does.

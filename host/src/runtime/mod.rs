@@ -55,8 +55,8 @@ use crate::executor::{self, Executor, ExecutorConfig};
 use crate::ids::{ComponentDigest, HostId, WorkflowId};
 use crate::journal::{Call, Divergence, Entry, Outcome};
 use crate::store::{
-    self, CancelOutcome, ComponentKind, ComponentRecord, Created, Deletion, EventRecord, HostRecord,
-    NewWorkflow, SignalSent, Store, StoredEntry, WorkflowRecord, WorkflowStatus,
+    self, CancelOutcome, ComponentRecord, Created, Deletion, EventRecord, HostRecord, NewWorkflow,
+    SignalSent, Store, StoredEntry, WorkflowRecord, WorkflowStatus,
 };
 
 /// How long [`Runtime::shutdown`] waits for runs to stop.
@@ -487,18 +487,7 @@ impl Runtime {
             Some(id) => WorkflowId::parse(id).map_err(Error::InvalidWorkflowId)?,
             None => WorkflowId::generate(),
         };
-        let component = self
-            .inner
-            .components
-            .resolve(component)
-            .await?
-            .ok_or_else(|| Error::UnknownComponent(component.to_owned()))?;
-        if component.kind != ComponentKind::Workflow {
-            return Err(Error::InvalidComponent(format!(
-                "component {} is an activity: workflows call it, it cannot be started",
-                component.digest
-            )));
-        }
+        let component = self.inner.components.resolve_workflow(component).await?;
         let deadline_ms = timeout.map(|timeout| {
             let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
             crate::clock::now_ms().saturating_add(timeout_ms)

@@ -28,13 +28,14 @@ mod spec;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use self::spec::{DEFAULT_TIME_ZONE, MAX_INTERVAL_MS, MIN_INTERVAL_MS, Ticks};
+use self::spec::Ticks;
+pub use self::spec::{DEFAULT_TIME_ZONE, MAX_INTERVAL_MS};
 use super::{Error, Inner, Runtime};
 use crate::clock;
 use crate::ids::{ComponentDigest, WorkflowId};
 use crate::store::{
-    ComponentKind, Created, ScheduleDefinition, ScheduleRecord, ScheduleState, ScheduleStep, TickRecord,
-    WorkflowRecord, Written,
+    Created, ScheduleDefinition, ScheduleRecord, ScheduleState, ScheduleStep, TickRecord, WorkflowRecord,
+    Written,
 };
 use crate::telemetry::metrics;
 
@@ -113,15 +114,19 @@ async fn step(inner: &Arc<Inner>, record: ScheduleRecord, now_ms: i64) -> Result
 
 /// The digest a tick of a schedule of `component` starts now, or why it
 /// cannot (the tick is then skipped with that reason).
+///
+/// # Errors
+/// [`Error::Store`]; an unknown component or an activity is the inner
+/// error.
 async fn tick_component(
     inner: &Arc<Inner>,
     component: &str,
 ) -> Result<Result<ComponentDigest, String>, Error> {
-    Ok(match inner.components.resolve(component).await? {
-        Some(record) if record.kind == ComponentKind::Workflow => Ok(record.digest),
-        Some(record) => Err(format!("component {} is an activity", record.digest)),
-        None => Err(format!("no component has digest or name {:?}", crate::ids::shown(component))),
-    })
+    match inner.components.resolve_workflow(component).await {
+        Ok(record) => Ok(Ok(record.digest)),
+        Err(error @ (Error::UnknownComponent(_) | Error::InvalidComponent(_))) => Ok(Err(error.to_string())),
+        Err(error) => Err(error),
+    }
 }
 
 /// Writes `step`, and tells this host's scheduler and runs what it
@@ -174,16 +179,7 @@ impl Runtime {
         if definition.max_runs.is_some_and(|max| max < 1) {
             return Err(Error::InvalidSchedule("max_runs must be at least 1".into()));
         }
-        match self.inner.components.resolve(&definition.component).await? {
-            None => return Err(Error::UnknownComponent(definition.component.clone())),
-            Some(record) if record.kind != ComponentKind::Workflow => {
-                return Err(Error::InvalidComponent(format!(
-                    "component {} is an activity: workflows call it, a schedule cannot start it",
-                    record.digest
-                )));
-            }
-            Some(_) => {}
-        }
+        self.inner.components.resolve_workflow(&definition.component).await?;
         let now = clock::now_ms();
         let next_tick_ms =
             ticks.next_after(now).filter(|tick| definition.end_at_ms.is_none_or(|end| *tick <= end));
@@ -309,9 +305,10 @@ impl Runtime {
     }
 }
 
-/// The next `count` ticks of `record` from now: from its next tick, or for
-/// a paused one whose next tick has passed, from the first after now (what
-/// a resume would do). None once it has ended.
+/// The next `count` tick times of `record` from now, in ms since the Unix
+/// epoch: from its next tick, or for a paused one whose next tick has
+/// passed, from the first after now (what a resume would do). Empty once it
+/// has ended.
 pub fn upcoming_ticks(record: &ScheduleRecord, count: usize) -> Vec<i64> {
     let (Some(next), Ok(ticks)) = (record.state.next_tick_ms, Ticks::new(&record.definition.spec)) else {
         return Vec::new();

@@ -54,7 +54,27 @@ struct Planner<'a> {
     now_ms: i64,
 }
 
-impl Planner<'_> {
+impl<'a> Planner<'a> {
+    /// A planner at `record`'s state, with nothing done yet: `open` says
+    /// whether a workflow of the schedule is open.
+    fn new(
+        record: &'a ScheduleRecord,
+        component: &'a Result<ComponentDigest, String>,
+        open: bool,
+        now_ms: i64,
+    ) -> Self {
+        let step = ScheduleStep {
+            expected_revision: record.revision,
+            state: record.state.clone(),
+            stop: None,
+            runs_added: 0,
+            skipped_added: 0,
+            starts: Vec::new(),
+            ticks: Vec::new(),
+        };
+        Self { record, component, step, runs: record.runs, open, now_ms }
+    }
+
     /// Starts a workflow for the tick at `nominal_ms`; whether it did (or
     /// skipped the tick, as its component cannot start).
     fn start(&mut self, nominal_ms: i64, outcome: TickOutcome) -> bool {
@@ -155,19 +175,6 @@ impl Planner<'_> {
     }
 }
 
-/// A step that only carries `record` over: no tick handled.
-pub(super) fn unchanged(record: &ScheduleRecord) -> ScheduleStep {
-    ScheduleStep {
-        expected_revision: record.revision,
-        state: record.state.clone(),
-        stop: None,
-        runs_added: 0,
-        skipped_added: 0,
-        starts: Vec::new(),
-        ticks: Vec::new(),
-    }
-}
-
 /// Handles `record`'s ticks due by `now_ms`: `previous_open` says whether
 /// the workflow it started last is still open, and `component` is its
 /// component's digest now (or why it cannot start).
@@ -178,14 +185,7 @@ pub(super) fn due(
     previous_open: bool,
     component: &Result<ComponentDigest, String>,
 ) -> ScheduleStep {
-    let mut planner = Planner {
-        record,
-        component,
-        step: unchanged(record),
-        runs: record.runs,
-        open: previous_open,
-        now_ms,
-    };
+    let mut planner = Planner::new(record, component, previous_open, now_ms);
     if record.state.paused {
         return planner.step;
     }
@@ -272,15 +272,15 @@ pub(super) fn trigger(
     now_ms: i64,
     component: &Result<ComponentDigest, String>,
 ) -> ScheduleStep {
-    let mut planner =
-        Planner { record, component, step: unchanged(record), runs: record.runs, open: false, now_ms };
+    let mut planner = Planner::new(record, component, false, now_ms);
     planner.start(now_ms, TickOutcome::Triggered);
     planner.step
 }
 
 /// Pauses (`paused`) or resumes `record` with `note`. On resuming, the ticks
-/// that fell while it was paused are skipped (counted in one history row,
-/// up to [`MAX_PAUSED_TICKS`]) and it goes on from the first tick after
+/// that fell while it was paused are skipped, counted in one history row
+/// (an interval's all at once, a cron expression's up to
+/// [`MAX_PAUSED_TICKS`]), and it goes on from the first tick after
 /// `now_ms`.
 pub(super) fn set_paused(
     record: &ScheduleRecord,
@@ -291,14 +291,7 @@ pub(super) fn set_paused(
 ) -> ScheduleStep {
     // A pause or resume starts nothing, so it needs no component.
     let no_start = Err(String::new());
-    let mut planner = Planner {
-        record,
-        component: &no_start,
-        step: unchanged(record),
-        runs: record.runs,
-        open: false,
-        now_ms,
-    };
+    let mut planner = Planner::new(record, &no_start, false, now_ms);
     planner.step.state.paused = paused;
     planner.step.state.note = note;
     if paused {

@@ -18,7 +18,7 @@ use std::str::FromStr;
 use crate::store::ScheduleSpec;
 
 /// Shortest interval between ticks, in ms.
-pub const MIN_INTERVAL_MS: i64 = 1_000;
+const MIN_INTERVAL_MS: i64 = 1_000;
 /// Longest interval between ticks, in ms (about 10 years).
 pub const MAX_INTERVAL_MS: i64 = 315_360_000_000;
 /// Longest cron expression, in bytes.
@@ -28,7 +28,7 @@ pub const DEFAULT_TIME_ZONE: &str = "UTC";
 
 /// A schedule's ticks, ready to compute.
 #[derive(Debug, Clone)]
-pub enum Ticks {
+pub(super) enum Ticks {
     /// A cron expression in a time zone.
     Cron {
         /// The parsed expression.
@@ -53,7 +53,7 @@ impl Ticks {
     /// A message saying what is wrong: a cron expression that does not
     /// parse, an unknown time zone, an interval under 1 s or over about 10
     /// years, or a phase outside `0..interval`.
-    pub fn new(spec: &ScheduleSpec) -> Result<Self, String> {
+    pub(super) fn new(spec: &ScheduleSpec) -> Result<Self, String> {
         match spec {
             ScheduleSpec::Cron { expression, time_zone } => {
                 if expression.len() > MAX_EXPRESSION_BYTES {
@@ -85,7 +85,7 @@ impl Ticks {
     /// The first tick strictly after `after_ms` (ms since the Unix epoch),
     /// or `None` if there is none (a cron expression that matches no date
     /// to come, or one past the range of times).
-    pub fn next_after(&self, after_ms: i64) -> Option<i64> {
+    pub(super) fn next_after(&self, after_ms: i64) -> Option<i64> {
         match self {
             Self::Interval { every_ms, phase_ms } => {
                 let k = after_ms.checked_sub(*phase_ms)?.div_euclid(*every_ms).checked_add(1)?;
@@ -100,7 +100,7 @@ impl Ticks {
     }
 
     /// Up to `count` ticks strictly after `after_ms`, in order.
-    pub fn next_n(&self, after_ms: i64, count: usize) -> Vec<i64> {
+    pub(super) fn next_n(&self, after_ms: i64, count: usize) -> Vec<i64> {
         let mut ticks = Vec::with_capacity(count);
         let mut at = after_ms;
         while ticks.len() < count {

@@ -19,7 +19,7 @@ use crate::store::{
 };
 
 /// History rows kept per schedule, newest first.
-pub(super) const HISTORY_KEPT: i64 = 200;
+const HISTORY_KEPT: i64 = 200;
 
 const SCHEDULE_COLUMNS: &str = "id, component, input, spec, overlap, catchup_window_ms, end_at_ms, max_runs, \
     paused, note, next_tick_ms, due_at_ms, buffered_ms, last_workflow_id, runs, skipped, revision, \
@@ -200,8 +200,8 @@ pub(super) async fn step(
     let step = &step.without_taken(&taken);
     let mut arrived = Vec::new();
     if let Some(stop) = &step.stop {
-        let reason = format!("terminated by schedule {id} (terminate_other)");
         if stop.terminate {
+            let reason = format!("terminated by schedule {id} (terminate_other)");
             super::terminate_in(tx, &stop.workflow, &reason, now_ms, &mut arrived).await?;
         } else {
             super::request_cancel_in(tx, &stop.workflow, now_ms, &mut arrived).await?;
